@@ -1,0 +1,40 @@
+"""gitprov: the provenance of pipeline runs, recorded in the project's own git repository."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gitprov._version import __version__
+from gitprov.capture import capture
+from gitprov.errors import (
+    DirtyWorkTreeError,
+    GitProvError,
+    InvalidSessionIdError,
+    NotAGitRepositoryError,
+    SessionNotFoundError,
+)
+from gitprov.log import SessionLog
+
+if TYPE_CHECKING:
+    from gitprov.kedro.store import GitSessionStore
+
+__all__ = [
+    "DirtyWorkTreeError",
+    "GitProvError",
+    "GitSessionStore",
+    "InvalidSessionIdError",
+    "NotAGitRepositoryError",
+    "SessionLog",
+    "SessionNotFoundError",
+    "__version__",
+    "capture",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Importing Kedro takes a quarter of a second; plain scripts and the CLI never pay it.
+    if name == "GitSessionStore":
+        from gitprov.kedro.store import GitSessionStore
+
+        return GitSessionStore
+    raise AttributeError(f"module 'gitprov' has no attribute {name!r}")

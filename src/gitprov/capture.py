@@ -1,0 +1,182 @@
+"""What code is checked out: the record's ``git:`` section.
+
+One ``git status --porcelain=v2 --branch -z`` gives the commit, branch, upstream,
+ahead/behind and every changed path; remotes and ``describe`` come from two more probes that
+run at the same time, so the whole capture costs about one ``git status``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from gitprov.runner import Git, zsplit
+
+#: How many changed paths a record lists by default; ``change_count`` keeps the true count.
+MAX_CHANGES = 1000
+
+UNTRACKED_MODES = ("all", "normal", "no")
+
+_STATUS = {
+    "M": "modified",
+    "A": "added",
+    "D": "deleted",
+    "R": "renamed",
+    "C": "copied",
+    "T": "typechange",
+}
+
+_SECRET_QUERY = re.compile(r"token|secret|key|pass|sig|auth|cred", re.IGNORECASE)
+
+
+def scrub_url(url: str) -> str:
+    """A remote URL without credentials.
+
+    HTTP(S) user info is dropped whole (a bare user is often a token); for ssh only a
+    password goes (``git@`` is not a secret). Secret-looking query values are masked.
+    """
+    if "://" not in url:
+        return url  # scp-like ``git@host:path`` or a local path: no password syntax
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if parts.scheme.startswith("ssh") or parts.scheme.startswith("git+ssh"):
+            user = userinfo.split(":", 1)[0]
+            netloc = f"{user}@{host}"
+        else:
+            netloc = host
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> dict[str, str]:
+    def text(b: bytes) -> str:
+        return os.fsdecode(b)
+
+    if kind == b"?":
+        return {"path": text(fields[0]), "status": "untracked"}
+    if kind == b"u":
+        return {"path": text(fields[9]), "status": "conflicted"}
+    xy, sub = fields[0].decode(), fields[1].decode()
+    path = text(fields[7] if kind == b"1" else fields[8])
+    if sub.startswith("S"):
+        return {"path": path, "status": "submodule"}
+    code = xy[0] if xy[0] != "." else xy[1]
+    change = {"path": path, "status": _STATUS.get(code, "modified")}
+    if kind == b"2" and extra is not None:
+        change["from"] = text(extra)
+    return change
+
+
+def parse_status(data: bytes, max_changes: int = MAX_CHANGES) -> dict[str, Any]:
+    """Parse ``status --porcelain=v2 --branch -z`` output into the record's fields."""
+    info: dict[str, Any] = {
+        "commit": None,
+        "branch": None,
+        "detached": False,
+        "upstream": None,
+        "ahead": None,
+        "behind": None,
+    }
+    changes: list[dict[str, str]] = []
+    count = 0
+    items = iter(zsplit(data))
+    for item in items:
+        if item.startswith(b"# "):
+            key, _, value = item[2:].decode("utf-8", "surrogateescape").partition(" ")
+            if key == "branch.oid":
+                info["commit"] = None if value == "(initial)" else value
+            elif key == "branch.head":
+                info["detached"] = value == "(detached)"
+                info["branch"] = None if info["detached"] else value
+            elif key == "branch.upstream":
+                info["upstream"] = value
+            elif key == "branch.ab":
+                ahead, behind = value.split()
+                info["ahead"], info["behind"] = int(ahead), -int(behind)
+            continue
+        kind = item[:1]
+        if kind == b"!":
+            continue
+        if kind == b"?":
+            fields = [item[2:]]
+        else:
+            maxsplit = {b"1": 7, b"2": 8, b"u": 9}.get(kind, 7)
+            fields = item[2:].split(b" ", maxsplit)
+        extra = next(items, None) if kind == b"2" else None
+        count += 1
+        if len(changes) < max_changes:
+            changes.append(_change(kind, fields, extra))
+    info["dirty"] = count > 0
+    info["changes"] = changes
+    info["change_count"] = count
+    return info
+
+
+def _remotes(data: bytes) -> dict[str, str]:
+    remotes: dict[str, str] = {}
+    for item in zsplit(data):
+        key, _, url = item.decode("utf-8", "surrogateescape").partition("\n")
+        name = key[len("remote.") : -len(".url")]
+        remotes.setdefault(name, scrub_url(url))
+    return remotes
+
+
+def capture_git(
+    git: Git, *, untracked: str = "all", max_changes: int = MAX_CHANGES
+) -> dict[str, Any]:
+    """The ``git:`` section for the repository ``git`` points at."""
+    if untracked not in UNTRACKED_MODES:
+        raise ValueError(f"untracked must be one of {', '.join(UNTRACKED_MODES)}, not {untracked!r}")
+    status_args = (
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v2",
+        "--branch",
+        "-z",
+        f"--untracked-files={untracked}",
+    )
+    describe_args = ("describe", "--tags", "--long", "--always")
+    remote_args = ("config", "-z", "--get-regexp", r"^remote\..*\.url$")
+    # Start all three, then collect: the probes overlap instead of queueing.
+    status_p = git.start(*status_args)
+    describe_p = git.start(*describe_args)
+    remote_p = git.start(*remote_args)
+    status = git.finish(status_p, status_args)
+    described = git.finish(describe_p, describe_args, ok=(0, 128))
+    remotes = git.finish(remote_p, remote_args, ok=(0, 1))
+
+    info = parse_status(status.stdout, max_changes)
+    # ``--long --always`` prints ``<tag>-<n>-g<abbrev>``, or just git's own abbreviation of
+    # the commit when there is no tag: either way the short sha Kedro's readers expect.
+    described_text = described.text.strip() if described.returncode == 0 else ""
+    tagged = re.fullmatch(r"(.+)-\d+-g([0-9a-f]+)", described_text)
+    short = None
+    if info["commit"] is not None:
+        short = tagged.group(2) if tagged else (described_text or info["commit"][:7])
+    ordered: dict[str, Any] = {
+        "commit_sha": short,
+        "dirty": info["dirty"],
+        "commit": info["commit"],
+        "branch": info["branch"],
+        "detached": info["detached"],
+        "upstream": info["upstream"],
+        "ahead": info["ahead"],
+        "behind": info["behind"],
+        "change_count": info["change_count"],
+        "changes": info["changes"],
+        "remotes": _remotes(remotes.stdout),
+        "describe": described_text if tagged else None,
+    }
+    return ordered
+
+
+def capture(path: str | os.PathLike[str] = ".", **options: Any) -> dict[str, Any]:
+    """Capture the git state of the repository containing ``path`` (the ``git:`` section)."""
+    return capture_git(Git.discover(path), **options)

@@ -1,0 +1,8 @@
+"""The ``gitprov`` command line: one module per command, registered on :data:`main`."""
+
+from __future__ import annotations
+
+from gitprov.cli.main import main
+from gitprov.cli import list_cmd, show  # noqa: F401  (registers the commands)
+
+__all__ = ["main"]

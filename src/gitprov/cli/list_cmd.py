@@ -1,0 +1,79 @@
+"""``gitprov list``: the recorded sessions, newest last."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gitprov.cli.main import emit, main
+from gitprov.log import SessionLog
+from gitprov.record import run_status
+
+
+def _row(record: dict[str, Any]) -> list[str]:
+    git = record.get("git") or {}
+    commit = git.get("commit") or ""
+    return [
+        str(record.get("session_id", "")),
+        commit[:12] if commit else "(unborn)",
+        str(git.get("branch") or ("(detached)" if git.get("detached") else "-")),
+        "dirty" if git.get("dirty") else "clean",
+        run_status(record),
+        str(record.get("username") or "-"),
+    ]
+
+
+def _table(records: list[dict[str, Any]]) -> str:
+    rows = [["SESSION", "COMMIT", "BRANCH", "TREE", "STATUS", "USER"]]
+    rows += [_row(r) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows
+    )
+
+
+@main.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "ids", "yaml", "json"]), default="table"
+)
+@click.option("--commit", "rev", metavar="REV", help="Only sessions that ran on this commit.")
+@click.option("--branch", help="Only sessions that ran on this branch.")
+@click.option("--dirty/--clean", default=None, help="Only dirty (or only clean) runs.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N sessions.")
+@click.pass_obj
+def list_cmd(
+    path: str,
+    fmt: str,
+    rev: str | None,
+    branch: str | None,
+    dirty: bool | None,
+    limit: int | None,
+) -> None:
+    """List recorded sessions (oldest first)."""
+    log = SessionLog(path)
+    unfiltered = branch is None and dirty is None
+    if rev is not None:
+        records = log.for_commit(rev)
+    else:
+        ids = log.ids()
+        if unfiltered and limit:
+            ids = ids[-limit:]
+        if fmt == "ids" and unfiltered:
+            if ids:
+                click.echo("\n".join(ids))
+            return
+        records = list(log.records(ids))
+    if branch is not None:
+        records = [r for r in records if (r.get("git") or {}).get("branch") == branch]
+    if dirty is not None:
+        records = [r for r in records if bool((r.get("git") or {}).get("dirty")) == dirty]
+    if limit:
+        records = records[-limit:]
+    if fmt == "table":
+        click.echo(_table(records))
+    elif fmt == "ids":
+        if records:
+            click.echo("\n".join(str(r.get("session_id")) for r in records))
+    else:
+        emit(records, fmt)

@@ -1,0 +1,48 @@
+"""The exceptions gitprov raises; every message says what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class GitProvError(Exception):
+    """Base class of every error gitprov raises on purpose."""
+
+
+class GitNotFoundError(GitProvError):
+    """The ``git`` executable is not on PATH."""
+
+
+class NotAGitRepositoryError(GitProvError):
+    """The path is not inside a git repository (or work tree)."""
+
+
+class UnsafeRepositoryError(GitProvError):
+    """Git refuses the repository because another user owns it (``safe.directory``)."""
+
+
+class GitCommandError(GitProvError):
+    """A git command failed for a reason gitprov does not recognise."""
+
+    def __init__(self, message: str, returncode: int = 1, stderr: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class SessionNotFoundError(GitProvError, FileNotFoundError):
+    """No record is stored under the requested session id."""
+
+
+class InvalidSessionIdError(GitProvError, ValueError):
+    """A session id that cannot be stored safely as a file name in git."""
+
+
+class DirtyWorkTreeError(GitProvError):
+    """The dirty policy refused to run on a work tree with uncommitted changes."""
+
+
+class CorruptRecordError(GitProvError):
+    """A stored record (or note) could not be parsed."""
+
+
+class ConcurrentUpdateError(GitProvError):
+    """Another writer kept winning the compare-and-swap; gave up after many retries."""

@@ -1,0 +1,143 @@
+"""The record format: session ids, plain values, key order, YAML in and out."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import platform
+import re
+import socket
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+
+from gitprov._version import __version__
+from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+
+FORMAT = 1
+
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:+@-]{0,127}")
+
+#: Keys Kedro writes, in the order a reader expects them; other keys follow alphabetically.
+_LEADING = ("session_id", "project_path", "username", "cli", "env", "runtime_params", "run")
+_TRAILING = ("exception", "git", "provenance")
+
+
+def validate_session_id(session_id: object) -> str:
+    """Return ``session_id`` if it is safe as a file name in a git tree, else raise.
+
+    1-128 characters of letters, digits and ``._:+@-``, not starting with ``.`` or ``-``,
+    never ``..``: no path traversal, no newline, nothing a shell or git would misread.
+    """
+    if not isinstance(session_id, str) or not _ID.fullmatch(session_id) or ".." in session_id:
+        shown = repr(session_id)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        raise InvalidSessionIdError(
+            f"invalid session id {shown}: use 1-128 characters of letters, digits and "
+            f"'._:+@-', not starting with '.' or '-' and without '..' "
+            f"(Kedro's own ids, like 2026-11-24T10.30.45.123Z, are valid)"
+        )
+    return session_id
+
+
+def now_utc() -> str:
+    """A UTC timestamp with milliseconds, as Kedro prints its ids."""
+    stamp = dt.datetime.now(dt.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def to_plain(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
+    """``value`` made of YAML's plain types only, so that a save never fails on a type.
+
+    Paths, dates and unknown objects become strings, sets become sorted lists, enums their
+    value; cycles become ``"<cycle>"``.
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, PurePath):
+        return value.as_posix()
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return to_plain(value.value, _seen)
+    if id(value) in _seen:
+        return "<cycle>"
+    seen = _seen | {id(value)}
+    if isinstance(value, Mapping):
+        return {str(to_plain(k, seen)): to_plain(v, seen) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v, seen) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((to_plain(v, seen) for v in value), key=repr)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_plain(dataclasses.asdict(value), seen)
+    return to_plain(str(value), seen)
+
+
+def host_info() -> dict[str, str]:
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def build(session_id: str, data: Mapping[str, Any], git: Mapping[str, Any]) -> dict[str, Any]:
+    """The full record: the session's own keys, then ``git`` and ``provenance``, ordered.
+
+    The captured ``git`` section replaces Kedro's own two-key one (``commit_sha`` and
+    ``dirty`` are kept in it under the same names).
+    """
+    body = to_plain({k: v for k, v in data.items() if k not in ("git", "provenance")})
+    body["session_id"] = session_id
+    body["git"] = to_plain(git)
+    body["provenance"] = {
+        "format": FORMAT,
+        "saved_at": now_utc(),
+        "gitprov": __version__,
+        "host": host_info(),
+    }
+    head = [k for k in _LEADING if k in body]
+    tail = [k for k in _TRAILING if k in body]
+    middle = sorted(k for k in body if k not in _LEADING and k not in _TRAILING)
+    return {k: body[k] for k in head + middle + tail}
+
+
+def run_status(data: dict[str, Any]) -> str:
+    """How the session ended, as far as the store knows."""
+    run = data.get("run")
+    if isinstance(run, dict) and run.get("status"):
+        return str(run["status"])
+    return "failed" if data.get("exception") else "success"
+
+
+def dump(record: Mapping[str, Any]) -> bytes:
+    text = yaml.safe_dump(
+        dict(record), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
+    return text.encode("utf-8")
+
+
+def load(data: bytes, session_id: str) -> dict[str, Any]:
+    """Parse a stored record; a broken one is named, never silently skipped."""
+    try:
+        record = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CorruptRecordError(
+            f"the stored record of session {session_id} is not valid YAML ({exc}); "
+            f"inspect it with `git show <ref>:<path>` and fix or remove it"
+        ) from exc
+    if not isinstance(record, dict):
+        raise CorruptRecordError(
+            f"the stored record of session {session_id} is not a YAML mapping"
+        )
+    return record
+

@@ -1,0 +1,192 @@
+"""Records on ``refs/provenance/sessions``, moved only by compare-and-swap.
+
+The ref's tree holds ``FORMAT`` and ``<xx>/<session_id>.yaml`` (``xx``: first two hex digits
+of the id's SHA-1), so a save rewrites one small fanout tree and the root, whatever the
+number of records. Each save is one commit whose first parent is the previous tip; the
+records ref and the notes index move in one ``git update-ref --stdin`` transaction with
+both old values checked, retried with jittered back-off when another writer won.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gitprov import notes
+from gitprov.errors import ConcurrentUpdateError, GitCommandError, SessionNotFoundError
+from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
+from gitprov.record import validate_session_id
+from gitprov.runner import Git, ObjectReader, zsplit
+
+DEFAULT_REF = "refs/provenance/sessions"
+DEFAULT_NOTES_REF = "refs/notes/provenance"
+FORMAT_FILE = "FORMAT"
+FORMAT_TEXT = b"gitprov-records 1\n"
+
+#: How long a writer keeps retrying a lost compare-and-swap before giving up.
+RETRY_SECONDS = 60.0
+
+
+def fanout(session_id: str) -> str:
+    return hashlib.sha1(session_id.encode("utf-8")).hexdigest()[:2]
+
+
+def record_path(session_id: str) -> str:
+    return f"{fanout(session_id)}/{session_id}.yaml"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line for the commit index: ``line`` goes into the note on ``commit``."""
+
+    commit: str
+    line: str
+
+
+def _retryable(exc: GitCommandError) -> bool:
+    """A lost compare-and-swap or a lock held by a concurrent writer."""
+    return "cannot lock ref" in exc.stderr or (
+        "Unable to create" in exc.stderr and ".lock" in exc.stderr
+    )
+
+
+class RecordStore:
+    """Reads and writes records of one repository under ``ref`` (and ``notes_ref``)."""
+
+    def __init__(
+        self, git: Git, ref: str = DEFAULT_REF, notes_ref: str | None = DEFAULT_NOTES_REF
+    ) -> None:
+        self.git = git
+        self.ref = ref
+        self.notes_ref = notes_ref
+        self.writer = ObjectWriter(git.objects_dir, git.object_format)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def save(
+        self,
+        session_id: str,
+        data: bytes,
+        *,
+        note: Note | None = None,
+        pins: Sequence[str] = (),
+    ) -> str:
+        """Store ``data`` as ``session_id``'s record; return the new commit on the ref.
+
+        ``pins`` become extra parents of the save's commit, keeping those commits
+        reachable from the ref (and so from gc and from a push of the ref).
+        """
+        validate_session_id(session_id)
+        blob = self.writer.blob(data)
+        deadline = time.monotonic() + RETRY_SECONDS
+        attempt = 0
+        while True:
+            with self.git.objects() as cat:
+                updates = [self._record_update(cat, session_id, blob, pins)]
+                if note is not None and self.notes_ref is not None:
+                    updates.append(self._note_update(cat, session_id, note))
+            try:
+                self._move(updates, f"gitprov: save session {session_id}")
+                return updates[0][1]
+            except GitCommandError as exc:
+                if not _retryable(exc) or time.monotonic() > deadline:
+                    if _retryable(exc):
+                        raise ConcurrentUpdateError(
+                            f"could not save session {session_id}: other writers kept "
+                            f"moving {self.ref} for {RETRY_SECONDS:.0f}s; run again"
+                        ) from exc
+                    raise
+            attempt += 1
+            time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+
+    def _tip(self, cat: ObjectReader, ref: str) -> tuple[str | None, str | None]:
+        """(commit, tree) of ``ref``, or ``(None, None)`` when it does not exist yet."""
+        obj = cat.read(ref)
+        if obj is None:
+            return None, None
+        if obj.type != "commit":
+            raise GitCommandError(f"{ref} points at a {obj.type}, not a commit")
+        return obj.sha, commit_tree(obj.data)
+
+    def _tree(self, cat: ObjectReader, tree_id: str | None) -> dict[str, Entry]:
+        if tree_id is None:
+            return {}
+        obj = cat.read(tree_id)
+        return parse_tree(obj.data, self.writer.hash_len) if obj is not None else {}
+
+    def _record_update(
+        self, cat: ObjectReader, session_id: str, blob: str, pins: Sequence[str]
+    ) -> tuple[str, str, str | None]:
+        tip, tree = self._tip(cat, self.ref)
+        root = self._tree(cat, tree)
+        bucket = fanout(session_id)
+        sub = self._tree(cat, root[bucket].sha if bucket in root else None)
+        name = f"{session_id}.yaml"
+        sub[name] = Entry(BLOB_MODE, name, blob)
+        root[bucket] = Entry(TREE_MODE, bucket, self.writer.tree(list(sub.values())))
+        if FORMAT_FILE not in root:
+            root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.writer.blob(FORMAT_TEXT))
+        new_tree = self.writer.tree(list(root.values()))
+        parents = ([tip] if tip else []) + [p for p in pins if p != tip]
+        commit = self.writer.commit(new_tree, parents, f"gitprov: save session {session_id}\n")
+        return self.ref, commit, tip
+
+    def _note_update(
+        self, cat: ObjectReader, session_id: str, note: Note
+    ) -> tuple[str, str, str | None]:
+        assert self.notes_ref is not None
+        tip, tree = self._tip(cat, self.notes_ref)
+
+        def read_tree(tree_id: str) -> bytes | None:
+            obj = cat.read(tree_id)
+            return obj.data if obj is not None and obj.type == "tree" else None
+
+        hash_len = self.writer.hash_len
+        found = notes.find(read_tree, tree, note.commit, hash_len) if tree else None
+        existing = b""
+        if found is not None:
+            obj = cat.read(found[1])
+            existing = obj.data if obj is not None else b""
+        blob = self.writer.blob(notes.with_line(existing, session_id, note.line))
+        new_tree = notes.put(read_tree, self.writer, tree, note.commit, blob)
+        commit = self.writer.commit(
+            new_tree, [tip] if tip else [], f"gitprov: note session {session_id}\n"
+        )
+        return self.notes_ref, commit, tip
+
+    def _move(self, updates: list[tuple[str, str, str | None]], message: str) -> None:
+        """Move every ref from its old value to its new one, all or none."""
+        zero = "0" * (self.writer.hash_len * 2)
+        lines = "".join(f"update {ref} {new} {old or zero}\n" for ref, new, old in updates)
+        self.git.run("update-ref", "-m", message, "--stdin", input=lines.encode())
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read(self, session_id: str) -> bytes:
+        """The stored bytes of ``session_id``'s record."""
+        validate_session_id(session_id)
+        with self.git.objects() as cat:
+            obj = cat.read(f"{self.ref}:{record_path(session_id)}")
+        if obj is None or obj.type != "blob":
+            raise SessionNotFoundError(
+                f"no session {session_id} is recorded in {self.git.root} (ref {self.ref}); "
+                f"`gitprov list` shows the recorded ids"
+            )
+        return obj.data
+
+    def ids(self) -> list[str]:
+        """Every stored session id, ascending."""
+        result = self.git.run("ls-tree", "-r", "-z", "--name-only", self.ref, "--", ok=(0, 128))
+        if result.returncode != 0:
+            if b"Not a valid object name" in result.stderr:
+                return []
+            raise GitCommandError(
+                f"cannot list {self.ref}: {result.stderr.decode(errors='replace').strip()}"
+            )
+        names = (p.decode("utf-8", "surrogateescape") for p in zsplit(result.stdout))
+        return sorted(
+            n.split("/", 1)[1][: -len(".yaml")] for n in names if "/" in n and n.endswith(".yaml")
+        )
