@@ -46,7 +46,9 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """No user or system git config leaks in: tests see git's defaults only."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))

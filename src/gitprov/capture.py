@@ -133,7 +133,9 @@ def capture_git(
 ) -> dict[str, Any]:
     """The ``git:`` section for the repository ``git`` points at."""
     if untracked not in UNTRACKED_MODES:
-        raise ValueError(f"untracked must be one of {', '.join(UNTRACKED_MODES)}, not {untracked!r}")
+        raise ValueError(
+            f"untracked must be one of {', '.join(UNTRACKED_MODES)}, not {untracked!r}"
+        )
     status_args = (
         "--no-optional-locks",
         "status",

@@ -77,7 +77,7 @@ Reader = Callable[[str], bytes | None]
 
 def find(read_tree: Reader, root: str, commit: str, hash_len: int) -> tuple[list[str], str] | None:
     """Where ``commit``'s note sits in a notes tree of any fanout: (dir path, blob id)."""
-    tree_id, dirs, rest = root, [], commit
+    tree_id, dirs, rest = root, list[str](), commit
     while True:
         data = read_tree(tree_id)
         if data is None:
@@ -114,7 +114,9 @@ def put(
         else:
             sub = entries.get(rest[:2])
             if (sub is not None and sub.is_tree) or depth == 0:
-                sub_id = rebuild(sub.sha if sub is not None and sub.is_tree else None, rest[2:], depth + 1)
+                sub_id = rebuild(
+                    sub.sha if sub is not None and sub.is_tree else None, rest[2:], depth + 1
+                )
                 entries[rest[:2]] = Entry(TREE_MODE, rest[:2], sub_id)
             else:
                 entries[rest] = Entry(BLOB_MODE, rest, blob)

@@ -136,8 +136,5 @@ def load(data: bytes, session_id: str) -> dict[str, Any]:
             f"inspect it with `git show <ref>:<path>` and fix or remove it"
         ) from exc
     if not isinstance(record, dict):
-        raise CorruptRecordError(
-            f"the stored record of session {session_id} is not a YAML mapping"
-        )
+        raise CorruptRecordError(f"the stored record of session {session_id} is not a YAML mapping")
     return record
-

@@ -31,7 +31,7 @@ RETRY_SECONDS = 60.0
 
 
 def fanout(session_id: str) -> str:
-    return hashlib.sha1(session_id.encode("utf-8")).hexdigest()[:2]
+    return hashlib.sha1(session_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:2]
 
 
 def record_path(session_id: str) -> str:

@@ -83,7 +83,7 @@ class GitSessionStore(_Base):
                 return {}
             raise
 
-    def save(self, data: dict[str, Any] | None = None) -> None:  # type: ignore[override]
+    def save(self, data: dict[str, Any] | None = None) -> None:
         """Capture the git state now and write this session's record (replacing any)."""
         if data:
             self.update(data)

@@ -1,0 +1,74 @@
+"""Faults: every one a clear GitProvError that says how to fix it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_repo
+from gitprov import GitProvError, GitSessionStore, NotAGitRepositoryError, SessionLog, capture
+from gitprov.errors import GitNotFoundError, UnsafeRepositoryError
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    ceiling = tmp_path.parent
+    os.environ["GIT_CEILING_DIRECTORIES"] = str(ceiling)
+    try:
+        with pytest.raises(NotAGitRepositoryError, match="git init") as info:
+            GitSessionStore(path=str(tmp_path / "sessions"), session_id="s1")
+        assert str(tmp_path) in str(info.value)
+        with pytest.raises(NotAGitRepositoryError):
+            SessionLog(tmp_path)
+        with pytest.raises(NotAGitRepositoryError):
+            capture(tmp_path)
+    finally:
+        del os.environ["GIT_CEILING_DIRECTORIES"]
+
+
+def test_inside_dot_git_is_refused(repo: Path) -> None:
+    with pytest.raises(NotAGitRepositoryError, match="work tree"):
+        GitSessionStore(path=str(repo / ".git"), session_id="s1")
+
+
+def test_git_missing_from_path(repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(GitNotFoundError, match="git is not installed or not on PATH") as info:
+        GitSessionStore(path=str(repo), session_id="s1")
+    assert isinstance(info.value, GitProvError)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_dubious_ownership(tmp_path: Path) -> None:
+    foreign = make_repo(tmp_path / "foreign")
+    shutil.chown(foreign, user="nobody")
+    shutil.chown(foreign / ".git", user="nobody")
+    with pytest.raises(UnsafeRepositoryError, match=r"safe\.directory") as info:
+        GitSessionStore(path=str(foreign / "sessions"), session_id="s1")
+    assert f"git config --global --add safe.directory {foreign}" in str(info.value)
+
+
+def test_store_without_kedro_installed(repo: Path) -> None:
+    """With Kedro not importable the store is still a working dict-like store."""
+    script = f"""
+import sys
+sys.modules["kedro"] = None  # any `import kedro...` now raises ImportError
+from gitprov import GitSessionStore, SessionLog
+store = GitSessionStore(path={str(repo)!r}, session_id="plain-1")
+assert type(store).__mro__[1].__module__ == "gitprov.kedro.store", type(store).__mro__
+store["answer"] = 42
+store.save()
+assert SessionLog({str(repo)!r}).get("plain-1")["answer"] == 42
+assert GitSessionStore(path={str(repo)!r}, session_id="plain-1")["answer"] == 42
+assert "kedro" not in [m.split(".")[0] for m in sys.modules if sys.modules[m] is not None]
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"

@@ -1,0 +1,111 @@
+"""The record format: ids, plain values, key order, YAML."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import OrderedDict
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+
+from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+from gitprov.record import build, dump, load, to_plain, validate_session_id
+
+
+@pytest.mark.parametrize(
+    "good", ["2026-11-24T10.30.45.123Z", "a", "run_1+exp@host:2", "X" * 128, "_x"]
+)
+def test_valid_ids(good: str) -> None:
+    assert validate_session_id(good) == good
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "../etc/passwd", "a/b", "a\nb", "x" * 300, ".hidden", "-rf", "a..b", "a b", "ü", None, 12],
+)
+def test_invalid_ids(bad: object) -> None:
+    with pytest.raises(InvalidSessionIdError, match="invalid session id") as info:
+        validate_session_id(bad)
+    assert isinstance(info.value, ValueError)
+    assert "letters, digits" in str(info.value)
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Opaque:
+    def __str__(self) -> str:
+        return "opaque-object"
+
+
+def test_to_plain_makes_everything_representable() -> None:
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    value = {
+        "path": Path("/a/b"),
+        "pure": PurePosixPath("x/y"),
+        "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+        "day": dt.date(2026, 1, 2),
+        "set": {3, 1, 2},
+        "tuple": (1, "a"),
+        "enum": Color.RED,
+        "obj": Opaque(),
+        "bytes": b"\xffab",
+        1: "int key",
+        "nested": OrderedDict(a=[{"b": {4, 5}}]),
+        "cycle": cyclic,
+        "surrogate": "bad\udcff",
+    }
+    plain = to_plain(value)
+    assert plain == {
+        "path": "/a/b",
+        "pure": "x/y",
+        "when": "2026-01-02T03:04:05+00:00",
+        "day": "2026-01-02",
+        "set": [1, 2, 3],
+        "tuple": [1, "a"],
+        "enum": "red",
+        "obj": "opaque-object",
+        "bytes": "\\xffab",
+        "1": "int key",
+        "nested": {"a": [{"b": [4, 5]}]},
+        "cycle": ["<cycle>"],
+        "surrogate": "bad\\udcff",
+    }
+    assert yaml.safe_load(dump(plain)) == plain
+
+
+def test_build_orders_keys_and_replaces_kedro_git() -> None:
+    data = {
+        "zeta": 1,
+        "git": {"commit_sha": "old", "dirty": False},
+        "username": "ann",
+        "project_path": Path("/p"),
+        "exception": {"type": "ValueError"},
+        "alpha": 2,
+    }
+    record = build("s1", data, {"commit_sha": "abc1234", "dirty": True})
+    assert list(record) == [
+        "session_id",
+        "project_path",
+        "username",
+        "alpha",
+        "zeta",
+        "exception",
+        "git",
+        "provenance",
+    ]
+    assert record["git"] == {"commit_sha": "abc1234", "dirty": True}
+    assert record["provenance"]["format"] == 1
+    assert set(record["provenance"]["host"]) == {"hostname", "platform", "python"}
+    assert load(dump(record), "s1") == record
+
+
+def test_load_names_the_broken_session() -> None:
+    with pytest.raises(CorruptRecordError, match="session s9 is not valid YAML"):
+        load(b"a: [unclosed", "s9")
+    with pytest.raises(CorruptRecordError, match="not a YAML mapping"):
+        load(b"- just a list", "s9")
