@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, make_repo
 from gitprov import capture
 from gitprov.capture import scrub_url
+
+from conftest import git, make_repo
 
 
 def test_clean_repo(repo: Path) -> None:

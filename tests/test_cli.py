@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import git
 from gitprov import GitSessionStore
+
+from conftest import git
 
 
 def gitprov(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

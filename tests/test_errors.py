@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_repo
 from gitprov import GitProvError, GitSessionStore, NotAGitRepositoryError, SessionLog, capture
 from gitprov.errors import GitNotFoundError, UnsafeRepositoryError
+
+from conftest import make_repo
 
 
 def test_not_a_repository(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import git, make_repo
 from gitprov import GitSessionStore, SessionLog, SessionNotFoundError
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+
+from conftest import git, make_repo
 
 SID = "2026-11-24T10.30.45.123Z"
 

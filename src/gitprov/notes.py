@@ -22,7 +22,7 @@ LINE_FIELDS = ("session_id", "branch", "dirty", "status", "snapshot")
 
 def note_line(fields: Mapping[str, Any]) -> str:
     """One session's line: ``- {session_id: ..., branch: ..., dirty: ..., status: ...}``."""
-    ordered = {k: fields[k] for k in LINE_FIELDS if fields.get(k) is not None or k == "dirty"}
+    ordered = {k: fields.get(k) for k in LINE_FIELDS if fields.get(k) is not None or k == "dirty"}
     flow = yaml.safe_dump(ordered, default_flow_style=True, sort_keys=False, width=10**6)
     return "- " + flow.strip()
 

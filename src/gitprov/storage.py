@@ -30,6 +30,17 @@ FORMAT_TEXT = b"gitprov-records 1\n"
 RETRY_SECONDS = 60.0
 
 
+def tracking_ref(ref: str, remote: str) -> str:
+    """Where a remote's copy of ``ref`` is fetched to, never onto the local ref itself.
+
+    ``refs/provenance/sessions`` -> ``refs/provenance/remotes/<remote>/sessions`` and
+    ``refs/notes/provenance`` -> ``refs/notes/remotes/<remote>/provenance`` (still under
+    ``refs/notes/``, so ``git notes`` commands accept it).
+    """
+    head, _, name = ref.rpartition("/")
+    return f"{head}/remotes/{remote}/{name}"
+
+
 def fanout(session_id: str) -> str:
     return hashlib.sha1(session_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:2]
 

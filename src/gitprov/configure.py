@@ -1,0 +1,143 @@
+"""``gitprov init``: make plain git show, keep and carry the provenance refs.
+
+Every step is idempotent and reports what it did. A value the user already set differently
+is never overwritten (the step is refused with a message), and an existing hook is kept and
+chained, the way pre-commit installs its own.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitprov.runner import Git
+from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, tracking_ref
+
+HOOK_MARKER = b"gitprov pre-push hook"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One outcome of ``init``: ``changed``, ``ok`` (already so) or ``refused``."""
+
+    outcome: str
+    message: str
+
+
+def _values(git: Git, key: str) -> list[str]:
+    result = git.run("config", "--get-all", key, ok=(0, 1))
+    return result.text.splitlines()
+
+
+def _add(git: Git, key: str, value: str, why: str) -> Step:
+    """Add ``value`` to a multi-valued key unless it is there already."""
+    if value in _values(git, key):
+        return Step("ok", f"{key} includes {value}")
+    git.run("config", "--add", key, value)
+    return Step("changed", f"added {key} = {value} ({why})")
+
+
+def _set(git: Git, key: str, value: str, why: str) -> Step:
+    """Set a single-valued key, but never over a different value the user chose."""
+    current = _values(git, key)
+    if current == [value]:
+        return Step("ok", f"{key} = {value}")
+    if current:
+        return Step(
+            "refused",
+            f"{key} is already {current[-1]!r}; left alone. For gitprov's notes to merge "
+            f"without conflicts, run: git config {key} {value}",
+        )
+    git.run("config", key, value)
+    return Step("changed", f"set {key} = {value} ({why})")
+
+
+def fetch_refspec(ref: str, remote: str) -> str:
+    """A non-forced fetch refspec for ``ref`` into ``remote``'s tracking namespace.
+
+    It is a pattern (``.../session*``) rather than the exact name because git refuses a
+    whole ``git fetch`` when an exact configured source ref is missing on the remote, as it
+    is on every remote before the first push of records.
+    """
+    return f"{ref[:-1]}*:{tracking_ref(ref, remote)[:-1]}*"
+
+
+def hooks_dir(git: Git) -> Path:
+    """The hooks folder git really uses (``core.hooksPath``, worktrees and all)."""
+    path = Path(git.run("rev-parse", "--git-path", "hooks").text.strip())
+    return path if path.is_absolute() else git.root / path
+
+
+def install_hook(git: Git) -> Step:
+    """Install the pre-push hook; a foreign hook is kept as ``pre-push.legacy`` and chained."""
+    source = importlib.resources.files("gitprov") / "hooks" / "pre-push"
+    body = source.read_bytes()
+    folder = hooks_dir(git)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "pre-push"
+    legacy = folder / "pre-push.legacy"
+    note = ""
+    if target.exists() or target.is_symlink():
+        current = target.read_bytes() if target.exists() else b""
+        if current == body:
+            return Step("ok", f"pre-push hook installed in {folder}")
+        if HOOK_MARKER not in current:
+            if legacy.exists() or legacy.is_symlink():
+                return Step(
+                    "refused",
+                    f"{target} is not gitprov's and {legacy} exists too; merge them by hand, "
+                    f"then run `gitprov init --hooks` again",
+                )
+            os.replace(target, legacy)
+            note = f"; your previous hook is kept as {legacy.name} and still runs first"
+    tmp = folder / ".pre-push.gitprov-tmp"
+    tmp.write_bytes(body)
+    tmp.chmod(0o755)
+    os.replace(tmp, target)
+    return Step("changed", f"installed the pre-push hook in {folder}{note}")
+
+
+def init(
+    git: Git,
+    *,
+    remotes: list[str] | None = None,
+    hooks: bool = False,
+    ref: str = DEFAULT_REF,
+    notes_ref: str = DEFAULT_NOTES_REF,
+) -> list[Step]:
+    """Configure the repository; returns what was done, step by step."""
+    notes_name = notes_ref.removeprefix("refs/notes/")
+    steps = [
+        _add(git, "notes.displayRef", notes_ref, "git log shows the sessions of each commit"),
+        _add(git, "notes.rewriteRef", notes_ref, "amend and rebase carry sessions along"),
+        _set(
+            git,
+            f"notes.{notes_name}.mergeStrategy",
+            "cat_sort_uniq",
+            "notes from two clones merge line by line",
+        ),
+    ]
+    known = [line for line in git.run("remote").text.splitlines() if line]
+    chosen = known if remotes is None else remotes
+    for remote in chosen:
+        if remote not in known:
+            steps.append(
+                Step("refused", f"no remote named {remote!r}; add it with `git remote add`")
+            )
+            continue
+        for r in (ref, notes_ref):
+            steps.append(
+                _add(
+                    git,
+                    f"remote.{remote}.fetch",
+                    fetch_refspec(r, remote),
+                    f"git fetch brings {remote}'s records to {tracking_ref(r, remote)}",
+                )
+            )
+    if not chosen:
+        steps.append(Step("ok", "no remotes yet: run `gitprov init` again after adding one"))
+    if hooks:
+        steps.append(install_hook(git))
+    return steps

@@ -1,0 +1,180 @@
+"""gitprov init and the pre-push hook: plain git shows, keeps and carries the records."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gitprov import GitSessionStore, SessionLog
+
+from conftest import git, make_repo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gitprov(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from gitprov.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def save(repo: Path, session_id: str) -> None:
+    GitSessionStore(path=str(repo), session_id=session_id).save()
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A clone of a bare remote, as a team member has it."""
+    seed = make_repo(tmp_path / "seed")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(remote))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    return work
+
+
+def test_init_is_idempotent_and_reports(clone: Path) -> None:
+    first = gitprov("-C", str(clone), "init")
+    assert first.returncode == 0, first.stderr
+    assert "+ added notes.displayRef = refs/notes/provenance" in first.stdout
+    second = gitprov("-C", str(clone), "init")
+    assert second.returncode == 0
+    assert all(line.startswith("= ") for line in second.stdout.splitlines()), second.stdout
+    for key in ("notes.displayRef", "notes.rewriteRef"):
+        assert git(clone, "config", "--get-all", key).splitlines() == ["refs/notes/provenance"]
+    assert git(clone, "config", "notes.provenance.mergeStrategy").strip() == "cat_sort_uniq"
+    assert git(clone, "config", "--get-all", "remote.origin.fetch").splitlines() == [
+        "+refs/heads/*:refs/remotes/origin/*",
+        "refs/provenance/session*:refs/provenance/remotes/origin/session*",
+        "refs/notes/provenanc*:refs/notes/remotes/origin/provenanc*",
+    ]
+
+
+def test_init_never_clobbers_a_user_value(clone: Path) -> None:
+    git(clone, "config", "notes.provenance.mergeStrategy", "union")
+    proc = gitprov("-C", str(clone), "init")
+    assert proc.returncode == 1
+    assert "notes.provenance.mergeStrategy is already 'union'" in proc.stdout
+    assert git(clone, "config", "notes.provenance.mergeStrategy").strip() == "union"
+
+
+def test_unknown_remote_is_refused(clone: Path) -> None:
+    proc = gitprov("-C", str(clone), "init", "--remote", "nope")
+    assert proc.returncode == 1 and "no remote named 'nope'" in proc.stdout
+
+
+def test_git_log_shows_sessions_and_amend_keeps_them(clone: Path) -> None:
+    gitprov("-C", str(clone), "init")
+    save(clone, "2026-11-24T10.30.45.123Z")
+    assert "session_id: 2026-11-24T10.30.45.123Z" in git(clone, "log", "-1")
+    git(clone, "commit", "-q", "--amend", "-m", "reworded")
+    assert "2026-11-24T10.30.45.123Z" in git(clone, "log", "-1")
+    records = SessionLog(clone).for_commit("HEAD")
+    assert [r["session_id"] for r in records] == ["2026-11-24T10.30.45.123Z"]
+
+
+def test_plain_fetch_works_before_and_after_the_remote_has_records(
+    clone: Path, tmp_path: Path
+) -> None:
+    gitprov("-C", str(clone), "init")
+    fetched = subprocess.run(["git", "-C", str(clone), "fetch", "-q"], capture_output=True)
+    assert fetched.returncode == 0, fetched.stderr  # the remote has no records yet
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
+    save(other, "teammate-1")
+    git(other, "push", "-q", "origin", "refs/provenance/sessions", "refs/notes/provenance")
+    git(clone, "fetch", "-q")
+    tracked = git(clone, "for-each-ref", "--format=%(refname)", "refs/provenance", "refs/notes")
+    assert tracked.split() == [
+        "refs/notes/remotes/origin/provenance",
+        "refs/provenance/remotes/origin/sessions",
+    ]
+    assert git(clone, "for-each-ref", "refs/provenance/sessions").strip() == ""
+
+
+def test_pre_push_hook_pushes_both_refs(clone: Path, tmp_path: Path) -> None:
+    proc = gitprov("-C", str(clone), "init", "--hooks")
+    assert proc.returncode == 0 and "installed the pre-push hook" in proc.stdout
+    save(clone, "pushed-1")
+    (clone / "f.txt").write_text("f")
+    git(clone, "add", "f.txt")
+    git(clone, "commit", "-qm", "work")
+    git(clone, "push", "-q", "origin", "main")
+    remote = tmp_path / "remote.git"
+    for ref in ("refs/provenance/sessions", "refs/notes/provenance"):
+        assert git(remote, "rev-parse", ref) == git(clone, "rev-parse", ref)
+    assert SessionLog(remote, notes_ref=None).ids() == ["pushed-1"]
+
+
+def test_hook_rejection_never_blocks_the_push(clone: Path, tmp_path: Path) -> None:
+    gitprov("-C", str(clone), "init", "--hooks")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
+    save(other, "theirs")
+    git(other, "push", "-q", "origin", "refs/provenance/sessions")
+    save(clone, "mine")
+    (clone / "f.txt").write_text("f")
+    git(clone, "add", "f.txt")
+    git(clone, "commit", "-qm", "work")
+    push = subprocess.run(
+        ["git", "-C", str(clone), "push", "origin", "main"], capture_output=True, text=True
+    )
+    assert push.returncode == 0
+    assert "gitprov sync origin" in push.stderr
+    remote = tmp_path / "remote.git"
+    assert git(remote, "rev-parse", "main") == git(clone, "rev-parse", "main")
+    assert SessionLog(clone).ids() == ["mine"]  # local records intact
+
+
+def test_existing_user_hook_is_chained(clone: Path, tmp_path: Path) -> None:
+    hooks = clone / ".git" / "hooks"
+    marker = tmp_path / "user-hook-ran"
+    user_hook = f'#!/bin/sh\necho "$1 $(cat)" > {marker}\n'
+    (hooks / "pre-push").write_text(user_hook)
+    (hooks / "pre-push").chmod(0o755)
+    proc = gitprov("-C", str(clone), "init", "--hooks")
+    assert "pre-push.legacy" in proc.stdout
+    assert (hooks / "pre-push.legacy").read_text() == user_hook
+    assert gitprov("-C", str(clone), "init", "--hooks").stdout.count("= pre-push hook") == 1
+    save(clone, "s1")
+    (clone / "f.txt").write_text("f")
+    git(clone, "add", "f.txt")
+    git(clone, "commit", "-qm", "work")
+    git(clone, "push", "-q", "origin", "main")
+    ran = marker.read_text()
+    assert ran.startswith("origin refs/heads/main ")
+    assert git(tmp_path / "remote.git", "rev-parse", "refs/provenance/sessions")
+    (hooks / "pre-push.legacy").write_text("#!/bin/sh\nexit 3\n")
+    (clone / "g.txt").write_text("g")
+    git(clone, "add", "g.txt")
+    git(clone, "commit", "-qm", "blocked")
+    blocked = subprocess.run(["git", "-C", str(clone), "push", "-q", "origin", "main"])
+    assert blocked.returncode != 0  # the user's own hook still decides
+
+
+def test_hook_respects_core_hooks_path(clone: Path) -> None:
+    git(clone, "config", "core.hooksPath", ".githooks")
+    gitprov("-C", str(clone), "init", "--hooks")
+    assert (clone / ".githooks" / "pre-push").exists()
+    assert not (clone / ".git" / "hooks" / "pre-push").exists()
+
+
+def test_hooks_ship_in_the_wheel(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("gitprov-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "gitprov/hooks/pre-push" in names
+    assert (ROOT / "hooks" / "pre-push").read_bytes() == (
+        ROOT / "src" / "gitprov" / "hooks" / "pre-push"
+    ).read_bytes()
