@@ -100,7 +100,7 @@ class RecordStore:
                 if note is not None and self.notes_ref is not None:
                     updates.append(self._note_update(cat, session_id, note))
             try:
-                self._move(updates, f"gitprov: save session {session_id}")
+                self.move(updates, f"gitprov: save session {session_id}")
                 return updates[0][1]
             except GitCommandError as exc:
                 if not _retryable(exc) or time.monotonic() > deadline:
@@ -113,7 +113,7 @@ class RecordStore:
             attempt += 1
             time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
 
-    def _tip(self, cat: ObjectReader, ref: str) -> tuple[str | None, str | None]:
+    def tip(self, cat: ObjectReader, ref: str) -> tuple[str | None, str | None]:
         """(commit, tree) of ``ref``, or ``(None, None)`` when it does not exist yet."""
         obj = cat.read(ref)
         if obj is None:
@@ -122,7 +122,7 @@ class RecordStore:
             raise GitCommandError(f"{ref} points at a {obj.type}, not a commit")
         return obj.sha, commit_tree(obj.data)
 
-    def _tree(self, cat: ObjectReader, tree_id: str | None) -> dict[str, Entry]:
+    def tree(self, cat: ObjectReader, tree_id: str | None) -> dict[str, Entry]:
         if tree_id is None:
             return {}
         obj = cat.read(tree_id)
@@ -131,10 +131,10 @@ class RecordStore:
     def _record_update(
         self, cat: ObjectReader, session_id: str, blob: str, pins: Sequence[str]
     ) -> tuple[str, str, str | None]:
-        tip, tree = self._tip(cat, self.ref)
-        root = self._tree(cat, tree)
+        tip, tree = self.tip(cat, self.ref)
+        root = self.tree(cat, tree)
         bucket = fanout(session_id)
-        sub = self._tree(cat, root[bucket].sha if bucket in root else None)
+        sub = self.tree(cat, root[bucket].sha if bucket in root else None)
         name = f"{session_id}.yaml"
         sub[name] = Entry(BLOB_MODE, name, blob)
         root[bucket] = Entry(TREE_MODE, bucket, self.writer.tree(list(sub.values())))
@@ -149,7 +149,7 @@ class RecordStore:
         self, cat: ObjectReader, session_id: str, note: Note
     ) -> tuple[str, str, str | None]:
         assert self.notes_ref is not None
-        tip, tree = self._tip(cat, self.notes_ref)
+        tip, tree = self.tip(cat, self.notes_ref)
 
         def read_tree(tree_id: str) -> bytes | None:
             obj = cat.read(tree_id)
@@ -168,7 +168,7 @@ class RecordStore:
         )
         return self.notes_ref, commit, tip
 
-    def _move(self, updates: list[tuple[str, str, str | None]], message: str) -> None:
+    def move(self, updates: list[tuple[str, str, str | None]], message: str) -> None:
         """Move every ref from its old value to its new one, all or none."""
         zero = "0" * (self.writer.hash_len * 2)
         lines = "".join(f"update {ref} {new} {old or zero}\n" for ref, new, old in updates)
