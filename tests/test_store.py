@@ -94,8 +94,8 @@ def test_resave_replaces_and_history_keeps_old(repo: Path) -> None:
     kedro_like_save(repo, env="second")
     assert SessionLog(repo).get(SID)["env"] == "second"
     assert SessionLog(repo).ids() == [SID]
-    log = git(repo, "log", "--format=%H", "refs/provenance/sessions").split()
-    assert len(log) == 2
+    log = git(repo, "log", "--first-parent", "--format=%H", "refs/provenance/sessions").split()
+    assert len(log) == 3  # the root commit holding FORMAT, then two saves
     bucket = hashlib.sha1(SID.encode()).hexdigest()[:2]
     old = git(repo, "show", f"{log[1]}:{bucket}/{SID}.yaml")
     assert yaml.safe_load(old)["env"] == "first"
@@ -264,11 +264,25 @@ def test_concurrent_writers_lose_nothing(repo: Path) -> None:
     ids = SessionLog(repo).ids()
     assert len(ids) == 48
     assert set(ids) == {f"w{w}-s{i}" for w in range(8) for i in range(6)}
-    commits = git(repo, "rev-list", "--count", "refs/provenance/sessions").strip()
-    assert commits == "48"
+    commits = git(repo, "rev-list", "--first-parent", "--count", "refs/provenance/sessions").strip()
+    assert commits == "49"  # 48 saves on top of the root commit
     note = git(repo, "notes", "--ref", "provenance", "show", "HEAD")
     assert len(note.splitlines()) == 48
     fsck = subprocess.run(
         ["git", "-C", str(repo), "fsck", "--strict"], capture_output=True, text=True
     )
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+
+
+def test_every_repository_starts_from_the_same_root(repo: Path, tmp_path: Path) -> None:
+    other = make_repo(tmp_path / "other", {"x.txt": "unrelated\n"})
+    kedro_like_save(repo)
+    kedro_like_save(other)
+    roots = [
+        git(r, "rev-list", "--max-parents=0", "--first-parent", "refs/provenance/sessions").strip()
+        for r in (repo, other)
+    ]
+    assert roots[0] == roots[1]
+    assert git(repo, "show", "-s", "--format=%s", roots[0]).strip() == (
+        "gitprov: start provenance records"
+    )

@@ -74,7 +74,7 @@ def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> dict[str, 
     return change
 
 
-def parse_status(data: bytes, max_changes: int = MAX_CHANGES) -> dict[str, Any]:
+def parse_status(data: bytes) -> dict[str, Any]:
     """Parse ``status --porcelain=v2 --branch -z`` output into the record's fields."""
     info: dict[str, Any] = {
         "commit": None,
@@ -85,7 +85,6 @@ def parse_status(data: bytes, max_changes: int = MAX_CHANGES) -> dict[str, Any]:
         "behind": None,
     }
     changes: list[dict[str, str]] = []
-    count = 0
     items = iter(zsplit(data))
     for item in items:
         if item.startswith(b"# "):
@@ -110,12 +109,9 @@ def parse_status(data: bytes, max_changes: int = MAX_CHANGES) -> dict[str, Any]:
             maxsplit = {b"1": 7, b"2": 8, b"u": 9}.get(kind, 7)
             fields = item[2:].split(b" ", maxsplit)
         extra = next(items, None) if kind == b"2" else None
-        count += 1
-        if len(changes) < max_changes:
-            changes.append(_change(kind, fields, extra))
-    info["dirty"] = count > 0
+        changes.append(_change(kind, fields, extra))
+    info["dirty"] = bool(changes)
     info["changes"] = changes
-    info["change_count"] = count
     return info
 
 
@@ -128,10 +124,8 @@ def _remotes(data: bytes) -> dict[str, str]:
     return remotes
 
 
-def capture_git(
-    git: Git, *, untracked: str = "all", max_changes: int = MAX_CHANGES
-) -> dict[str, Any]:
-    """The ``git:`` section for the repository ``git`` points at."""
+def probe(git: Git, untracked: str = "all") -> dict[str, Any]:
+    """The ``git:`` section with every changed path (uncapped: snapshots need them all)."""
     if untracked not in UNTRACKED_MODES:
         raise ValueError(
             f"untracked must be one of {', '.join(UNTRACKED_MODES)}, not {untracked!r}"
@@ -154,7 +148,7 @@ def capture_git(
     described = git.finish(describe_p, describe_args, ok=(0, 128))
     remotes = git.finish(remote_p, remote_args, ok=(0, 1))
 
-    info = parse_status(status.stdout, max_changes)
+    info = parse_status(status.stdout)
     # ``--long --always`` prints ``<tag>-<n>-g<abbrev>``, or just git's own abbreviation of
     # the commit when there is no tag: either way the short sha Kedro's readers expect.
     described_text = described.text.strip() if described.returncode == 0 else ""
@@ -171,12 +165,24 @@ def capture_git(
         "upstream": info["upstream"],
         "ahead": info["ahead"],
         "behind": info["behind"],
-        "change_count": info["change_count"],
+        "change_count": len(info["changes"]),
         "changes": info["changes"],
         "remotes": _remotes(remotes.stdout),
         "describe": described_text if tagged else None,
     }
     return ordered
+
+
+def capped(section: dict[str, Any], max_changes: int = MAX_CHANGES) -> dict[str, Any]:
+    """``section`` with at most ``max_changes`` paths listed (``change_count`` stays true)."""
+    return {**section, "changes": section["changes"][:max_changes]}
+
+
+def capture_git(
+    git: Git, *, untracked: str = "all", max_changes: int = MAX_CHANGES
+) -> dict[str, Any]:
+    """The ``git:`` section for the repository ``git`` points at."""
+    return capped(probe(git, untracked), max_changes)
 
 
 def capture(path: str | os.PathLike[str] = ".", **options: Any) -> dict[str, Any]:

@@ -46,3 +46,7 @@ class CorruptRecordError(GitProvError):
 
 class ConcurrentUpdateError(GitProvError):
     """Another writer kept winning the compare-and-swap; gave up after many retries."""
+
+
+class UnpushedCommitError(GitProvError):
+    """``require_pushed`` refused a run whose commit is on no remote-tracking branch."""

@@ -72,8 +72,8 @@ class ObjectWriter:
     def tree(self, entries: list[Entry]) -> str:
         return self.write("tree", format_tree(entries, self.hash_len))
 
-    def commit(self, tree: str, parents: list[str], message: str) -> str:
-        stamp = f"{int(time.time())} +0000"
+    def commit(self, tree: str, parents: list[str], message: str, when: int | None = None) -> str:
+        stamp = f"{int(time.time()) if when is None else when} +0000"
         lines = [f"tree {tree}"]
         lines += [f"parent {p}" for p in parents]
         lines += [f"author {IDENTITY} {stamp}", f"committer {IDENTITY} {stamp}", ""]

@@ -133,17 +133,28 @@ class RecordStore:
     ) -> tuple[str, str, str | None]:
         tip, tree = self.tip(cat, self.ref)
         root = self.tree(cat, tree)
+        first = tip if tip is not None else self._start(root)
         bucket = fanout(session_id)
         sub = self.tree(cat, root[bucket].sha if bucket in root else None)
         name = f"{session_id}.yaml"
         sub[name] = Entry(BLOB_MODE, name, blob)
         root[bucket] = Entry(TREE_MODE, bucket, self.writer.tree(list(sub.values())))
-        if FORMAT_FILE not in root:
-            root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.writer.blob(FORMAT_TEXT))
         new_tree = self.writer.tree(list(root.values()))
-        parents = ([tip] if tip else []) + [p for p in pins if p != tip]
+        parents = [first, *(p for p in pins if p != first)]
         commit = self.writer.commit(new_tree, parents, f"gitprov: save session {session_id}\n")
         return self.ref, commit, tip
+
+    def _start(self, root: dict[str, Entry]) -> str:
+        """The root commit of a new records ref: just ``FORMAT`` (added to ``root`` too).
+
+        Saves then always have it (or a later save) as first parent, so
+        ``git log --first-parent`` walks saves only, even when the first save pins a commit.
+        It is the same commit in every repository (fixed date), so all clones' records share
+        one root.
+        """
+        root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.writer.blob(FORMAT_TEXT))
+        tree = self.writer.tree([root[FORMAT_FILE]])
+        return self.writer.commit(tree, [], "gitprov: start provenance records\n", when=0)
 
     def _note_update(
         self, cat: ObjectReader, session_id: str, note: Note

@@ -13,10 +13,12 @@ from collections import UserDict
 from typing import Any
 
 from gitprov import notes
-from gitprov.capture import MAX_CHANGES, capture_git
+from gitprov.capture import MAX_CHANGES, capped, probe
 from gitprov.errors import SessionNotFoundError
+from gitprov.policy import Policy
 from gitprov.record import build, dump, load, run_status, validate_session_id
 from gitprov.runner import Git
+from gitprov.snapshot import MAX_UNTRACKED_BYTES, take_snapshot
 from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, Note, RecordStore
 
 logger = logging.getLogger(__name__)
@@ -52,15 +54,23 @@ class GitSessionStore(_Base):
         notes_ref: str | None = DEFAULT_NOTES_REF,
         untracked: str = "all",
         max_changes: int = MAX_CHANGES,
+        dirty: str = "allow",
+        require_pushed: bool = False,
+        snapshot: bool = True,
+        snapshot_max_bytes: int = MAX_UNTRACKED_BYTES,
     ) -> None:
         self._path = str(path)
         self._session_id = validate_session_id(session_id)
         self._git = Git.discover(path)
         self._records = RecordStore(self._git, ref, notes_ref)
-        self._capture_options: dict[str, Any] = {
-            "untracked": untracked,
-            "max_changes": max_changes,
-        }
+        self._untracked = untracked
+        self._max_changes = max_changes
+        self._snapshot = snapshot
+        self._snapshot_max_bytes = snapshot_max_bytes
+        self._policy = Policy(dirty, require_pushed)
+        self._outcome: str | None = None
+        if self._policy.needs_check_at_start and self._git.worktree is not None:
+            self._outcome = self._policy.check(self._git, probe(self._git, untracked))
         self._constructing = True
         super().__init__(self._path, self._session_id)
         self._constructing = False
@@ -83,11 +93,32 @@ class GitSessionStore(_Base):
                 return {}
             raise
 
+    def _git_section(self) -> dict[str, Any]:
+        """The record's ``git:`` section now, with a snapshot when the tree is dirty."""
+        section = probe(self._git, self._untracked)
+        if section["dirty"] and self._snapshot:
+            snap = take_snapshot(
+                self._git,
+                self._records.writer,
+                section,
+                self._session_id,
+                untracked_listed=self._untracked == "all",
+                max_untracked_bytes=self._snapshot_max_bytes,
+            )
+            section["snapshot"] = snap.commit
+            if snap.skipped:
+                section["snapshot_skipped"] = snap.skipped
+        else:
+            section["snapshot"] = None
+        outcome = self._outcome or ("dirty-allowed" if section["dirty"] else "clean")
+        section["policy"] = self._policy.describe(outcome)
+        return capped(section, self._max_changes)
+
     def save(self, data: dict[str, Any] | None = None) -> None:
         """Capture the git state now and write this session's record (replacing any)."""
         if data:
             self.update(data)
-        git = capture_git(self._git, **self._capture_options)
+        git = self._git_section()
         record = build(self._session_id, self.data, git)
         note = None
         if git["commit"] is not None:
@@ -101,7 +132,8 @@ class GitSessionStore(_Base):
                 }
             )
             note = Note(git["commit"], line)
-        self._records.save(self._session_id, dump(record), note=note)
+        pin = git.get("snapshot") or git["commit"]
+        self._records.save(self._session_id, dump(record), note=note, pins=[pin] if pin else [])
         logger.info(
             "gitprov: recorded session %s on %s (commit %s%s)",
             self._session_id,

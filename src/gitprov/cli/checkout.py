@@ -1,0 +1,26 @@
+"""``gitprov checkout ID DIR``: the exact code of a run, in a new or empty folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gitprov.audit import checkout
+from gitprov.cli.main import main
+from gitprov.log import SessionLog
+
+
+@main.command("checkout")
+@click.argument("session_id")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def checkout_cmd(path: str, session_id: str, directory: Path) -> None:
+    """Write the tree SESSION_ID ran on into DIRECTORY (which must be new or empty)."""
+    done = checkout(SessionLog(path), session_id, directory)
+    click.echo(f"wrote {done.files} files of {done.commit[:12]} into {directory}")
+    for sub, sha in done.submodules:
+        click.echo(
+            f"not restored: submodule {sub} at {sha}; clone it there and "
+            f"`git -C {directory / sub} checkout {sha}`"
+        )

@@ -1,0 +1,20 @@
+"""``gitprov diff ID``: what a run had changed on top of its commit, as a patch."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gitprov.audit import diff
+from gitprov.cli.main import main
+from gitprov.log import SessionLog
+
+
+@main.command("diff")
+@click.argument("session_id")
+@click.pass_obj
+def diff_cmd(path: str, session_id: str) -> None:
+    """Print the uncommitted change of SESSION_ID against its commit (empty for clean runs)."""
+    sys.stdout.buffer.write(diff(SessionLog(path), session_id))
+    sys.stdout.flush()

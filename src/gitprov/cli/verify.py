@@ -1,0 +1,26 @@
+"""``gitprov verify [ID...]``: can every run's code still be recovered?"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gitprov.audit import verify
+from gitprov.cli.main import main
+from gitprov.log import SessionLog
+
+
+@main.command("verify")
+@click.argument("session_ids", nargs=-1)
+@click.pass_obj
+def verify_cmd(path: str, session_ids: tuple[str, ...]) -> None:
+    """Check records (default: all): they parse, their commit and snapshot exist, are
+    complete and are kept reachable. One line per problem; exit 1 on any."""
+    checked, problems = verify(SessionLog(path), list(session_ids) or None)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {checked} record(s)", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {checked} record(s) verified")

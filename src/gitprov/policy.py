@@ -1,0 +1,81 @@
+"""The dirty policy: may a run start on uncommitted (or unpushed) code?
+
+Checked when the store is built, i.e. before a Kedro pipeline runs, so a refused run costs
+nothing; the policy and its outcome are written into the record.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from gitprov.errors import DirtyWorkTreeError, GitProvError, UnpushedCommitError
+from gitprov.runner import Git
+
+DIRTY_POLICIES = ("allow", "warn", "refuse")
+
+logger = logging.getLogger(__name__)
+
+
+def _named(changes: list[dict[str, Any]], shown: int = 10) -> str:
+    names = [f"{c['path']} ({c['status']})" for c in changes[:shown]]
+    more = len(changes) - shown
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class Policy:
+    dirty: str = "allow"
+    require_pushed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dirty not in DIRTY_POLICIES:
+            raise GitProvError(
+                f"dirty={self.dirty!r} is not a dirty policy: use one of "
+                f"{', '.join(DIRTY_POLICIES)} (in SESSION_STORE_ARGS or as an option)"
+            )
+
+    @property
+    def needs_check_at_start(self) -> bool:
+        return self.dirty != "allow" or self.require_pushed
+
+    def check(self, git: Git, section: dict[str, Any]) -> str:
+        """Apply the policy to the tree described by ``section``; return the outcome."""
+        if self.require_pushed:
+            commit = section["commit"]
+            pushed = (
+                commit is not None
+                and git.run(
+                    "for-each-ref",
+                    "--contains",
+                    commit,
+                    "--count=1",
+                    "--format=%(refname)",
+                    "refs/remotes",
+                ).text.strip()
+            )
+            if not pushed:
+                raise UnpushedCommitError(
+                    f"require_pushed: HEAD ({(commit or 'no commit yet')[:12]}) is on no "
+                    f"remote-tracking branch, so nobody else could check this code out. Push "
+                    f"it first (git push), or set require_pushed=False."
+                )
+        if not section["dirty"]:
+            return "clean"
+        if self.dirty == "refuse":
+            raise DirtyWorkTreeError(
+                f"dirty='refuse': the work tree has uncommitted changes: "
+                f"{_named(section['changes'])}. Commit or stash them, or set dirty='warn' or "
+                f"'allow' in SESSION_STORE_ARGS."
+            )
+        if self.dirty == "warn":
+            logger.warning(
+                "gitprov: running on uncommitted changes: %s", _named(section["changes"])
+            )
+            return "dirty-warned"
+        return "dirty-allowed"
+
+    def describe(self, outcome: str) -> dict[str, Any]:
+        """What the record says about the policy."""
+        return {"dirty": self.dirty, "require_pushed": self.require_pushed, "outcome": outcome}

@@ -1,0 +1,104 @@
+"""Snapshots: the exact tree a dirty run used, as a commit on top of HEAD.
+
+The tree is built in a throwaway copy of the user's index (``GIT_INDEX_FILE``), so the
+user's own index is never written and unchanged files are not hashed again: only the paths
+``git status`` reported are updated. Untracked files over a size limit are left out and
+named in the record instead, so one stray data dump cannot bloat the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitprov.objects import ObjectWriter
+from gitprov.runner import Git, zsplit
+
+#: Untracked files larger than this are not put in a snapshot (``snapshot_max_bytes``).
+MAX_UNTRACKED_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    commit: str
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def scratch_index(git: Git, seed: bool) -> Iterator[dict[str, str]]:
+    """An environment naming a private index file, optionally a copy of the user's index."""
+    fd, name = tempfile.mkstemp(prefix="gitprov-index-", dir=git.git_dir)
+    os.close(fd)
+    try:
+        user_index = git.git_dir / "index"
+        if seed and user_index.exists():
+            shutil.copyfile(user_index, name)
+        else:
+            os.unlink(name)  # git creates a missing index; an empty file would be corrupt
+        yield {"GIT_INDEX_FILE": name}
+    finally:
+        for leftover in (name, name + ".lock"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+
+
+def _oversized(root: Path, path: str, limit: int) -> int | None:
+    try:
+        size = os.lstat(root / path).st_size
+    except OSError:
+        return None
+    return size if size > limit else None
+
+
+def _untracked(git: Git) -> list[str]:
+    """Every untracked, non-ignored file, for when status folded them into folders."""
+    listed = git.run("ls-files", "--others", "--exclude-standard", "-z", ":/")
+    return [os.fsdecode(p) for p in zsplit(listed.stdout)]
+
+
+def take_snapshot(
+    git: Git,
+    writer: ObjectWriter,
+    section: dict[str, Any],
+    session_id: str,
+    *,
+    untracked_listed: bool,
+    max_untracked_bytes: int = MAX_UNTRACKED_BYTES,
+) -> Snapshot:
+    """Commit the work tree as it is now (parent: HEAD) and return it.
+
+    ``section`` is the uncapped ``git:`` section of this moment; ``untracked_listed`` says
+    whether it names every untracked file (``untracked="all"``) or they must be listed here.
+    """
+    assert git.worktree is not None
+    changed = section["changes"]
+    tracked = [c["path"] for c in changed if c["status"] != "untracked"]
+    untracked = (
+        [c["path"] for c in changed if c["status"] == "untracked"]
+        if untracked_listed
+        else _untracked(git)
+    )
+    skipped: list[dict[str, Any]] = []
+    for path in untracked:
+        size = _oversized(git.worktree, path, max_untracked_bytes)
+        if size is not None:
+            reason = f"untracked file over the {max_untracked_bytes}-byte snapshot limit"
+            skipped.append({"path": path, "size": size, "reason": reason})
+    left_out = {s["path"] for s in skipped}
+    # a nested repository shows as "dir/": update-index records it as a gitlink by its name
+    paths = [p.rstrip("/") for p in tracked + untracked if p not in left_out]
+    with scratch_index(git, seed=True) as env:
+        stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
+        git.run(
+            "update-index", "--add", "--remove", "--replace", "-z", "--stdin", input=stdin, env=env
+        )
+        tree = git.run("write-tree", env=env).text.strip()
+    parents = [section["commit"]] if section["commit"] else []
+    commit = writer.commit(tree, parents, f"gitprov: snapshot of session {session_id}\n")
+    return Snapshot(commit, skipped)
