@@ -95,10 +95,8 @@ class SessionLog:
             if found is None:
                 return []
             blob = cat.read(found[1])
-            entries = notes.parse_note(blob.data if blob else b"", commit.sha)
             result = []
-            for entry in entries:
-                session_id = str(entry["session_id"])
+            for session_id in notes.note_ids(blob.data if blob else b"", commit.sha):
                 obj = cat.read(f"{self.ref}:{record_path(session_id)}")
                 if obj is not None:
                     result.append(load(obj.data, session_id))
