@@ -175,3 +175,14 @@ def test_untracked_modes(repo: Path) -> None:
     assert capture(repo, untracked="no")["dirty"] is False
     with pytest.raises(ValueError, match="untracked must be one of"):
         capture(repo, untracked="everything")
+
+
+def test_describe_with_packed_tags_and_from_a_worktree(repo: Path, tmp_path: Path) -> None:
+    git(repo, "tag", "-a", "-m", "release", "v2.0")
+    git(repo, "pack-refs", "--all")
+    assert not any((repo / ".git" / "refs" / "tags").iterdir())
+    short = git(repo, "rev-parse", "--short", "HEAD").strip()
+    assert capture(repo)["describe"] == f"v2.0-0-g{short}"
+    wt = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "--detach", str(wt))
+    assert capture(wt / "missing" / "sessions")["describe"] == f"v2.0-0-g{short}"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gitprov.runner import Git, zsplit
+from gitprov.runner import Runner, zsplit
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.
 MAX_CHANGES = 1000
@@ -124,7 +126,60 @@ def _remotes(data: bytes) -> dict[str, str]:
     return remotes
 
 
-def probe(git: Git, untracked: str = "all") -> dict[str, Any]:
+_DESCRIBE = ("describe", "--tags", "--long", "--always")
+_REMOTES = ("config", "-z", "--get-regexp", r"^remote\..*\.url$")
+
+
+def has_tags(common_dir: Path | None) -> bool | None:
+    """Whether the repository has any tag (``None``: cannot tell without git).
+
+    Reads the files ref store only (never writes it); a reftable store, or no hint where
+    the repository is, means "ask git".
+    """
+    if common_dir is None or (common_dir / "reftable").exists():
+        return None
+    try:
+        with os.scandir(common_dir / "refs" / "tags") as entries:
+            if any(True for _ in entries):
+                return True
+    except FileNotFoundError:
+        pass
+    try:
+        return b" refs/tags/" in (common_dir / "packed-refs").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
+@dataclass(frozen=True)
+class Static:
+    """What rarely changes during a run: ``git describe`` (of HEAD then) and the remotes.
+
+    A session store reads these when it is built, so that its ``save()`` needs only
+    ``git status``; a changed HEAD is described again.
+    """
+
+    described: str
+    remotes: dict[str, str]
+
+    @classmethod
+    def read(cls, git: Runner) -> Static:
+        # Both at once, so the probes overlap instead of queueing; and no describe at all
+        # in a repository without tags, where it could only print the abbreviated sha.
+        tags = has_tags(git.common_dir_hint())
+        describe_p = git.start(*_DESCRIBE) if tags is not False else None
+        remote_p = git.start(*_REMOTES)
+        described = git.finish(describe_p, _DESCRIBE, ok=(0, 128)) if describe_p else None
+        remotes = git.finish(remote_p, _REMOTES, ok=(0, 1))
+        ok = described is not None and described.returncode == 0
+        return cls(described.text.strip() if ok and described else "", _remotes(remotes.stdout))
+
+    def describes(self, commit: str | None) -> bool:
+        """Whether ``described`` was taken on ``commit`` (nothing to describe counts)."""
+        abbrev = self.described.rsplit("-g", 1)[-1]
+        return commit is None or not abbrev or commit.startswith(abbrev)
+
+
+def probe(git: Runner, untracked: str = "all", static: Static | None = None) -> dict[str, Any]:
     """The ``git:`` section with every changed path (uncapped: snapshots need them all)."""
     if untracked not in UNTRACKED_MODES:
         raise ValueError(
@@ -138,25 +193,18 @@ def probe(git: Git, untracked: str = "all") -> dict[str, Any]:
         "-z",
         f"--untracked-files={untracked}",
     )
-    describe_args = ("describe", "--tags", "--long", "--always")
-    remote_args = ("config", "-z", "--get-regexp", r"^remote\..*\.url$")
-    # Start all three, then collect: the probes overlap instead of queueing.
     status_p = git.start(*status_args)
-    describe_p = git.start(*describe_args)
-    remote_p = git.start(*remote_args)
-    status = git.finish(status_p, status_args)
-    described = git.finish(describe_p, describe_args, ok=(0, 128))
-    remotes = git.finish(remote_p, remote_args, ok=(0, 1))
-
-    info = parse_status(status.stdout)
+    fresh = Static.read(git) if static is None else static
+    info = parse_status(git.finish(status_p, status_args).stdout)
+    if info["commit"] is not None and not fresh.describes(info["commit"]):
+        fresh = Static.read(git)  # HEAD moved since the static facts were read
     # ``--long --always`` prints ``<tag>-<n>-g<abbrev>``, or just git's own abbreviation of
     # the commit when there is no tag: either way the short sha Kedro's readers expect.
-    described_text = described.text.strip() if described.returncode == 0 else ""
-    tagged = re.fullmatch(r"(.+)-\d+-g([0-9a-f]+)", described_text)
+    tagged = re.fullmatch(r"(.+)-\d+-g([0-9a-f]+)", fresh.described)
     short = None
     if info["commit"] is not None:
-        short = tagged.group(2) if tagged else (described_text or info["commit"][:7])
-    ordered: dict[str, Any] = {
+        short = tagged.group(2) if tagged else (fresh.described or info["commit"][:7])
+    return {
         "commit_sha": short,
         "dirty": info["dirty"],
         "commit": info["commit"],
@@ -167,10 +215,9 @@ def probe(git: Git, untracked: str = "all") -> dict[str, Any]:
         "behind": info["behind"],
         "change_count": len(info["changes"]),
         "changes": info["changes"],
-        "remotes": _remotes(remotes.stdout),
-        "describe": described_text if tagged else None,
+        "remotes": fresh.remotes,
+        "describe": fresh.described if tagged else None,
     }
-    return ordered
 
 
 def capped(section: dict[str, Any], max_changes: int = MAX_CHANGES) -> dict[str, Any]:
@@ -179,12 +226,18 @@ def capped(section: dict[str, Any], max_changes: int = MAX_CHANGES) -> dict[str,
 
 
 def capture_git(
-    git: Git, *, untracked: str = "all", max_changes: int = MAX_CHANGES
+    git: Runner, *, untracked: str = "all", max_changes: int = MAX_CHANGES
 ) -> dict[str, Any]:
-    """The ``git:`` section for the repository ``git`` points at."""
+    """The ``git:`` section of the repository ``git`` runs in."""
     return capped(probe(git, untracked), max_changes)
 
 
-def capture(path: str | os.PathLike[str] = ".", **options: Any) -> dict[str, Any]:
-    """Capture the git state of the repository containing ``path`` (the ``git:`` section)."""
-    return capture_git(Git.discover(path), **options)
+def capture(
+    path: str | os.PathLike[str] = ".", *, untracked: str = "all", max_changes: int = MAX_CHANGES
+) -> dict[str, Any]:
+    """Capture the git state of the repository containing ``path`` (the ``git:`` section).
+
+    Git finds the repository itself (paths stay relative to its root), so this costs the
+    three probes, run side by side, and nothing else.
+    """
+    return capture_git(Runner.near(path), untracked=untracked, max_changes=max_changes)

@@ -66,6 +66,28 @@ def _nearest_existing(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
+def common_dir_of(start: Path) -> Path | None:
+    """The common git dir above ``start``, found as git finds it (a ``.git`` folder or
+    ``gitdir:`` file, then ``commondir``), without a process. A hint for skipping needless
+    probes only: git itself stays the authority on which repository it uses."""
+    for folder in (start, *start.parents):
+        dot = folder / ".git"
+        if dot.is_dir():
+            gitdir = dot
+        elif dot.is_file():
+            text = dot.read_text(errors="replace").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            gitdir = folder / text[len("gitdir:") :].strip()
+        else:
+            continue
+        commondir = gitdir / "commondir"
+        if commondir.is_file():
+            return (gitdir / commondir.read_text().strip()).resolve()
+        return gitdir.resolve()
+    return None
+
+
 def map_error(args: Sequence[str], returncode: int, stderr: str, where: Path) -> Exception:
     """Turn a failed git call into the most specific error we know, with a fix."""
     text = stderr.strip()
@@ -112,8 +134,79 @@ class Result:
         return self.stdout.decode("utf-8", "surrogateescape")
 
 
+class Runner:
+    """Runs git in one folder; errors name that folder. :class:`Git` is a located repo."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @classmethod
+    def near(cls, path: str | os.PathLike[str]) -> Runner:
+        """A runner in ``path`` (or its nearest existing ancestor), without locating the
+        repository first: for one-off probes, where git finds the repository itself."""
+        return cls(_nearest_existing(Path(path)))
+
+    def common_dir_hint(self) -> Path | None:
+        """Where the repository's shared files are, as far as can be told without git."""
+        return common_dir_of(self.root)
+
+    def _argv(self, args: Sequence[str]) -> list[str]:
+        return ["git", "-C", str(self.root), *args]
+
+    def start(
+        self, *args: str, stdin: bool = False, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start git without waiting, so several probes can run at once."""
+        return _spawn(
+            self._argv(args),
+            git_env(env),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def finish(
+        self,
+        proc: subprocess.Popen[bytes],
+        args: Sequence[str],
+        input: bytes | None = None,
+        ok: Sequence[int] = (0,),
+    ) -> Result:
+        """Wait for a started process; raise the mapped error unless its exit is in ``ok``."""
+        out, err = proc.communicate(input)
+        result = Result(proc.returncode, out, err)
+        if result.returncode not in ok:
+            raise map_error(args, result.returncode, err.decode(errors="replace"), self.root)
+        return result
+
+    def run(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        ok: Sequence[int] = (0,),
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        """Run git to completion."""
+        proc = self.start(*args, stdin=input is not None, env=env)
+        return self.finish(proc, args, input, ok)
+
+    @contextmanager
+    def objects(self) -> Iterator[ObjectReader]:
+        """One ``git cat-file --batch`` process for a series of object reads."""
+        args = ("cat-file", "--batch")
+        proc = self.start(*args, stdin=True)
+        try:
+            yield ObjectReader(proc)
+        finally:
+            self.finish(proc, args)  # closes stdin, which ends cat-file
+
+
 @dataclass(frozen=True)
-class Git:
+class Git(Runner):
     """A repository located once; every git process runs against it.
 
     ``worktree`` is ``None`` for a bare repository. ``objects_dir`` is where new loose
@@ -167,55 +260,8 @@ class Git:
     def objects_dir(self) -> Path:
         return self.common_dir / "objects"
 
-    def _argv(self, args: Sequence[str]) -> list[str]:
-        return ["git", "-C", str(self.root), *args]
-
-    def start(
-        self, *args: str, stdin: bool = False, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        """Start git without waiting, so several probes can run at once."""
-        return _spawn(
-            self._argv(args),
-            git_env(env),
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-    def finish(
-        self,
-        proc: subprocess.Popen[bytes],
-        args: Sequence[str],
-        input: bytes | None = None,
-        ok: Sequence[int] = (0,),
-    ) -> Result:
-        """Wait for a started process; raise the mapped error unless its exit is in ``ok``."""
-        out, err = proc.communicate(input)
-        result = Result(proc.returncode, out, err)
-        if result.returncode not in ok:
-            raise map_error(args, result.returncode, err.decode(errors="replace"), self.root)
-        return result
-
-    def run(
-        self,
-        *args: str,
-        input: bytes | None = None,
-        ok: Sequence[int] = (0,),
-        env: dict[str, str] | None = None,
-    ) -> Result:
-        """Run git to completion."""
-        proc = self.start(*args, stdin=input is not None, env=env)
-        return self.finish(proc, args, input, ok)
-
-    @contextmanager
-    def objects(self) -> Iterator[ObjectReader]:
-        """One ``git cat-file --batch`` process for a series of object reads."""
-        args = ("cat-file", "--batch")
-        proc = self.start(*args, stdin=True)
-        try:
-            yield ObjectReader(proc)
-        finally:
-            self.finish(proc, args)  # closes stdin, which ends cat-file
+    def common_dir_hint(self) -> Path | None:
+        return self.common_dir
 
 
 @dataclass(frozen=True)
