@@ -16,8 +16,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench demo
+	$(BIN)/ruff format --check src tests bench demo
 	$(BIN)/mypy
 
 test: lint

@@ -186,3 +186,15 @@ def test_describe_with_packed_tags_and_from_a_worktree(repo: Path, tmp_path: Pat
     wt = tmp_path / "wt"
     git(repo, "worktree", "add", "-q", "--detach", str(wt))
     assert capture(wt / "missing" / "sessions")["describe"] == f"v2.0-0-g{short}"
+
+
+def test_remotes_behind_an_include_and_quoting(repo: Path) -> None:
+    (repo / ".git" / "extra.config").write_text(
+        '[remote "team"]\n\turl = "https://t:pw@host/r.git"\n'
+    )
+    git(repo, "config", "include.path", "extra.config")
+    git(repo, "remote", "add", "origin", "git@github.com:o/r.git")
+    assert capture(repo)["remotes"] == {
+        "team": "https://host/r.git",
+        "origin": "git@github.com:o/r.git",
+    }

@@ -150,6 +150,48 @@ def has_tags(common_dir: Path | None) -> bool | None:
         return False
 
 
+_SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\s*\]\s*')
+_URL = re.compile(r"\s*url\s*=\s*([^\s\"';#\\]+)\s*", re.IGNORECASE)
+
+
+def plain_remotes(common_dir: Path | None) -> dict[str, str] | None:
+    """``remote.*.url`` read from the repository's config file, or ``None`` to ask git.
+
+    Only a file git itself would have written counts: any include, quoting, escape,
+    continuation or odd line sends the question to ``git config`` (which also sees the
+    global and system files, where remotes almost never live).
+    """
+    if common_dir is None:
+        return None
+    try:
+        text = (common_dir / "config").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    remotes: dict[str, str] = {}
+    section: tuple[str, str | None] = ("", None)
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        header = _SECTION.fullmatch(line)
+        if header:
+            name = header.group(1).lower()
+            if name.startswith("include") or (header.group(2) is None and "." in name):
+                return None
+            section = (name, header.group(2))
+            continue
+        if section[0] != "remote" or section[1] is None:
+            continue
+        if stripped.lower().startswith("url"):
+            url = _URL.fullmatch(line)
+            if url is None:
+                return None
+            remotes.setdefault(section[1], scrub_url(url.group(1)))
+        elif "\\" in stripped or '"' in stripped:
+            return None
+    return remotes
+
+
 @dataclass(frozen=True)
 class Static:
     """What rarely changes during a run: ``git describe`` (of HEAD then) and the remotes.
@@ -163,15 +205,19 @@ class Static:
 
     @classmethod
     def read(cls, git: Runner) -> Static:
-        # Both at once, so the probes overlap instead of queueing; and no describe at all
-        # in a repository without tags, where it could only print the abbreviated sha.
-        tags = has_tags(git.common_dir_hint())
+        # No describe at all in a repository without tags (it could only print the
+        # abbreviated sha), no config process when the repository's own config file says
+        # plainly what the remotes are; what is left runs side by side.
+        common = git.common_dir_hint()
+        tags = has_tags(common)
+        remotes = plain_remotes(common)
         describe_p = git.start(*_DESCRIBE) if tags is not False else None
-        remote_p = git.start(*_REMOTES)
+        remote_p = git.start(*_REMOTES) if remotes is None else None
         described = git.finish(describe_p, _DESCRIBE, ok=(0, 128)) if describe_p else None
-        remotes = git.finish(remote_p, _REMOTES, ok=(0, 1))
+        if remote_p is not None:
+            remotes = _remotes(git.finish(remote_p, _REMOTES, ok=(0, 1)).stdout)
         ok = described is not None and described.returncode == 0
-        return cls(described.text.strip() if ok and described else "", _remotes(remotes.stdout))
+        return cls(described.text.strip() if ok and described else "", remotes or {})
 
     def describes(self, commit: str | None) -> bool:
         """Whether ``described`` was taken on ``commit`` (nothing to describe counts)."""
