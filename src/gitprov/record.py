@@ -5,17 +5,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import platform
+import os
 import re
-import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import PurePath
 from typing import Any
 
 import yaml
 
+from gitprov import environment
 from gitprov._version import __version__
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+from gitprov.redact import redact
 
 FORMAT = 1
 
@@ -82,29 +83,33 @@ def to_plain(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
     return to_plain(str(value), seen)
 
 
-def host_info() -> dict[str, str]:
-    return {
-        "hostname": socket.gethostname(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def build(session_id: str, data: Mapping[str, Any], git: Mapping[str, Any]) -> dict[str, Any]:
+def build(
+    session_id: str,
+    data: Mapping[str, Any],
+    git: Mapping[str, Any],
+    *,
+    project: str | os.PathLike[str] | None = None,
+    secret_keys: Iterable[str] = (),
+) -> dict[str, Any]:
     """The full record: the session's own keys, then ``git`` and ``provenance``, ordered.
 
     The captured ``git`` section replaces Kedro's own two-key one (``commit_sha`` and
-    ``dirty`` are kept in it under the same names).
+    ``dirty`` are kept in it under the same names). The session's keys are redacted
+    (``secret_keys`` adds secret words); ``project`` is where the dependencies whose
+    versions are listed are declared.
     """
-    body = to_plain({k: v for k, v in data.items() if k not in ("git", "provenance")})
+    plain = to_plain({k: v for k, v in data.items() if k not in ("git", "provenance")})
+    body: dict[str, Any] = redact(plain, secret_keys)
     body["session_id"] = session_id
     body["git"] = to_plain(git)
     body["provenance"] = {
         "format": FORMAT,
         "saved_at": now_utc(),
         "gitprov": __version__,
-        "host": host_info(),
+        "host": environment.host(),
     }
+    if project is not None:
+        body["provenance"]["packages"] = environment.packages(project)
     head = [k for k in _LEADING if k in body]
     tail = [k for k in _TRAILING if k in body]
     middle = sorted(k for k in body if k not in _LEADING and k not in _TRAILING)

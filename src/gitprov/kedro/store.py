@@ -9,10 +9,12 @@ when the session closes. Everything that can go wrong with the repository is che
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import UserDict
+from collections.abc import Sequence
 from typing import Any
 
-from gitprov import notes
+from gitprov import environment, notes
 from gitprov.capture import MAX_CHANGES, capped, probe
 from gitprov.errors import SessionNotFoundError
 from gitprov.policy import Policy
@@ -22,6 +24,17 @@ from gitprov.snapshot import MAX_UNTRACKED_BYTES, take_snapshot
 from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, Note, RecordStore
 
 logger = logging.getLogger(__name__)
+
+#: The stores of the sessions alive in this process, by session id, for the plugin's hooks
+#: (Kedro hands hooks the session id, never the store). Weak: an entry lives exactly as
+#: long as its session holds the store, through the ``save()`` Kedro calls after the hooks.
+_LIVE: weakref.WeakValueDictionary[str, GitSessionStore] = weakref.WeakValueDictionary()
+
+
+def live_store(session_id: str) -> GitSessionStore | None:
+    """The store of the live session ``session_id`` in this process, if there is one."""
+    return _LIVE.get(session_id)
+
 
 try:  # Kedro's settings validator requires a BaseSessionStore subclass.
     from kedro.framework.session.store import BaseSessionStore as _Base
@@ -58,6 +71,7 @@ class GitSessionStore(_Base):
         require_pushed: bool = False,
         snapshot: bool = True,
         snapshot_max_bytes: int = MAX_UNTRACKED_BYTES,
+        secret_keys: Sequence[str] = (),
     ) -> None:
         self._path = str(path)
         self._session_id = validate_session_id(session_id)
@@ -67,6 +81,7 @@ class GitSessionStore(_Base):
         self._max_changes = max_changes
         self._snapshot = snapshot
         self._snapshot_max_bytes = snapshot_max_bytes
+        self._secret_keys = tuple(secret_keys)
         self._policy = Policy(dirty, require_pushed)
         self._outcome: str | None = None
         if self._policy.needs_check_at_start and self._git.worktree is not None:
@@ -74,6 +89,7 @@ class GitSessionStore(_Base):
         self._constructing = True
         super().__init__(self._path, self._session_id)
         self._constructing = False
+        _LIVE[self._session_id] = self
 
     @property
     def path(self) -> str:
@@ -119,7 +135,12 @@ class GitSessionStore(_Base):
         if data:
             self.update(data)
         git = self._git_section()
-        record = build(self._session_id, self.data, git)
+        project = environment.find_project(
+            self.data.get("project_path") or self._path, self._git.root
+        )
+        record = build(
+            self._session_id, self.data, git, project=project, secret_keys=self._secret_keys
+        )
         note = None
         if git["commit"] is not None:
             line = notes.note_line(
