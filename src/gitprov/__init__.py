@@ -14,6 +14,7 @@ from gitprov.errors import (
     SessionNotFoundError,
 )
 from gitprov.log import SessionLog
+from gitprov.recorder import record
 
 if TYPE_CHECKING:
     from gitprov.kedro.store import GitSessionStore
@@ -28,6 +29,7 @@ __all__ = [
     "SessionNotFoundError",
     "__version__",
     "capture",
+    "record",
 ]
 
 

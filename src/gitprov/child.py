@@ -1,0 +1,115 @@
+"""Running the user's own command for ``gitprov run``.
+
+This is not a git call, so it does not go through :mod:`gitprov.runner`. The command gets
+our stdin, stdout and stderr (its output streams as it is written; nothing is captured)
+and our environment. Signals sent to us are passed on to it, its end is reported as a
+shell reports one (127 not found, 126 not runnable, 128+N killed by signal N), and
+:func:`exit_like` lets ``gitprov`` end exactly as the command did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import NoReturn
+
+#: Signals passed on to the command.
+FORWARDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
+
+#: Deaths by these signals mean the run was stopped, not that it failed on its own.
+STOPPING = frozenset(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGKILL")
+    if hasattr(signal, name)
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the command ended."""
+
+    exit_code: int  # as a shell reports it: 128+N for signal N
+    signal: int | None = None
+    error: dict[str, str] | None = None  # why it could not start: {type, message}
+
+    @property
+    def status(self) -> str:
+        if self.exit_code == 0:
+            return "success"
+        return "interrupted" if self.signal in STOPPING else "failed"
+
+    @property
+    def signal_name(self) -> str | None:
+        return signal.Signals(self.signal).name if self.signal is not None else None
+
+
+def _terminal_delivers_sigint() -> bool:
+    """Whether a SIGINT came from the terminal, which sends it to the command too.
+
+    True when our process group is the terminal's foreground group: Ctrl-C then reached
+    the command already, and passing it on would interrupt the command twice.
+    """
+    for fd in (0, 1, 2):
+        try:
+            return os.tcgetpgrp(fd) == os.getpgrp()
+        except (OSError, AttributeError):
+            continue
+    return False
+
+
+def run(argv: Sequence[str], cwd: str) -> Outcome:
+    """Run ``argv`` in ``cwd`` to its end, passing on the signals we receive."""
+    proc: subprocess.Popen[bytes] | None = None
+    pending: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and _terminal_delivers_sigint():
+            return
+        if proc is None:
+            pending.append(signum)  # arrived while the command was being started
+        else:
+            proc.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
+    try:
+        try:
+            proc = subprocess.Popen(list(argv), cwd=cwd)
+        except FileNotFoundError as exc:
+            message = f"command not found: {argv[0]}"
+            return Outcome(127, error={"type": type(exc).__name__, "message": message})
+        except OSError as exc:
+            message = f"cannot run {argv[0]}: {exc.strerror or exc}"
+            return Outcome(126, error={"type": type(exc).__name__, "message": message})
+        for signum in pending:
+            proc.send_signal(signum)
+        returncode = proc.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if returncode < 0:
+        return Outcome(128 - returncode, signal=-returncode)
+    return Outcome(returncode)
+
+
+def exit_like(outcome: Outcome) -> NoReturn:
+    """End this process as the command ended: same exit status, or same signal."""
+    if outcome.signal is not None:
+        # The command dumped its own core if it was going to; ours would be noise.
+        with contextlib.suppress(ImportError, ValueError, OSError):
+            import resource
+
+            _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        signal.signal(outcome.signal, signal.SIG_DFL)
+        os.kill(os.getpid(), outcome.signal)
+    sys.exit(outcome.exit_code)  # the signal did not end us (or there was none)

@@ -1,0 +1,42 @@
+"""``gitprov run [--id ID] -- CMD ...``: run any command and record it as a session."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from gitprov import child
+from gitprov.cli.main import main
+from gitprov.errors import GitProvError
+from gitprov.recorder import Recording
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--id", "session_id", metavar="ID", help="Session id (default: a new Kedro-style id)."
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_obj
+def run(path: str, session_id: str | None, command: tuple[str, ...]) -> None:
+    """Run COMMAND in the repository and record it; exit as COMMAND exits.
+
+    The repository is checked before COMMAND starts; its output is not captured. The
+    record holds the command line (secrets masked), exit code, status and timing.
+    """
+    cwd = os.path.abspath(path)
+    recording = Recording(path, session_id, {}, {"command": list(command), "cwd": cwd})
+    outcome = child.Outcome(1)
+    try:
+        with recording:
+            outcome = child.run(command, cwd)
+            recording.run.update(status=outcome.status, exit_code=outcome.exit_code)
+            if outcome.signal is not None:
+                recording.run["signal"] = outcome.signal_name
+            if outcome.error is not None:
+                recording.run["error"] = outcome.error
+    except GitProvError as exc:  # the command ran, but its record could not be written
+        click.echo(f"gitprov: error: {exc}", err=True)
+        raise SystemExit(outcome.exit_code or 1) from exc
+    click.echo(f"gitprov: recorded session {recording.session_id}", err=True)
+    child.exit_like(outcome)

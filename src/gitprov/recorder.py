@@ -1,0 +1,190 @@
+"""``gitprov.record``: the provenance of a plain Python run (a script, a notebook cell).
+
+Deliberately Kedro-free: importing Kedro costs a quarter of a second and reconfigures
+logging, which neither a script that only wants a record nor ``gitprov run`` (whose output
+is the user's command's output) should pay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections import UserDict
+from types import TracebackType
+from typing import Any
+
+from gitprov import environment, notes
+from gitprov.capture import capped, probe
+from gitprov.errors import GitProvError
+from gitprov.record import build, dump, now_utc, run_status, validate_session_id
+from gitprov.runner import Git
+from gitprov.snapshot import take_snapshot
+from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, Note, RecordStore
+
+logger = logging.getLogger(__name__)
+
+_id_lock = threading.Lock()
+_last_id = ""
+
+
+def new_session_id() -> str:
+    """A new id in Kedro's format (``2026-11-24T10.30.45.123Z``: UTC, milliseconds).
+
+    Ids then sort by start time alongside Kedro's own. Two calls in one process never
+    return the same id (the second waits for the next millisecond).
+    """
+    global _last_id
+    with _id_lock:
+        while True:
+            now = dt.datetime.now(dt.timezone.utc)
+            new = now.strftime("%Y-%m-%dT%H.%M.%S.") + f"{now.microsecond // 1000:03d}Z"
+            if new != _last_id:
+                _last_id = new
+                return new
+            time.sleep(0.0005)
+
+
+def _username() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry and no $USER, as in some containers
+        return None
+
+
+def _status(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return "success" if exc.code in (0, None) else "failed"
+    if isinstance(exc, Exception):
+        return "failed"
+    return "interrupted"  # KeyboardInterrupt, or another BaseException cutting the run short
+
+
+def error_name(exc: BaseException) -> str:
+    """The exception's type as Kedro records it: bare for builtins, else module-qualified."""
+    kind = type(exc)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _describe_error(exc: BaseException) -> dict[str, Any]:
+    """``{type, message, traceback}``; the traceback as lines, readable in YAML."""
+    lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).splitlines()
+    return {"type": error_name(exc), "message": str(exc), "traceback": lines}
+
+
+class Recording(UserDict[str, Any]):
+    """A run being recorded; the ``with`` block may add keys, or fill :attr:`run`.
+
+    Everything that can go wrong with the repository is checked when it is built, before
+    the block runs. The record is written when the block ends, however it ends; an
+    exception leaving the block is recorded and then propagates unchanged.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        session_id: str | None,
+        data: dict[str, Any],
+        run: dict[str, Any],
+        *,
+        ref: str = DEFAULT_REF,
+        notes_ref: str | None = DEFAULT_NOTES_REF,
+    ) -> None:
+        self._git = Git.discover(path)
+        self._records = RecordStore(self._git, ref, notes_ref)
+        self._project = environment.find_project(path, self._git.root)
+        self.session_id = new_session_id() if session_id is None else session_id
+        validate_session_id(self.session_id)
+        self.run: dict[str, Any] = {**run, **dict(data.pop("run", None) or {})}
+        super().__init__({"username": _username(), **data, "run": self.run})
+        self._started_at = ""
+        self._started = 0.0
+
+    def __enter__(self) -> Recording:
+        self._started_at = now_utc()
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        duration = time.perf_counter() - self._started
+        chosen = self.run.pop("status", "success")  # the block may say how it went
+        status = chosen if exc is None else _status(exc)
+        ended: dict[str, Any] = {
+            "started_at": self._started_at,
+            "finished_at": now_utc(),
+            "duration_s": round(duration, 3),
+        }
+        if exc is not None and status != "success":
+            ended["error"] = _describe_error(exc)
+        self.run = {"status": status, **self.run, **ended}
+        self.data["run"] = self.run
+        try:
+            self._save()
+        except GitProvError as error:
+            if exc is None:
+                raise
+            # The block's own exception matters more; do not replace it with ours.
+            logger.error("gitprov: could not record session %s: %s", self.session_id, error)
+
+    def _git_section(self) -> dict[str, Any]:
+        """The ``git:`` section now, with a snapshot of a dirty tree, as the Kedro store
+        writes it (without the store's dirty policy, which has no option here)."""
+        section = probe(self._git)
+        section["snapshot"] = None
+        if section["dirty"]:
+            snap = take_snapshot(
+                self._git, self._records.writer, section, self.session_id, untracked_listed=True
+            )
+            section["snapshot"] = snap.commit
+            if snap.skipped:
+                section["snapshot_skipped"] = snap.skipped
+        return capped(section)
+
+    def _save(self) -> None:
+        git = self._git_section()
+        record = build(self.session_id, self.data, git, project=self._project)
+        note = None
+        if git["commit"] is not None:
+            line = notes.note_line(
+                {
+                    "session_id": self.session_id,
+                    "branch": git["branch"],
+                    "dirty": git["dirty"],
+                    "status": run_status(record),
+                    "snapshot": git["snapshot"],
+                }
+            )
+            note = Note(git["commit"], line)
+        pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
+        self._records.save(self.session_id, dump(record), note=note, pins=[pin] if pin else [])
+        logger.info("gitprov: recorded session %s on %s", self.session_id, self._records.ref)
+
+
+def record(
+    path: str | os.PathLike[str] = ".",
+    session_id: str | None = None,
+    *,
+    ref: str = DEFAULT_REF,
+    notes_ref: str | None = DEFAULT_NOTES_REF,
+    **data: Any,
+) -> Recording:
+    """Record the ``with`` block as one session of the repository containing ``path``.
+
+    ``with gitprov.record(params={"lr": 0.1}) as rec: ...`` stores ``params`` (and whatever
+    the block puts in ``rec``), ``run: {status, argv, started_at, finished_at, duration_s}``
+    and, when the block raises, ``run.error`` with the traceback. ``session_id`` defaults to
+    a new Kedro-style id (``rec.session_id``).
+    """
+    return Recording(path, session_id, data, {"argv": list(sys.argv)}, ref=ref, notes_ref=notes_ref)
