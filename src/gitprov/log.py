@@ -1,4 +1,10 @@
-"""``SessionLog``: reading records back, by id, by prefix, or by the commit they ran on."""
+"""``SessionLog``: reading records back, by id, by prefix, or by the commit they ran on.
+
+Reads the local ref first, then every remote-tracking copy of it that a plain ``git fetch``
+fills (``refs/provenance/remotes/<remote>/sessions``, see ``gitprov init``), so teammates'
+sessions are visible before any merge; a local record wins over a fetched copy of the same
+id. Works in bare repositories too (a server-side audit).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,24 @@ from typing import Any
 from gitprov import notes
 from gitprov.errors import GitProvError, SessionNotFoundError
 from gitprov.record import load, validate_session_id
-from gitprov.runner import Git
+from gitprov.runner import Git, ObjectReader
 from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, RecordStore, record_path
+
+
+def tracking_copies(git: Git, refs: list[str]) -> dict[str, list[str]]:
+    """Each ref's remote-tracking copies (``storage.tracking_ref``), by one for-each-ref."""
+    patterns = {}
+    for ref in refs:
+        head, _, name = ref.rpartition("/")
+        patterns[ref] = (f"{head}/remotes/", f"/{name}")
+    prefixes = sorted({prefix for prefix, _ in patterns.values()})
+    found = git.run("for-each-ref", "--format=%(refname)", *prefixes).text.split()
+    return {
+        ref: sorted(
+            r for r in found if r.startswith(pre) and r.endswith(suf) and len(r) > len(pre + suf)
+        )
+        for ref, (pre, suf) in patterns.items()
+    }
 
 
 class SessionLog:
@@ -30,9 +52,20 @@ class SessionLog:
     def ref(self) -> str:
         return self._store.ref
 
+    def sources(self) -> tuple[list[str], list[str]]:
+        """The records refs and notes refs read, local first, then the remote-tracking ones."""
+        notes_ref = self._store.notes_ref
+        refs = [self.ref] + ([notes_ref] if notes_ref else [])
+        copies = tracking_copies(self.git, refs)
+        records = [self.ref, *copies[self.ref]]
+        return records, ([notes_ref, *copies[notes_ref]] if notes_ref else [])
+
     def ids(self) -> list[str]:
         """Every recorded session id, ascending (Kedro's ids sort by time)."""
-        return self._store.ids()
+        found: set[str] = set()
+        for ref in self.sources()[0]:
+            found.update(RecordStore(self.git, ref, None).ids())
+        return sorted(found)
 
     def resolve(self, id_or_prefix: str) -> str:
         """The one stored id equal to, or else starting with, ``id_or_prefix``."""
@@ -42,10 +75,7 @@ class SessionLog:
             return id_or_prefix
         matches = [i for i in ids if i.startswith(id_or_prefix)]
         if not matches:
-            raise SessionNotFoundError(
-                f"no session {id_or_prefix} is recorded in {self.git.root} (ref {self.ref}); "
-                f"`gitprov list` shows the recorded ids"
-            )
+            raise self._not_found(id_or_prefix)
         if len(matches) > 1:
             shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
             raise GitProvError(
@@ -57,47 +87,70 @@ class SessionLog:
     def get(self, id_or_prefix: str) -> dict[str, Any]:
         """The record of a session, by full id or unique prefix."""
         validate_session_id(id_or_prefix)
-        try:
-            return load(self._store.read(id_or_prefix), id_or_prefix)
-        except SessionNotFoundError:
-            session_id = self.resolve(id_or_prefix)
-            return load(self._store.read(session_id), session_id)
+        refs = self.sources()[0]
+        session_id = id_or_prefix
+        with self.git.objects() as cat:
+            data = _read(cat, refs, session_id)
+            if data is None:
+                session_id = self.resolve(id_or_prefix)
+                data = _read(cat, refs, session_id)
+        if data is None:
+            raise self._not_found(session_id)
+        return load(data, session_id)
 
     def records(self, ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """Records of ``ids`` (default: all), in that order, through one git process."""
         wanted = self.ids() if ids is None else ids
+        refs = self.sources()[0]
         with self.git.objects() as cat:
             for session_id in wanted:
-                obj = cat.read(f"{self.ref}:{record_path(session_id)}")
-                if obj is None:
-                    raise SessionNotFoundError(f"no session {session_id} is recorded")
-                yield load(obj.data, session_id)
+                data = _read(cat, refs, session_id)
+                if data is None:
+                    raise self._not_found(session_id)
+                yield load(data, session_id)
 
     def for_commit(self, rev: str) -> list[dict[str, Any]]:
-        """Records of the sessions that ran on commit ``rev``, via the notes index."""
-        notes_ref = self._store.notes_ref
-        if notes_ref is None:
+        """Records of the sessions that ran on commit ``rev``, via the notes index (the
+        local one and every fetched copy)."""
+        if self._store.notes_ref is None:
             raise GitProvError("the commit index is turned off (notes_ref=None)")
+        refs, notes_refs = self.sources()
         hash_len = self._store.writer.hash_len
         with self.git.objects() as cat:
             commit = cat.read(f"{rev}^{{commit}}")
             if commit is None:
                 raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
-            root = cat.read(f"{notes_ref}^{{tree}}")
-            if root is None:
-                return []
 
             def read_tree(tree_id: str) -> bytes | None:
                 obj = cat.read(tree_id)
                 return obj.data if obj is not None and obj.type == "tree" else None
 
-            found = notes.find(read_tree, root.sha, commit.sha, hash_len)
-            if found is None:
-                return []
-            blob = cat.read(found[1])
+            ids: list[str] = []
+            for notes_ref in notes_refs:
+                root = cat.read(f"{notes_ref}^{{tree}}")
+                found = notes.find(read_tree, root.sha, commit.sha, hash_len) if root else None
+                if found is not None:
+                    blob = cat.read(found[1])
+                    listed = notes.note_ids(blob.data if blob else b"", commit.sha)
+                    ids += [session_id for session_id in listed if session_id not in ids]
             result = []
-            for session_id in notes.note_ids(blob.data if blob else b"", commit.sha):
-                obj = cat.read(f"{self.ref}:{record_path(session_id)}")
-                if obj is not None:
-                    result.append(load(obj.data, session_id))
+            for session_id in ids:
+                data = _read(cat, refs, session_id)
+                if data is not None:
+                    result.append(load(data, session_id))
             return sorted(result, key=lambda r: str(r.get("session_id")))
+
+    def _not_found(self, session_id: str) -> SessionNotFoundError:
+        return SessionNotFoundError(
+            f"no session {session_id} is recorded in {self.git.root} (ref {self.ref} or its "
+            f"fetched copies); `gitprov list` shows the recorded ids"
+        )
+
+
+def _read(cat: ObjectReader, refs: list[str], session_id: str) -> bytes | None:
+    """The first of ``refs`` (local first) that holds ``session_id``'s record."""
+    for ref in refs:
+        obj = cat.read(f"{ref}:{record_path(session_id)}")
+        if obj is not None and obj.type == "blob":
+            return obj.data
+    return None
