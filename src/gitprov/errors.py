@@ -50,3 +50,15 @@ class ConcurrentUpdateError(GitProvError):
 
 class UnpushedCommitError(GitProvError):
     """``require_pushed`` refused a run whose commit is on no remote-tracking branch."""
+
+
+class RemoteError(GitProvError):
+    """A remote could not be reached, or its provenance refs cannot be taken as they are."""
+
+
+class PushRejectedError(RemoteError):
+    """The remote refused the provenance refs for a reason other than having moved on."""
+
+
+class SyncBusyError(GitProvError):
+    """Another sync of the same repository held the lock for longer than the timeout."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gitprov.cli import checkout, diff, init, list_cmd, run, show, verify  # noqa: F401  (registers the commands)
+from gitprov.cli import checkout, diff, fetch, init, list_cmd, push, run, show, sync, verify  # noqa: F401  (registers the commands)
 from gitprov.cli.main import main
 
 __all__ = ["main"]
