@@ -16,7 +16,6 @@ dir keeps two syncs of the same repository from interleaving.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import random
@@ -145,6 +144,8 @@ def sync_lock(git: Git, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     An flock, not a lock file: the kernel drops it when its holder exits or is killed, so a
     sync killed half-way never leaves the repository locked.
     """
+    import fcntl  # POSIX only: imported here so that the rest of gitprov loads anywhere
+
     path = git.common_dir / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
