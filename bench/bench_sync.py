@@ -1,0 +1,244 @@
+"""Sync speed: merging two 20k-record histories that differ by 10 records, against the
+``git fetch`` of the same refs from a local bare remote.
+
+Run it with ``.venv/bin/python bench/bench_sync.py`` (``--rounds N``, ``--keep``). The
+machine is shared and noisy, so the verdict is a ratio measured in one run: each round
+times ``git fetch`` of both provenance refs into fresh tracking refs of a fresh copy of
+the local clone, and gitprov's merge step (``Sync.merge``) on another copy whose tracking
+refs were fetched beforehand; the order alternates from round to round. Target:
+median(merge) / median(fetch) <= 3.
+
+The fixture is written by one ``git fast-import`` stream, not by 20,000 saves: 50 code
+commits on ``main``; the records ref as gitprov writes it (the fixed root commit holding
+``FORMAT``, then one commit per session, adding ``<xx>/<id>.yaml`` and pinning the code
+commit it ran on as an extra parent); the notes ref with one ``xx/<38hex>`` note per code
+commit, its lines sorted. A bare remote and a clone are copied from it, and each then saves
+5 more sessions through gitprov's own ``RecordStore.save`` (records, note, pin), so the two
+histories hold 20,000 records each and differ by 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gitprov import notes as gp_notes
+from gitprov import storage as gp_storage
+from gitprov.record import dump
+from gitprov.runner import Git
+from gitprov.sync import Remote, Sync
+
+CODE_COMMITS = 50
+RECORDS = 20_000
+EACH_SIDE = 5
+REFSPECS = [
+    "refs/provenance/sessions:refs/provenance/remotes/origin/sessions",
+    "refs/notes/provenance:refs/notes/remotes/origin/provenance",
+]
+
+
+def isolate(tmp: Path) -> None:
+    """No inherited GIT_* variable and no user or system git config."""
+    for key in [k for k in os.environ if k.startswith("GIT_")]:
+        del os.environ[key]
+    home = tmp / "home"
+    home.mkdir()
+    os.environ.update(
+        {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "LC_ALL": "C",
+            "GIT_AUTHOR_NAME": "Bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.com",
+            "GIT_COMMITTER_NAME": "Bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.com",
+        }
+    )
+
+
+def git(repo: Path, *args: str, input: bytes | None = None) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], input=input, capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
+    return proc.stdout.decode()
+
+
+def data(payload: bytes) -> bytes:
+    return b"data %d\n%s\n" % (len(payload), payload)
+
+
+def session_id(n: int) -> str:
+    """A Kedro-style id, one every 37 seconds."""
+    stamp = dt.datetime(2026, 1, 1) + dt.timedelta(seconds=37 * n)
+    return stamp.strftime("%Y-%m-%dT%H.%M.%S.") + f"{n % 1000:03d}Z"
+
+
+def record_bytes(sid: str, commit: str) -> bytes:
+    return dump(
+        {
+            "session_id": sid,
+            "username": "bench",
+            "cli": {"command_path": "kedro run", "args": []},
+            "git": {"commit_sha": commit[:7], "dirty": False, "commit": commit, "branch": "main"},
+            "provenance": {"format": 1, "saved_at": "2026-01-01T00:00:00.000Z"},
+        }
+    )
+
+
+def build_fixture(repo: Path, base_records: int) -> None:
+    """Code, records and notes, as described in the module docstring, in one stream."""
+    repo.mkdir()
+    git(repo, "init", "-q", "--bare")
+    out = bytearray()
+    ident = b"Bench <bench@example.com>"
+    for c in range(CODE_COMMITS):
+        out += b"commit refs/heads/main\nmark :%d\n" % (c + 1)
+        out += b"committer %s %d +0000\n" % (ident, 1_700_000_000 + c)
+        out += data(b"code %d" % c)
+        out += b"M 100644 inline app.py\n" + data(b"print(%d)\n" % c)
+    git(repo, "fast-import", "--quiet", input=bytes(out))
+    code = git(repo, "rev-list", "--reverse", "main").split()
+    out = bytearray()
+    out += b"commit refs/provenance/sessions\n"  # later commits on it chain on their own
+    out += b"committer gitprov <gitprov@localhost> 0 +0000\n"
+    out += data(b"gitprov: start provenance records")
+    out += b"M 100644 inline FORMAT\n" + data(gp_storage.FORMAT_TEXT)
+    lines: dict[int, list[str]] = {}
+    for n in range(base_records):
+        c = n * CODE_COMMITS // base_records
+        sid = session_id(n)
+        out += b"commit refs/provenance/sessions\n"
+        out += b"committer gitprov <gitprov@localhost> %d +0000\n" % (1_700_000_000 + n)
+        out += data(f"gitprov: save session {sid}".encode())
+        out += f"merge {code[c]}\n".encode()  # the pin: the code commit it ran on
+        out += f"M 100644 inline {gp_storage.record_path(sid)}\n".encode()
+        out += data(record_bytes(sid, code[c]))
+        lines.setdefault(c, []).append(
+            gp_notes.note_line({"session_id": sid, "branch": "main", "dirty": False})
+        )
+    for c, sids in sorted(lines.items()):
+        out += b"commit refs/notes/provenance\n"
+        out += b"committer gitprov <gitprov@localhost> %d +0000\n" % (1_700_000_000 + c)
+        out += data(b"gitprov: notes")
+        note = ("\n".join(sorted(sids)) + "\n").encode()
+        out += f"M 100644 inline {code[c][:2]}/{code[c][2:]}\n".encode() + data(note)
+    git(repo, "fast-import", "--quiet", input=bytes(out))
+
+
+def save_more(repo: Path, prefix: str) -> None:
+    """``EACH_SIDE`` sessions saved by gitprov itself on the last code commit."""
+    store = gp_storage.RecordStore(Git.discover(repo))
+    head = git(repo, "rev-parse", "main").strip()
+    for k in range(EACH_SIDE):
+        sid = f"2027-01-01T00.00.0{k}.000Z-{prefix}"
+        line = gp_notes.note_line({"session_id": sid, "branch": "main", "dirty": False})
+        note = gp_storage.Note(head, line)
+        store.save(sid, record_bytes(sid, head), note=note, pins=[head])
+
+
+def timed(fn: object) -> float:
+    assert callable(fn)
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary repositories")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="gitprov-bench-sync-"))
+    try:
+        isolate(tmp)
+        return run(tmp, args.rounds)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(tmp: Path, rounds: int) -> int:
+    started = time.perf_counter()
+    base = tmp / "base.git"
+    build_fixture(base, RECORDS - EACH_SIDE)
+    remote, local = tmp / "remote.git", tmp / "local.git"
+    git(tmp, "clone", "-q", "--mirror", str(base), str(remote))
+    git(tmp, "clone", "-q", "--mirror", str(base), str(local))
+    git(local, "remote", "set-url", "origin", str(remote))
+    git(local, "config", "--unset-all", "remote.origin.fetch")
+    git(local, "config", "remote.origin.mirror", "false")
+    save_more(remote, "remote")
+    save_more(local, "local")
+    for repo in (remote, local):
+        git(repo, "gc", "-q")
+    print(f"fixture: {time.perf_counter() - started:.1f}s", file=sys.stderr)
+
+    def fresh(name: str, fetched: bool) -> Path:
+        copy = tmp / name
+        shutil.copytree(local, copy, symlinks=True)
+        if fetched:
+            git(copy, "fetch", "-q", "--no-tags", "origin", *REFSPECS)
+        return copy
+
+    # Correctness first: the merge holds the union, on both refs.
+    check = fresh("check.git", fetched=True)
+    result = Sync(Git.discover(check), Remote("origin", "origin")).merge()
+    ids = gp_storage.RecordStore(Git.discover(check)).ids()
+    assert result.action == "merge", result
+    assert (result.incoming, result.outgoing) == (EACH_SIDE, EACH_SIDE), result
+    assert len(ids) == RECORDS + EACH_SIDE, len(ids)
+    head = git(check, "rev-parse", "main").strip()
+    note = git(check, "notes", "--ref", "provenance", "show", head)
+    assert sum("Z-local," in line or "Z-remote," in line for line in note.splitlines()) == 10
+    git(check, "fsck", "--strict", "--no-progress", "--no-dangling")
+
+    samples: list[list[float]] = [[], [], []]  # fetch, merge, merge without commit-graph
+    for r in range(rounds + 2):
+        a, b, c = (fresh(f"{k}{r}.git", fetched=k != "f") for k in "fmn")
+        for graph in (
+            c / "objects" / "info" / "commit-graph",
+            c / "objects" / "info" / "commit-graphs",
+        ):
+            if graph.is_dir():
+                shutil.rmtree(graph)
+            graph.unlink(missing_ok=True)
+        fetch = ["git", "-C", str(a), "fetch", "-q", "--no-tags", "origin", *REFSPECS]
+        steps = [
+            functools.partial(subprocess.run, fetch, check=True),
+            Sync(Git.discover(b), Remote("origin", "origin")).merge,
+            Sync(Git.discover(c), Remote("origin", "origin")).merge,
+        ]
+        for k in [(r + n) % 3 for n in range(3)]:  # each goes first in turn
+            took = timed(steps[k])
+            if r >= 2:  # two warm-up rounds
+                samples[k].append(took)
+        for copy in (a, b, c):
+            shutil.rmtree(copy)
+    fetch_ms, merge_ms, bare_ms = (statistics.median(x) * 1000 for x in samples)
+    ratios = [m / f for m, f in zip(samples[1], samples[0], strict=True)]
+    q = statistics.quantiles(ratios, n=4)
+    ratio = merge_ms / fetch_ms
+    print(f"records: {RECORDS} per side, {2 * EACH_SIDE} differ; rounds: {rounds}")
+    print(f"git fetch of both refs (anchor)  median {fetch_ms:7.1f} ms")
+    print(f"gitprov merge (Sync.merge)       median {merge_ms:7.1f} ms")
+    print(f"  [extra] without a commit-graph median {bare_ms:7.1f} ms")
+    print(
+        f"ratio {ratio:.2f} (limit 3.0, paired ratios p25-p75 {q[0]:.2f}-{q[2]:.2f}): "
+        f"{'ok' if ratio <= 3.0 else 'MISSED'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
