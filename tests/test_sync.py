@@ -352,6 +352,11 @@ def test_a_shallow_clone_says_what_is_missing(team: Team) -> None:
     sync(shallow)
     assert team.remote_ids() == ["a-1", "s-1"]
     team.fsck()
+    other = team.root / "other.git"
+    git(team.root, "init", "-q", "--bare", str(other))
+    proc = gitprov("-C", str(shallow), "push", str(other))
+    assert proc.returncode == 1
+    assert "this clone is shallow" in proc.stderr and "git fetch --unshallow" in proc.stderr
 
 
 def test_default_remote_is_the_upstream_then_origin(team: Team) -> None:

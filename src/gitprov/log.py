@@ -19,20 +19,38 @@ from gitprov.runner import Git, ObjectReader
 from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, RecordStore, record_path
 
 
-def tracking_copies(git: Git, refs: list[str]) -> dict[str, list[str]]:
-    """Each ref's remote-tracking copies (``storage.tracking_ref``), by one for-each-ref."""
-    patterns = {}
-    for ref in refs:
-        head, _, name = ref.rpartition("/")
-        patterns[ref] = (f"{head}/remotes/", f"/{name}")
-    prefixes = sorted({prefix for prefix, _ in patterns.values()})
-    found = git.run("for-each-ref", "--format=%(refname)", *prefixes).text.split()
-    return {
-        ref: sorted(
-            r for r in found if r.startswith(pre) and r.endswith(suf) and len(r) > len(pre + suf)
+class _Copies:
+    """The remote-tracking copies of the refs (``storage.tracking_ref``), looked up by one
+    ``for-each-ref`` that runs while the caller starts reading the local refs."""
+
+    def __init__(self, git: Git, refs: list[str]) -> None:
+        self._git = git
+        self._patterns = {}
+        for ref in refs:
+            head, _, name = ref.rpartition("/")
+            self._patterns[ref] = (f"{head}/remotes/", f"/{name}")
+        prefixes = sorted({prefix for prefix, _ in self._patterns.values()})
+        self._args = ("for-each-ref", "--format=%(refname)", *prefixes)
+        self._proc = git.start(*self._args)
+        self._found: list[str] | None = None
+
+    def __enter__(self) -> _Copies:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._found is None:
+            self._proc.communicate()  # reap it: the caller left before needing it
+
+    def of(self, ref: str) -> list[str]:
+        """The copies of ``ref``, sorted (waits for the lookup)."""
+        if self._found is None:
+            self._found = self._git.finish(self._proc, self._args).text.split()
+        pre, suf = self._patterns[ref]
+        return sorted(
+            r
+            for r in self._found
+            if r.startswith(pre) and r.endswith(suf) and len(r) > len(pre + suf)
         )
-        for ref, (pre, suf) in patterns.items()
-    }
 
 
 class SessionLog:
@@ -52,13 +70,15 @@ class SessionLog:
     def ref(self) -> str:
         return self._store.ref
 
+    def _copies(self) -> _Copies:
+        notes_ref = self._store.notes_ref
+        return _Copies(self.git, [self.ref] + ([notes_ref] if notes_ref else []))
+
     def sources(self) -> tuple[list[str], list[str]]:
         """The records refs and notes refs read, local first, then the remote-tracking ones."""
-        notes_ref = self._store.notes_ref
-        refs = [self.ref] + ([notes_ref] if notes_ref else [])
-        copies = tracking_copies(self.git, refs)
-        records = [self.ref, *copies[self.ref]]
-        return records, ([notes_ref, *copies[notes_ref]] if notes_ref else [])
+        copies, notes_ref = self._copies(), self._store.notes_ref
+        records = [self.ref, *copies.of(self.ref)]
+        return records, ([notes_ref, *copies.of(notes_ref)] if notes_ref else [])
 
     def ids(self) -> list[str]:
         """Every recorded session id, ascending (Kedro's ids sort by time)."""
@@ -87,13 +107,15 @@ class SessionLog:
     def get(self, id_or_prefix: str) -> dict[str, Any]:
         """The record of a session, by full id or unique prefix."""
         validate_session_id(id_or_prefix)
-        refs = self.sources()[0]
         session_id = id_or_prefix
         with self.git.objects() as cat:
-            data = _read(cat, refs, session_id)
-            if data is None:
-                session_id = self.resolve(id_or_prefix)
-                data = _read(cat, refs, session_id)
+            data = _read(cat, [self.ref], session_id)
+            if data is None:  # only now look for fetched copies: a local hit costs nothing more
+                refs = self.sources()[0]
+                data = _read(cat, refs[1:], session_id)
+                if data is None:
+                    session_id = self.resolve(id_or_prefix)
+                    data = _read(cat, refs, session_id)
         if data is None:
             raise self._not_found(session_id)
         return load(data, session_id)
@@ -101,10 +123,13 @@ class SessionLog:
     def records(self, ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """Records of ``ids`` (default: all), in that order, through one git process."""
         wanted = self.ids() if ids is None else ids
-        refs = self.sources()[0]
+        copies: list[str] | None = None
         with self.git.objects() as cat:
             for session_id in wanted:
-                data = _read(cat, refs, session_id)
+                data = _read(cat, [self.ref], session_id)
+                if data is None:
+                    copies = self.sources()[0][1:] if copies is None else copies
+                    data = _read(cat, copies, session_id)
                 if data is None:
                     raise self._not_found(session_id)
                 yield load(data, session_id)
@@ -114,20 +139,21 @@ class SessionLog:
         local one and every fetched copy)."""
         if self._store.notes_ref is None:
             raise GitProvError("the commit index is turned off (notes_ref=None)")
-        refs, notes_refs = self.sources()
+        notes_ref = self._store.notes_ref
         hash_len = self._store.writer.hash_len
-        with self.git.objects() as cat:
+        with self._copies() as copies, self.git.objects() as cat:
             commit = cat.read(f"{rev}^{{commit}}")
             if commit is None:
                 raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
+            refs = [self.ref, *copies.of(self.ref)]
 
             def read_tree(tree_id: str) -> bytes | None:
                 obj = cat.read(tree_id)
                 return obj.data if obj is not None and obj.type == "tree" else None
 
             ids: list[str] = []
-            for notes_ref in notes_refs:
-                root = cat.read(f"{notes_ref}^{{tree}}")
+            for source in [notes_ref, *copies.of(notes_ref)]:
+                root = cat.read(f"{source}^{{tree}}")
                 found = notes.find(read_tree, root.sha, commit.sha, hash_len) if root else None
                 if found is not None:
                     blob = cat.read(found[1])

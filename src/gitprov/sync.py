@@ -632,6 +632,12 @@ class Sync:
         reasons = list(dict.fromkeys(r for r in rejected if "atomic push failed" not in r))
         if all(any(m in r for m in _MOVED) for r in reasons):
             return None
+        if any("shallow update not allowed" in r for r in reasons):
+            raise PushRejectedError(
+                f"{self.remote.spec} lacks history that the records pin, and this clone is "
+                f"shallow, so it cannot send it. Run `git fetch --unshallow`, then push "
+                f"again; your local records are intact"
+            )
         said = (
             ln[len("remote:") :].strip() for ln in stderr.splitlines() if ln.startswith("remote:")
         )
