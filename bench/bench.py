@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import logging
 import os
 import platform
@@ -29,11 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import gitprov
-
-# By module path: ``gitprov.record`` the attribute is the ``record()`` context manager.
-gp_notes = importlib.import_module("gitprov.notes")
-gp_record = importlib.import_module("gitprov.record")
-gp_storage = importlib.import_module("gitprov.storage")
+from gitprov import notes as gp_notes
+from gitprov import schema as gp_record
+from gitprov import storage as gp_storage
 
 SMALL_FILES = 50
 SMALL_DIRS = 5

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from gitprov import notes as gp_notes
 from gitprov import storage as gp_storage
-from gitprov.record import dump
 from gitprov.runner import Git
+from gitprov.schema import dump
 from gitprov.sync import Remote, Sync
 
 CODE_COMMITS = 50

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gitprov import GitSessionStore, SessionLog
-from gitprov.record import build
 from gitprov.redact import ENV_VAR, MASK, redact
+from gitprov.schema import build
 
 from conftest import git
 

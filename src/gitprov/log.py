@@ -14,8 +14,8 @@ from typing import Any
 
 from gitprov import notes
 from gitprov.errors import GitProvError, SessionNotFoundError
-from gitprov.record import load, validate_session_id
 from gitprov.runner import Git, ObjectReader
+from gitprov.schema import load, validate_session_id
 from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, RecordStore, record_path
 
 

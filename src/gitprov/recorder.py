@@ -19,13 +19,10 @@ from collections import UserDict
 from types import TracebackType
 from typing import Any
 
-from gitprov import environment, notes
-from gitprov.capture import capped, probe
 from gitprov.errors import GitProvError
-from gitprov.record import build, dump, now_utc, run_status, validate_session_id
-from gitprov.runner import Git
-from gitprov.snapshot import take_snapshot
-from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, Note, RecordStore
+from gitprov.schema import now_utc
+from gitprov.session import Session
+from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF
 
 logger = logging.getLogger(__name__)
 
@@ -93,15 +90,12 @@ class Recording(UserDict[str, Any]):
         session_id: str | None,
         data: dict[str, Any],
         run: dict[str, Any],
-        *,
-        ref: str = DEFAULT_REF,
-        notes_ref: str | None = DEFAULT_NOTES_REF,
+        **options: Any,
     ) -> None:
-        self._git = Git.discover(path)
-        self._records = RecordStore(self._git, ref, notes_ref)
-        self._project = environment.find_project(path, self._git.root)
-        self.session_id = new_session_id() if session_id is None else session_id
-        validate_session_id(self.session_id)
+        self.session = Session(
+            path, new_session_id() if session_id is None else session_id, **options
+        )
+        self.session_id = self.session.session_id
         self.run: dict[str, Any] = {**run, **dict(data.pop("run", None) or {})}
         super().__init__({"username": _username(), **data, "run": self.run})
         self._started_at = ""
@@ -131,45 +125,12 @@ class Recording(UserDict[str, Any]):
         self.run = {"status": status, **self.run, **ended}
         self.data["run"] = self.run
         try:
-            self._save()
+            self.session.save(self.data)
         except GitProvError as error:
             if exc is None:
                 raise
             # The block's own exception matters more; do not replace it with ours.
             logger.error("gitprov: could not record session %s: %s", self.session_id, error)
-
-    def _git_section(self) -> dict[str, Any]:
-        """The ``git:`` section now, with a snapshot of a dirty tree, as the Kedro store
-        writes it (without the store's dirty policy, which has no option here)."""
-        section = probe(self._git)
-        section["snapshot"] = None
-        if section["dirty"]:
-            snap = take_snapshot(
-                self._git, self._records.writer, section, self.session_id, untracked_listed=True
-            )
-            section["snapshot"] = snap.commit
-            if snap.skipped:
-                section["snapshot_skipped"] = snap.skipped
-        return capped(section)
-
-    def _save(self) -> None:
-        git = self._git_section()
-        record = build(self.session_id, self.data, git, project=self._project)
-        note = None
-        if git["commit"] is not None:
-            line = notes.note_line(
-                {
-                    "session_id": self.session_id,
-                    "branch": git["branch"],
-                    "dirty": git["dirty"],
-                    "status": run_status(record),
-                    "snapshot": git["snapshot"],
-                }
-            )
-            note = Note(git["commit"], line)
-        pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
-        self._records.save(self.session_id, dump(record), note=note, pins=[pin] if pin else [])
-        logger.info("gitprov: recorded session %s on %s", self.session_id, self._records.ref)
 
 
 def record(

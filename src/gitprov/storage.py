@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from gitprov import notes
 from gitprov.errors import ConcurrentUpdateError, GitCommandError, SessionNotFoundError
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
-from gitprov.record import validate_session_id
 from gitprov.runner import Git, ObjectReader, zsplit
+from gitprov.schema import validate_session_id
 
 DEFAULT_REF = "refs/provenance/sessions"
 DEFAULT_NOTES_REF = "refs/notes/provenance"
@@ -84,21 +84,31 @@ class RecordStore:
         *,
         note: Note | None = None,
         pins: Sequence[str] = (),
+        reader: ObjectReader | None = None,
     ) -> str:
         """Store ``data`` as ``session_id``'s record; return the new commit on the ref.
 
         ``pins`` become extra parents of the save's commit, keeping those commits
-        reachable from the ref (and so from gc and from a push of the ref).
+        reachable from the ref (and so from gc and from a push of the ref). ``reader``, an
+        already running ``cat-file``, serves the first attempt.
         """
         validate_session_id(session_id)
         blob = self.writer.blob(data)
         deadline = time.monotonic() + RETRY_SECONDS
         attempt = 0
+
+        def updates_from(cat: ObjectReader) -> list[tuple[str, str, str | None]]:
+            updates = [self._record_update(cat, session_id, blob, pins)]
+            if note is not None and self.notes_ref is not None:
+                updates.append(self._note_update(cat, session_id, note))
+            return updates
+
         while True:
-            with self.git.objects() as cat:
-                updates = [self._record_update(cat, session_id, blob, pins)]
-                if note is not None and self.notes_ref is not None:
-                    updates.append(self._note_update(cat, session_id, note))
+            if reader is not None and attempt == 0:
+                updates = updates_from(reader)
+            else:  # a fresh process: the ref moved, and nothing read before may be trusted
+                with self.git.objects() as cat:
+                    updates = updates_from(cat)
             try:
                 self.move(updates, f"gitprov: save session {session_id}")
                 return updates[0][1]

@@ -37,8 +37,8 @@ from gitprov.errors import (
     SyncBusyError,
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
-from gitprov.record import validate_session_id
 from gitprov.runner import Git, ObjectReader
+from gitprov.schema import validate_session_id
 from gitprov.storage import (
     DEFAULT_NOTES_REF,
     DEFAULT_REF,

@@ -8,7 +8,7 @@ import click
 
 from gitprov.cli.main import emit, main
 from gitprov.log import SessionLog
-from gitprov.record import run_status
+from gitprov.schema import run_status
 
 
 def _row(record: dict[str, Any]) -> list[str]:
