@@ -11,7 +11,7 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog
 from gitprov.errors import CorruptRecordError, GitProvError
-from gitprov.notes import note_line, with_line
+from gitprov.notes import note_line, parse_line, with_line
 
 from conftest import git, make_repo
 
@@ -64,7 +64,15 @@ def test_for_commit_and_revision_syntax(repo: Path) -> None:
     log = SessionLog(repo)
     assert [r["session_id"] for r in log.for_commit("HEAD")] == ["on-second"]
     assert [r["session_id"] for r in log.for_commit("HEAD~1")] == ["on-first"]
-    assert log.for_commit("HEAD~1")[0]["git"]["commit"] == git(repo, "rev-parse", "HEAD~1").strip()
+    assert log.for_commit("HEAD~1") == [
+        {
+            "session_id": "on-first",
+            "branch": "main",
+            "dirty": False,
+            "status": "success",
+            "commit": git(repo, "rev-parse", "HEAD~1").strip(),
+        }
+    ]
     with pytest.raises(GitProvError, match="not a commit"):
         log.for_commit("no-such-rev")
 
@@ -141,3 +149,23 @@ def test_cat_sort_uniq_merges_two_clones(tmp_path: Path) -> None:
     git(a, "notes", "--ref", "provenance", "merge", "-q", "-s", "cat_sort_uniq", "refs/notes/b")
     items = yaml.safe_load(note(a))
     assert [i["session_id"] for i in items] == ["from-a", "from-b"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"session_id": "2026-11-24T10.30.45.123Z", "branch": "main", "dirty": True},
+        {"session_id": "a:b", "branch": "feature/x", "dirty": False, "status": "failed"},
+        {"session_id": "123", "branch": "true", "dirty": False, "snapshot": "0123456789"},
+        {"session_id": "@odd", "branch": "it's", "dirty": None, "status": "- x"},
+    ],
+)
+def test_parse_line_agrees_with_yaml(fields: dict[str, object]) -> None:
+    line = note_line(fields)
+    assert parse_line(line) == yaml.safe_load(line)[0]
+
+
+def test_parse_line_reads_hand_written_yaml_and_refuses_the_rest() -> None:
+    assert parse_line("-   {session_id: 7, dirty: yes}") == {"session_id": "7", "dirty": True}
+    assert parse_line("- just text") is None
+    assert parse_line("{{ broken") is None

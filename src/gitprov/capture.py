@@ -213,9 +213,9 @@ class Static:
         remotes = plain_remotes(common)
         describe_p = git.start(*_DESCRIBE) if tags is not False else None
         remote_p = git.start(*_REMOTES) if remotes is None else None
-        described = git.finish(describe_p, _DESCRIBE, ok=(0, 128)) if describe_p else None
+        described = git.finish(describe_p, ok=(0, 128)) if describe_p else None
         if remote_p is not None:
-            remotes = _remotes(git.finish(remote_p, _REMOTES, ok=(0, 1)).stdout)
+            remotes = _remotes(git.finish(remote_p, ok=(0, 1)).stdout)
         ok = described is not None and described.returncode == 0
         return cls(described.text.strip() if ok and described else "", remotes or {})
 
@@ -241,7 +241,7 @@ def probe(git: Runner, untracked: str = "all", static: Static | None = None) -> 
     )
     status_p = git.start(*status_args)
     fresh = Static.read(git) if static is None else static
-    info = parse_status(git.finish(status_p, status_args).stdout)
+    info = parse_status(git.finish(status_p).stdout)
     if info["commit"] is not None and not fresh.describes(info["commit"]):
         fresh = Static.read(git)  # HEAD moved since the static facts were read
     # ``--long --always`` prints ``<tag>-<n>-g<abbrev>``, or just git's own abbreviation of

@@ -30,8 +30,7 @@ class _Copies:
             head, _, name = ref.rpartition("/")
             self._patterns[ref] = (f"{head}/remotes/", f"/{name}")
         prefixes = sorted({prefix for prefix, _ in self._patterns.values()})
-        self._args = ("for-each-ref", "--format=%(refname)", *prefixes)
-        self._proc = git.start(*self._args)
+        self._proc = git.start("for-each-ref", "--format=%(refname)", *prefixes)
         self._found: list[str] | None = None
 
     def __enter__(self) -> _Copies:
@@ -39,12 +38,12 @@ class _Copies:
 
     def __exit__(self, *exc: object) -> None:
         if self._found is None:
-            self._proc.communicate()  # reap it: the caller left before needing it
+            self._git.finish(self._proc)  # reap it: the caller left before needing it
 
     def of(self, ref: str) -> list[str]:
         """The copies of ``ref``, sorted (waits for the lookup)."""
         if self._found is None:
-            self._found = self._git.finish(self._proc, self._args).text.split()
+            self._found = self._git.finish(self._proc).text.split()
         pre, suf = self._patterns[ref]
         return sorted(
             r
@@ -120,8 +119,11 @@ class SessionLog:
             raise self._not_found(session_id)
         return load(data, session_id)
 
-    def records(self, ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Records of ``ids`` (default: all), in that order, through one git process."""
+    def records(
+        self, ids: list[str] | None = None, *, skip_missing: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Records of ``ids`` (default: all), in that order, through one git process;
+        an unknown id raises ``SessionNotFoundError`` unless ``skip_missing``."""
         wanted = self.ids() if ids is None else ids
         copies: list[str] | None = None
         with self.git.objects() as cat:
@@ -130,13 +132,20 @@ class SessionLog:
                 if data is None:
                     copies = self.sources()[0][1:] if copies is None else copies
                     data = _read(cat, copies, session_id)
-                if data is None:
+                if data is not None:
+                    yield load(data, session_id)
+                elif not skip_missing:
                     raise self._not_found(session_id)
-                yield load(data, session_id)
 
     def for_commit(self, rev: str) -> list[dict[str, Any]]:
-        """Records of the sessions that ran on commit ``rev``, via the notes index (the
-        local one and every fetched copy)."""
+        """The sessions that ran on commit ``rev``, from the notes index (the local one and
+        every fetched copy), ascending by id.
+
+        Each entry is the index's line: ``session_id``, ``branch``, ``dirty``, ``status``,
+        ``snapshot`` when there is one, and the full ``commit``; ``get(session_id)`` or
+        ``records(ids)`` give the whole records. Answering from the index alone keeps this
+        as cheap as ``git notes show``, however many sessions ran on the commit.
+        """
         if self._store.notes_ref is None:
             raise GitProvError("the commit index is turned off (notes_ref=None)")
         notes_ref = self._store.notes_ref
@@ -145,26 +154,20 @@ class SessionLog:
             commit = cat.read(f"{rev}^{{commit}}")
             if commit is None:
                 raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
-            refs = [self.ref, *copies.of(self.ref)]
 
             def read_tree(tree_id: str) -> bytes | None:
                 obj = cat.read(tree_id)
                 return obj.data if obj is not None and obj.type == "tree" else None
 
-            ids: list[str] = []
+            entries: dict[str, dict[str, Any]] = {}
             for source in [notes_ref, *copies.of(notes_ref)]:
                 root = cat.read(f"{source}^{{tree}}")
                 found = notes.find(read_tree, root.sha, commit.sha, hash_len) if root else None
                 if found is not None:
                     blob = cat.read(found[1])
-                    listed = notes.note_ids(blob.data if blob else b"", commit.sha)
-                    ids += [session_id for session_id in listed if session_id not in ids]
-            result = []
-            for session_id in ids:
-                data = _read(cat, refs, session_id)
-                if data is not None:
-                    result.append(load(data, session_id))
-            return sorted(result, key=lambda r: str(r.get("session_id")))
+                    for entry in notes.note_entries(blob.data if blob else b"", commit.sha):
+                        entries.setdefault(entry["session_id"], {**entry, "commit": commit.sha})
+        return [entries[session_id] for session_id in sorted(entries)]
 
     def _not_found(self, session_id: str) -> SessionNotFoundError:
         return SessionNotFoundError(

@@ -38,55 +38,64 @@ def with_line(note: bytes, session_id: str, line: str) -> bytes:
     return ("\n".join(sorted([*kept, line])) + "\n").encode("utf-8")
 
 
-# A line exactly as ``note_line`` writes it: plain or single-quoted scalars only. Such lines
-# are read with this expression; anything else goes through YAML (the pure-Python parser
-# costs ~0.5 ms a line, which would make saves and lookups slow on a busy commit).
+# A line as ``note_line`` writes it: plain or single-quoted scalars only. Such lines are
+# read with these expressions; anything else goes through YAML (the pure-Python parser costs
+# ~0.5 ms a line, which would make saves and lookups slow on a busy commit). ``safe_dump``
+# quotes every string that YAML would read as another type, so a plain token is a string
+# unless it is true, false or null.
 _PLAIN = r"[^\s,'\":{}\[\]&*!|>%@`?#-][^\s,'\":{}\[\]]*"
-_LINE = re.compile(
-    rf"- \{{session_id: (?:'(?P<quoted>[^'\n]*)'|(?P<plain>{_PLAIN}))"
-    rf"(?:, [a-z_]+: (?:'[^'\n]*'|-?{_PLAIN}))*\}}"
-)
+_VALUE = rf"'[^'\n]*'|-?{_PLAIN}"
+_LINE = re.compile(rf"- \{{session_id: (?:{_VALUE})(?:, [a-z_]+: (?:{_VALUE}))*\}}")
+_FIELD = re.compile(rf"([a-z_]+): ({_VALUE})")
+_CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None}
 
 
-def _yaml_line_id(line: str) -> str | None:
+def _scalar(token: str) -> Any:
+    if token.startswith("'"):
+        return token[1:-1]
+    return _CONSTANTS.get(token, token)
+
+
+def parse_line(line: str) -> dict[str, Any] | None:
+    """The entry a note line holds, or ``None`` if it is not a session entry."""
+    if _LINE.fullmatch(line):
+        return {key: _scalar(token) for key, token in _FIELD.findall(line[3:-1])}
     try:
         item = yaml.safe_load(line)
     except yaml.YAMLError:
         return None
     if isinstance(item, list) and len(item) == 1 and isinstance(item[0], dict):
-        value = item[0].get("session_id")
-        return str(value) if value is not None else None
+        entry = item[0]
+        if entry.get("session_id") is not None:
+            return {str(k): v for k, v in entry.items()} | {"session_id": str(entry["session_id"])}
     return None
 
 
 def _line_id(line: str) -> str | None:
-    """The session id a note line is about, or ``None`` if it is not a session line."""
-    match = _LINE.fullmatch(line)
-    if match is None:
-        return _yaml_line_id(line)
-    return match["quoted"] if match["quoted"] is not None else match["plain"]
+    entry = parse_line(line)
+    return None if entry is None else str(entry["session_id"])
 
 
-def note_ids(note: bytes, commit: str) -> list[str]:
-    """The session ids a note lists; a line that is not a session entry is an error
-    naming the commit (the records themselves are unaffected)."""
+def note_entries(note: bytes, commit: str) -> list[dict[str, Any]]:
+    """The sessions a note lists (one entry per id); a line that is not a session entry is
+    an error naming the commit (the records themselves are unaffected)."""
     try:
         text = note.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CorruptRecordError(f"the provenance note on commit {commit} is not UTF-8") from exc
-    ids: dict[str, None] = {}
+    entries: dict[str, dict[str, Any]] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        session_id = _line_id(line)
-        if session_id is None:
+        entry = parse_line(line)
+        if entry is None:
             raise CorruptRecordError(
                 f"line {number} of the provenance note on commit {commit} is not a session "
                 f"entry ({line[:60]!r}); fix it with `git notes --ref provenance edit {commit}` "
                 f"(records themselves are unaffected)"
             )
-        ids[session_id] = None
-    return list(ids)
+        entries.setdefault(entry["session_id"], entry)
+    return list(entries.values())
 
 
 Reader = Callable[[str], bytes | None]

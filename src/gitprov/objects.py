@@ -8,9 +8,10 @@ the work tree, and commits written this way never ask for a signature.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
 import time
 import zlib
 from dataclasses import dataclass
@@ -36,6 +37,26 @@ class Entry:
         return self.mode == TREE_MODE
 
 
+@dataclass(frozen=True)
+class GitObject:
+    sha: str
+    type: str
+    data: bytes
+
+
+def read_loose(objects_dir: Path, sha: str) -> GitObject | None:
+    """A loose object read straight from its file (``None``: not loose, or unreadable)."""
+    try:
+        raw = zlib.decompress((objects_dir / sha[:2] / sha[2:]).read_bytes())
+    except (OSError, zlib.error):
+        return None
+    header, _, data = raw.partition(b"\0")
+    kind, _, size = header.partition(b" ")
+    if not size.isdigit() or int(size) != len(data):
+        return None
+    return GitObject(sha, kind.decode("ascii", "replace"), data)
+
+
 class ObjectWriter:
     """Writes loose objects into a repository's object store."""
 
@@ -51,18 +72,19 @@ class ObjectWriter:
         folder = self.objects_dir / sha[:2]
         target = folder / sha[2:]
         if target.exists():
-            os.utime(target)  # freshen, as git does, so a concurrent prune keeps it
+            with contextlib.suppress(OSError):  # freshen, as git does, so a prune keeps it
+                os.utime(target)
             return sha
         folder.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
+        # Created read-only and renamed into place, as git does: readers see it whole.
+        tmp = folder / f"tmp_obj_{secrets.token_hex(6)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(zlib.compress(raw, 1))
-            os.chmod(tmp, 0o444)
             os.replace(tmp, target)
         except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            tmp.unlink(missing_ok=True)
             raise
         return sha
 

@@ -9,11 +9,13 @@ children at the wrong repository or index), and turns git's failures into
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from gitprov.errors import (
     GitCommandError,
@@ -21,6 +23,7 @@ from gitprov.errors import (
     NotAGitRepositoryError,
     UnsafeRepositoryError,
 )
+from gitprov.objects import GitObject, read_loose
 
 #: Variables that re-point git at another repository, index or object store.
 _SCRUBBED = (
@@ -122,6 +125,14 @@ def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess
 
 
 @dataclass(frozen=True)
+class Started:
+    """A git process started ahead of the moment its answer is needed."""
+
+    proc: subprocess.Popen[bytes]
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Result:
     """A finished git process."""
 
@@ -157,30 +168,26 @@ class Runner:
     def _argv(self, args: Sequence[str]) -> list[str]:
         return ["git", "-C", str(self.root), *args]
 
-    def start(
-        self, *args: str, stdin: bool = False, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, stdin: bool = False, env: dict[str, str] | None = None) -> Started:
         """Start git without waiting, so several probes can run at once."""
-        return _spawn(
+        proc = _spawn(
             self._argv(args),
             git_env(env),
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        return Started(proc, args)
 
     def finish(
-        self,
-        proc: subprocess.Popen[bytes],
-        args: Sequence[str],
-        input: bytes | None = None,
-        ok: Sequence[int] = (0,),
+        self, started: Started, input: bytes | None = None, ok: Sequence[int] = (0,)
     ) -> Result:
-        """Wait for a started process; raise the mapped error unless its exit is in ``ok``."""
-        out, err = proc.communicate(input)
-        result = Result(proc.returncode, out, err)
+        """Wait for a started git; raise the mapped error unless its exit is in ``ok``."""
+        out, err = started.proc.communicate(input)
+        result = Result(started.proc.returncode, out, err)
         if result.returncode not in ok:
-            raise map_error(args, result.returncode, err.decode(errors="replace"), self.root)
+            text = err.decode(errors="replace")
+            raise map_error(started.args, result.returncode, text, self.root)
         return result
 
     def run(
@@ -191,18 +198,16 @@ class Runner:
         env: dict[str, str] | None = None,
     ) -> Result:
         """Run git to completion."""
-        proc = self.start(*args, stdin=input is not None, env=env)
-        return self.finish(proc, args, input, ok)
+        return self.finish(self.start(*args, stdin=input is not None, env=env), input, ok)
 
     @contextmanager
     def objects(self) -> Iterator[ObjectReader]:
         """One ``git cat-file --batch`` process for a series of object reads."""
-        args = ("cat-file", "--batch")
-        proc = self.start(*args, stdin=True)
+        started = self.start("cat-file", "--batch", stdin=True)
         try:
-            yield ObjectReader(proc)
+            yield CatFile(started.proc)
         finally:
-            self.finish(proc, args)  # closes stdin, which ends cat-file
+            self.finish(started)  # closes stdin, which ends cat-file
 
 
 @dataclass(frozen=True)
@@ -263,15 +268,23 @@ class Git(Runner):
     def common_dir_hint(self) -> Path | None:
         return self.common_dir
 
+    @contextmanager
+    def local_objects(self) -> Iterator[LocalReader]:
+        """A :class:`LocalReader`: object reads that spawn nothing when they can."""
+        reader = LocalReader(self)
+        try:
+            yield reader
+        finally:
+            reader.close()
 
-@dataclass(frozen=True)
-class GitObject:
-    sha: str
-    type: str
-    data: bytes
+
+class ObjectReader(Protocol):
+    """Anything that turns a name (revision syntax) into an object, or ``None``."""
+
+    def read(self, name: str) -> GitObject | None: ...
 
 
-class ObjectReader:
+class CatFile:
     """Interactive reads through ``cat-file --batch``: name in, object (or ``None``) out."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
@@ -292,3 +305,63 @@ class ObjectReader:
         size = int(parts[2])
         data = self._out.read(size + 1)[:size]
         return GitObject(parts[0].decode(), parts[1].decode(), data)
+
+
+_HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def read_ref_file(common_dir: Path, ref: str) -> tuple[bool, str | None]:
+    """``(known, sha)`` of a shared ref, from the files ref store without a process.
+
+    ``known`` is false (ask git) for a reftable store, a symbolic ref or anything
+    unexpected. A stale answer is harmless: refs are only ever moved by compare-and-swap.
+    """
+    if (common_dir / "reftable").exists():
+        return False, None
+    try:
+        text: str | None = (common_dir / ref).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        text = None
+    except (OSError, UnicodeDecodeError):
+        return False, None
+    if text is not None:
+        return (True, text) if _HEX.fullmatch(text) else (False, None)
+    try:
+        packed = (common_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return True, None
+    suffix = " " + ref
+    for line in packed.splitlines():
+        if line.endswith(suffix) and _HEX.fullmatch(line[: -len(suffix)]):
+            return True, line[: -len(suffix)]
+    return True, None
+
+
+class LocalReader:
+    """Reads refs and loose objects from the repository's files, and anything else
+    (packed objects, reftable, revision syntax) through a ``cat-file`` started only then.
+
+    A save usually finds all it needs loose, since it is what the previous save wrote, and
+    so spawns no reader process at all.
+    """
+
+    def __init__(self, git: Git) -> None:
+        self._git = git
+        self._stack = ExitStack()
+        self._cat: ObjectReader | None = None
+
+    def read(self, name: str) -> GitObject | None:
+        if _HEX.fullmatch(name):
+            found = read_loose(self._git.objects_dir, name)
+            if found is not None:
+                return found
+        elif name.startswith("refs/") and not any(c in name for c in "^:~@{ \\"):
+            known, sha = read_ref_file(self._git.common_dir, name)
+            if known:
+                return None if sha is None else self.read(sha)
+        if self._cat is None:
+            self._cat = self._stack.enter_context(self._git.objects())
+        return self._cat.read(name)
+
+    def close(self) -> None:
+        self._stack.close()

@@ -99,8 +99,9 @@ class Session:
                 f"{self.git.root} is a bare repository: runs are recorded from a work tree "
                 f"(a clone); a bare repository can only be read (SessionLog)"
             )
-        # cat-file starts first, so it is up by the time `git status` has answered.
-        with self.git.objects() as cat:
+        # cat-file and update-ref start first, so they are up by the time `git status`
+        # has answered.
+        with self.records.saving(self.session_id) as pending:
             git = self._git_section()
             record = build(
                 self.session_id, data, git, project=self.project, secret_keys=self._secret_keys
@@ -110,9 +111,7 @@ class Session:
                 fields = {"session_id": self.session_id, "status": run_status(record), **git}
                 note = Note(git["commit"], notes.note_line(fields))
             pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
-            self.records.save(
-                self.session_id, dump(record), note=note, pins=[pin] if pin else [], reader=cat
-            )
+            pending.save(dump(record), note=note, pins=[pin] if pin else [])
         logger.info(
             "gitprov: recorded session %s on %s (commit %s%s)",
             self.session_id,

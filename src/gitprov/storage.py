@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gitprov import notes
 from gitprov.errors import ConcurrentUpdateError, GitCommandError, SessionNotFoundError
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
-from gitprov.runner import Git, ObjectReader, zsplit
+from gitprov.runner import Git, ObjectReader, Started, zsplit
 from gitprov.schema import validate_session_id
 
 DEFAULT_REF = "refs/provenance/sessions"
@@ -64,6 +65,55 @@ def _retryable(exc: GitCommandError) -> bool:
     )
 
 
+class PendingSave:
+    """One save whose processes are already running (from :meth:`RecordStore.saving`)."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        session_id: str,
+        cat: ObjectReader,
+        mover: Started,
+    ) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.cat: ObjectReader | None = cat
+        self.mover: Started | None = mover
+
+    def save(self, data: bytes, *, note: Note | None = None, pins: Sequence[str] = ()) -> str:
+        """Store ``data``; return the new commit on the ref.
+
+        ``pins`` become extra parents of the save's commit, keeping those commits
+        reachable from the ref (and so from gc and from a push of the ref). A lost
+        compare-and-swap is retried, with fresh processes, until ``RETRY_SECONDS``.
+        """
+        store, session_id = self.store, self.session_id
+        blob = store.writer.blob(data)
+        deadline = time.monotonic() + RETRY_SECONDS
+        attempt = 0
+        while True:
+            mover, self.mover = self.mover, None
+            if self.cat is not None:
+                updates = store.updates(self.cat, session_id, blob, note, pins)
+                self.cat = None
+            else:  # a fresh process: the ref moved, and nothing read before may be trusted
+                with store.git.local_objects() as cat:
+                    updates = store.updates(cat, session_id, blob, note, pins)
+            try:
+                store.move(updates, f"gitprov: save session {session_id}", mover)
+                return updates[0][1]
+            except GitCommandError as exc:
+                if not _retryable(exc) or time.monotonic() > deadline:
+                    if _retryable(exc):
+                        raise ConcurrentUpdateError(
+                            f"could not save session {session_id}: other writers kept "
+                            f"moving {store.ref} for {RETRY_SECONDS:.0f}s; run again"
+                        ) from exc
+                    raise
+            attempt += 1
+            time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+
+
 class RecordStore:
     """Reads and writes records of one repository under ``ref`` (and ``notes_ref``)."""
 
@@ -84,44 +134,40 @@ class RecordStore:
         *,
         note: Note | None = None,
         pins: Sequence[str] = (),
-        reader: ObjectReader | None = None,
     ) -> str:
-        """Store ``data`` as ``session_id``'s record; return the new commit on the ref.
+        """Store ``data`` as ``session_id``'s record; return the new commit on the ref."""
+        with self.saving(session_id) as pending:
+            return pending.save(data, note=note, pins=pins)
 
-        ``pins`` become extra parents of the save's commit, keeping those commits
-        reachable from the ref (and so from gc and from a push of the ref). ``reader``, an
-        already running ``cat-file``, serves the first attempt.
+    @contextmanager
+    def saving(self, session_id: str) -> Iterator[PendingSave]:
+        """Start ``update-ref`` now, so that it comes up while the caller is still
+        capturing the tree; then call ``save`` on what this yields.
+
+        ``update-ref --stdin`` locks and checks nothing until it is handed the updates,
+        so starting it early changes nothing about the compare-and-swap.
         """
         validate_session_id(session_id)
-        blob = self.writer.blob(data)
-        deadline = time.monotonic() + RETRY_SECONDS
-        attempt = 0
+        mover = self.git.start(
+            "update-ref", "-m", f"gitprov: save session {session_id}", "--stdin", stdin=True
+        )
+        pending: PendingSave | None = None
+        try:
+            with self.git.local_objects() as cat:
+                pending = PendingSave(self, session_id, cat, mover)
+                yield pending
+        finally:
+            if pending is None or pending.mover is not None:
+                self.git.finish(mover, input=b"")  # no updates: it exits untouched
 
-        def updates_from(cat: ObjectReader) -> list[tuple[str, str, str | None]]:
-            updates = [self._record_update(cat, session_id, blob, pins)]
-            if note is not None and self.notes_ref is not None:
-                updates.append(self._note_update(cat, session_id, note))
-            return updates
-
-        while True:
-            if reader is not None and attempt == 0:
-                updates = updates_from(reader)
-            else:  # a fresh process: the ref moved, and nothing read before may be trusted
-                with self.git.objects() as cat:
-                    updates = updates_from(cat)
-            try:
-                self.move(updates, f"gitprov: save session {session_id}")
-                return updates[0][1]
-            except GitCommandError as exc:
-                if not _retryable(exc) or time.monotonic() > deadline:
-                    if _retryable(exc):
-                        raise ConcurrentUpdateError(
-                            f"could not save session {session_id}: other writers kept "
-                            f"moving {self.ref} for {RETRY_SECONDS:.0f}s; run again"
-                        ) from exc
-                    raise
-            attempt += 1
-            time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+    def updates(
+        self, cat: ObjectReader, session_id: str, blob: str, note: Note | None, pins: Sequence[str]
+    ) -> list[tuple[str, str, str | None]]:
+        """(ref, new, old) for the records ref and, with a note, the notes ref."""
+        updates = [self._record_update(cat, session_id, blob, pins)]
+        if note is not None and self.notes_ref is not None:
+            updates.append(self._note_update(cat, session_id, note))
+        return updates
 
     def tip(self, cat: ObjectReader, ref: str) -> tuple[str | None, str | None]:
         """(commit, tree) of ``ref``, or ``(None, None)`` when it does not exist yet."""
@@ -189,11 +235,22 @@ class RecordStore:
         )
         return self.notes_ref, commit, tip
 
-    def move(self, updates: list[tuple[str, str, str | None]], message: str) -> None:
-        """Move every ref from its old value to its new one, all or none."""
+    def move(
+        self,
+        updates: list[tuple[str, str, str | None]],
+        message: str,
+        started: Started | None = None,
+    ) -> None:
+        """Move every ref from its old value to its new one, all or none.
+
+        ``started`` is an ``update-ref --stdin`` already running (see :meth:`saving`).
+        """
         zero = "0" * (self.writer.hash_len * 2)
         lines = "".join(f"update {ref} {new} {old or zero}\n" for ref, new, old in updates)
-        self.git.run("update-ref", "-m", message, "--stdin", input=lines.encode())
+        if started is None:
+            self.git.run("update-ref", "-m", message, "--stdin", input=lines.encode())
+        else:
+            self.git.finish(started, input=lines.encode())
 
     # -- reading -------------------------------------------------------------------------
 

@@ -403,7 +403,7 @@ class Sync:
         args = {i: ("merge-base", "--all", a, b) for i, (a, b) in enumerate(tips) if a and b}
         procs = {i: self.git.start(*a) for i, a in args.items() if a[2] != a[3]}
         return [
-            self.git.finish(procs[i], args[i], ok=(0, 1)).text.split() if i in procs else []
+            self.git.finish(procs[i], ok=(0, 1)).text.split() if i in procs else []
             for i in range(len(tips))
         ]
 

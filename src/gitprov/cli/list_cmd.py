@@ -55,7 +55,8 @@ def list_cmd(
     log = SessionLog(path)
     unfiltered = branch is None and dirty is None
     if rev is not None:
-        records = log.for_commit(rev)
+        ran = [entry["session_id"] for entry in log.for_commit(rev)]
+        records = list(log.records(ran, skip_missing=True))  # a note may outlive a record
     else:
         ids = log.ids()
         if unfiltered and limit:
