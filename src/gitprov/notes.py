@@ -71,7 +71,15 @@ def parse_line(line: str) -> dict[str, Any] | None:
     return None
 
 
+_FIRST = re.compile(rf"- \{{session_id: ({_VALUE})[,}}]")
+
+
 def _line_id(line: str) -> str | None:
+    """The session id of a note line, reading no more of it than needed."""
+    if _LINE.fullmatch(line):
+        first = _FIRST.match(line)
+        assert first is not None
+        return str(_scalar(first.group(1)))
     entry = parse_line(line)
     return None if entry is None else str(entry["session_id"])
 
