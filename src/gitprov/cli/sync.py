@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from gitprov.cli.main import main
-from gitprov.runner import Git
-from gitprov.sync import ATTEMPTS, LOCK_TIMEOUT, Sync, resolve_remote
+from gitprov.cli.options import attempts_option, lock_timeout_option, open_sync
 
 
 @main.command("sync")
 @click.argument("remote", required=False)
-@click.option(
-    "--attempts",
-    type=click.IntRange(min=1),
-    default=ATTEMPTS,
-    show_default=True,
-    help="Fetch-merge-push rounds before giving up on a remote that keeps moving.",
-)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=LOCK_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for another sync of this repository.",
-)
+@attempts_option("Fetch-merge-push rounds before giving up on a remote that keeps moving.")
+@lock_timeout_option
 @click.pass_obj
 def sync_cmd(path: str, remote: str | None, attempts: int, lock_timeout: float) -> None:
     """Merge REMOTE's records with this clone's and push the union back.
@@ -36,8 +20,7 @@ def sync_cmd(path: str, remote: str | None, attempts: int, lock_timeout: float) 
     saved with different content here and there keeps both; the line `conflict: ...`
     names the id the remote's copy is kept under.
     """
-    git = Git.discover(path)
-    target = resolve_remote(git, remote, Path(path))
-    report = Sync(git, target, lock_timeout=lock_timeout).sync(attempts)
+    sync = open_sync(path, remote, lock_timeout)
+    report = sync.sync(attempts)
     for line in report.lines():
         click.echo(line)
