@@ -169,3 +169,12 @@ def test_parse_line_reads_hand_written_yaml_and_refuses_the_rest() -> None:
     assert parse_line("-   {session_id: 7, dirty: yes}") == {"session_id": "7", "dirty": True}
     assert parse_line("- just text") is None
     assert parse_line("{{ broken") is None
+
+
+def test_dirty_run_line_names_the_short_snapshot(repo: Path) -> None:
+    (repo / "README.md").write_text("edited\n")
+    save(repo, "d1")
+    snapshot = SessionLog(repo).get("d1")["git"]["snapshot"]
+    fields = "branch: main, dirty: true, status: success"
+    assert note(repo).splitlines() == [f"- {{session_id: d1, {fields}, snapshot: {snapshot[:12]}}}"]
+    assert SessionLog(repo).for_commit("HEAD")[0]["snapshot"] == snapshot[:12]

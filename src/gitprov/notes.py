@@ -20,6 +20,9 @@ from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, parse_tre
 #: Fields of a note line, in order, taken from a record's ``git:`` and ``run:`` sections.
 LINE_FIELDS = ("session_id", "branch", "dirty", "status", "snapshot")
 
+#: Hex digits of the snapshot id a line shows (the record keeps the full id).
+SHORT = 12
+
 
 def note_line(fields: Mapping[str, Any]) -> str:
     """One session's line: ``- {session_id: ..., branch: ..., dirty: ..., status: ...}``."""

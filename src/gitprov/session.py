@@ -108,7 +108,12 @@ class Session:
             )
             note = None
             if git["commit"] is not None:
-                fields = {"session_id": self.session_id, "status": run_status(record), **git}
+                fields = {
+                    **git,
+                    "session_id": self.session_id,
+                    "status": run_status(record),
+                    "snapshot": git["snapshot"] and git["snapshot"][: notes.SHORT],
+                }
                 note = Note(git["commit"], notes.note_line(fields))
             pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
             pending.save(dump(record), note=note, pins=[pin] if pin else [])
