@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,8 +226,16 @@ class Static:
         return commit is None or not abbrev or commit.startswith(abbrev)
 
 
-def probe(git: Runner, untracked: str = "all", static: Static | None = None) -> dict[str, Any]:
-    """The ``git:`` section with every changed path (uncapped: snapshots need them all)."""
+def probe(
+    git: Runner,
+    untracked: str = "all",
+    static: Static | None = None,
+    meanwhile: Callable[[], object] | None = None,
+) -> dict[str, Any]:
+    """The ``git:`` section with every changed path (uncapped: snapshots need them all).
+
+    ``meanwhile`` runs while ``git status`` does, for work that does not need its answer.
+    """
     if untracked not in UNTRACKED_MODES:
         raise ValueError(
             f"untracked must be one of {', '.join(UNTRACKED_MODES)}, not {untracked!r}"
@@ -241,6 +250,8 @@ def probe(git: Runner, untracked: str = "all", static: Static | None = None) -> 
     )
     status_p = git.start(*status_args)
     fresh = Static.read(git) if static is None else static
+    if meanwhile is not None:
+        meanwhile()
     info = parse_status(git.finish(status_p).stdout)
     if info["commit"] is not None and not fresh.describes(info["commit"]):
         fresh = Static.read(git)  # HEAD moved since the static facts were read

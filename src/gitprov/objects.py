@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import secrets
+import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +58,151 @@ def read_loose(objects_dir: Path, sha: str) -> GitObject | None:
     if not size.isdigit() or int(size) != len(data):
         return None
     return GitObject(sha, kind.decode("ascii", "replace"), data)
+
+
+_TYPES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
+_OFS_DELTA, _REF_DELTA = 6, 7
+
+
+def _apply_delta(base: bytes, delta: bytes) -> bytes:
+    """Git's delta format: two sizes, then copy-from-base and insert-literal ops."""
+    pos = 0
+    for _ in range(2):  # source size, then target size (varints; not needed here)
+        while delta[pos] & 0x80:
+            pos += 1
+        pos += 1
+    out = bytearray()
+    while pos < len(delta):
+        op = delta[pos]
+        pos += 1
+        if op & 0x80:
+            offset = size = 0
+            for i in range(4):
+                if op & (1 << i):
+                    offset |= delta[pos] << (8 * i)
+                    pos += 1
+            for i in range(3):
+                if op & (0x10 << i):
+                    size |= delta[pos] << (8 * i)
+                    pos += 1
+            out += base[offset : offset + (size or 0x10000)]
+        elif op:
+            out += delta[pos : pos + op]
+            pos += op
+        else:
+            raise ValueError("invalid delta opcode 0")
+    return bytes(out)
+
+
+class _Pack:
+    """One pack and its version-2 index, read through mmap."""
+
+    def __init__(self, idx_path: Path, hash_len: int) -> None:
+        self.hash_len = hash_len
+        with idx_path.open("rb") as fh:
+            self.idx = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        if self.idx[:8] != b"\377tOc\0\0\0\2":
+            raise ValueError(f"{idx_path} is not a version 2 pack index")
+        self.count = struct.unpack_from(">I", self.idx, 8 + 255 * 4)[0]
+        with idx_path.with_suffix(".pack").open("rb") as fh:
+            self.pack = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def offset(self, binsha: bytes) -> int | None:
+        first = binsha[0]
+        lo = struct.unpack_from(">I", self.idx, 8 + (first - 1) * 4)[0] if first else 0
+        hi = struct.unpack_from(">I", self.idx, 8 + first * 4)[0]
+        names = 8 + 256 * 4
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = names + mid * self.hash_len
+            found = self.idx[at : at + self.hash_len]
+            if found == binsha:
+                table = names + self.count * (self.hash_len + 4)
+                value: int = struct.unpack_from(">I", self.idx, table + mid * 4)[0]
+                if value & 0x80000000:
+                    large = table + self.count * 4 + (value & 0x7FFFFFFF) * 8
+                    value = struct.unpack_from(">Q", self.idx, large)[0]
+                return value
+            if found < binsha:
+                lo = mid + 1
+            else:
+                hi = mid
+        return None
+
+    def entry(
+        self, offset: int, resolve: Callable[[bytes], tuple[str, bytes] | None]
+    ) -> tuple[str, bytes]:
+        """(type, data) of the object at ``offset``, deltas applied."""
+        pack, pos = self.pack, offset
+        byte = pack[pos]
+        kind, size, shift = (byte >> 4) & 7, byte & 15, 4
+        while byte & 0x80:
+            pos += 1
+            byte = pack[pos]
+            size |= (byte & 0x7F) << shift
+            shift += 7
+        pos += 1
+        base: tuple[str, bytes] | None = None
+        if kind == _OFS_DELTA:
+            byte = pack[pos]
+            distance = byte & 0x7F
+            while byte & 0x80:
+                pos += 1
+                byte = pack[pos]
+                distance = ((distance + 1) << 7) | (byte & 0x7F)
+            pos += 1
+            base = self.entry(offset - distance, resolve)
+        elif kind == _REF_DELTA:
+            base = resolve(bytes(pack[pos : pos + self.hash_len]))
+            pos += self.hash_len
+            if base is None:
+                raise ValueError("delta base missing")
+        elif kind not in _TYPES:
+            raise ValueError(f"unknown pack entry type {kind}")
+        inflater = zlib.decompressobj()
+        data, step = b"", size + 64
+        while not inflater.eof:
+            piece = pack[pos : pos + step]
+            if not piece:
+                raise ValueError(f"truncated pack entry at {offset}")
+            data += inflater.decompress(piece)
+            pos += step
+        if base is not None:
+            return base[0], _apply_delta(base[1], data)
+        return _TYPES[kind], data
+
+    def close(self) -> None:
+        self.idx.close()
+        self.pack.close()
+
+
+class PackedObjects:
+    """Objects in the repository's packs, read in-process (deltas included)."""
+
+    def __init__(self, objects_dir: Path, hash_len: int) -> None:
+        self._packs: list[_Pack] = []
+        for idx in sorted((objects_dir / "pack").glob("pack-*.idx")):
+            if idx.with_suffix(".pack").exists():
+                with contextlib.suppress(OSError, ValueError):
+                    self._packs.append(_Pack(idx, hash_len))
+
+    def _find(self, binsha: bytes) -> tuple[str, bytes] | None:
+        for pack in self._packs:
+            offset = pack.offset(binsha)
+            if offset is not None:
+                return pack.entry(offset, self._find)
+        return None
+
+    def read(self, sha: str) -> GitObject | None:
+        try:
+            found = self._find(bytes.fromhex(sha))
+        except (ValueError, IndexError, zlib.error):
+            return None  # anything unexpected: let git answer
+        return None if found is None else GitObject(sha, found[0], found[1])
+
+    def close(self) -> None:
+        for pack in self._packs:
+            pack.close()
 
 
 class ObjectWriter:

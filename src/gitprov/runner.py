@@ -23,7 +23,7 @@ from gitprov.errors import (
     NotAGitRepositoryError,
     UnsafeRepositoryError,
 )
-from gitprov.objects import GitObject, read_loose
+from gitprov.objects import GitObject, PackedObjects, read_loose
 
 #: Variables that re-point git at another repository, index or object store.
 _SCRUBBED = (
@@ -338,27 +338,38 @@ def read_ref_file(common_dir: Path, ref: str) -> tuple[bool, str | None]:
 
 
 class LocalReader:
-    """Reads refs and loose objects from the repository's files, and anything else
-    (packed objects, reftable, revision syntax) through a ``cat-file`` started only then.
+    """Reads refs and objects (loose or packed) from the repository's files, and anything
+    else (alternates, reftable, revision syntax) through a ``cat-file`` started only then.
 
-    A save usually finds all it needs loose, since it is what the previous save wrote, and
-    so spawns no reader process at all.
+    A save so spawns no reader process at all. Objects read once are kept (they never
+    change); refs are read afresh every time.
     """
 
     def __init__(self, git: Git) -> None:
         self._git = git
         self._stack = ExitStack()
         self._cat: ObjectReader | None = None
+        self._packs: PackedObjects | None = None
+        self._seen: dict[str, GitObject] = {}
 
     def read(self, name: str) -> GitObject | None:
         if _HEX.fullmatch(name):
-            found = read_loose(self._git.objects_dir, name)
+            found = self._seen.get(name) or read_loose(self._git.objects_dir, name)
+            if found is None:
+                if self._packs is None:
+                    self._packs = PackedObjects(self._git.objects_dir, len(name) // 2)
+                    self._stack.callback(self._packs.close)
+                found = self._packs.read(name) or self._cat_read(name)
             if found is not None:
-                return found
-        elif name.startswith("refs/") and not any(c in name for c in "^:~@{ \\"):
+                self._seen[name] = found
+            return found
+        if name.startswith("refs/") and not any(c in name for c in "^:~@{ \\"):
             known, sha = read_ref_file(self._git.common_dir, name)
             if known:
                 return None if sha is None else self.read(sha)
+        return self._cat_read(name)
+
+    def _cat_read(self, name: str) -> GitObject | None:
         if self._cat is None:
             self._cat = self._stack.enter_context(self._git.objects())
         return self._cat.read(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gitprov import environment, notes
@@ -72,9 +72,9 @@ class Session:
         """The stored record (``SessionNotFoundError`` when there is none)."""
         return load(self.records.read(self.session_id), self.session_id)
 
-    def _git_section(self) -> dict[str, Any]:
+    def _git_section(self, meanwhile: Callable[[], object] | None = None) -> dict[str, Any]:
         """The record's ``git:`` section now, with a snapshot when the tree is dirty."""
-        section = probe(self.git, self._untracked, self._static)
+        section = probe(self.git, self._untracked, self._static, meanwhile)
         section["snapshot"] = None
         if section["dirty"] and self._snapshot:
             snap = take_snapshot(
@@ -99,10 +99,10 @@ class Session:
                 f"{self.git.root} is a bare repository: runs are recorded from a work tree "
                 f"(a clone); a bare repository can only be read (SessionLog)"
             )
-        # cat-file and update-ref start first, so they are up by the time `git status`
-        # has answered.
+        # update-ref starts first and the trees are read while `git status` runs, so the
+        # save then waits on little more than git status itself.
         with self.records.saving(self.session_id) as pending:
-            git = self._git_section()
+            git = self._git_section(meanwhile=pending.prefetch)
             record = build(
                 self.session_id, data, git, project=self.project, secret_keys=self._secret_keys
             )

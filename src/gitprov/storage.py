@@ -80,6 +80,18 @@ class PendingSave:
         self.cat: ObjectReader | None = cat
         self.mover: Started | None = mover
 
+    def prefetch(self) -> None:
+        """Read what the save will need of the records and notes trees, so that it overlaps
+        with other work (``git status``); a packed tree starts ``cat-file`` here too."""
+        if self.cat is not None:
+            store = self.store
+            for ref in (store.ref, store.notes_ref):
+                if ref is not None:
+                    root = store.tree(self.cat, store.tip(self.cat, ref)[1])
+                    bucket = root.get(fanout(self.session_id)) if ref == store.ref else None
+                    if bucket is not None:
+                        self.cat.read(bucket.sha)
+
     def save(self, data: bytes, *, note: Note | None = None, pins: Sequence[str] = ()) -> str:
         """Store ``data``; return the new commit on the ref.
 
@@ -257,8 +269,11 @@ class RecordStore:
     def read(self, session_id: str) -> bytes:
         """The stored bytes of ``session_id``'s record."""
         validate_session_id(session_id)
-        with self.git.objects() as cat:
-            obj = cat.read(f"{self.ref}:{record_path(session_id)}")
+        with self.git.local_objects() as cat:  # usually no process: a store is built per run
+            root = self.tree(cat, self.tip(cat, self.ref)[1])
+            bucket = root.get(fanout(session_id))
+            entry = self.tree(cat, bucket.sha).get(f"{session_id}.yaml") if bucket else None
+            obj = cat.read(entry.sha) if entry else None
         if obj is None or obj.type != "blob":
             raise SessionNotFoundError(
                 f"no session {session_id} is recorded in {self.git.root} (ref {self.ref}); "
