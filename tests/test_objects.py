@@ -5,8 +5,18 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from gitprov import GitSessionStore
-from gitprov.objects import ObjectWriter, PackedObjects, read_loose
+from gitprov.objects import (
+    BLOB_MODE,
+    MAX_PACKS,
+    Entry,
+    ObjectWriter,
+    PackedObjects,
+    parse_tree,
+    read_loose,
+)
 from gitprov.runner import Git
 
 from conftest import git
@@ -68,3 +78,83 @@ def test_packed_objects_with_deltas_match_git(repo: Path) -> None:
     # and a save on the packed repository still works, reading only in-process
     GitSessionStore(path=str(repo), session_id="after-gc").save()
     assert git(repo, "fsck", "--strict", "--no-progress") == ""
+
+
+def pack_files(repo: Path) -> list[Path]:
+    return sorted((repo / ".git/objects/pack").glob("pack-*"))
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_batch_is_one_pack_git_reads_and_verifies(tmp_path: Path, object_format: str) -> None:
+    repo = tmp_path / "r"
+    git(tmp_path, "init", "-q", f"--object-format={object_format}", str(repo))
+    g = Git.discover(repo)
+    writer = ObjectWriter(g.objects_dir, g.object_format)
+    big = bytes(range(256)) * 300  # a size that needs a multi-byte pack entry header
+    with writer.batch():
+        blob = writer.blob(big)
+        small = writer.blob(b"small\n")
+        tree = writer.tree([Entry(BLOB_MODE, "big.bin", blob), Entry(BLOB_MODE, "s", small)])
+        commit = writer.commit(tree, [], "packed\n")
+        assert pack_files(repo) == []  # nothing on disk until the batch ends
+    assert [p.suffix for p in pack_files(repo)] == [".idx", ".pack"]
+    assert git(repo, "count-objects", "-v").splitlines()[0] == "count: 0"  # no loose object
+    idx = pack_files(repo)[0]
+    listing = git(repo, "verify-pack", "-v", str(idx))  # checksums, CRCs and offsets
+    assert sum(1 for line in listing.splitlines() if line.split()[:1] in ([blob], [commit])) == 2
+    assert idx.stem == f"pack-{idx.with_suffix('.pack').read_bytes()[-len(blob) // 2 :].hex()}"
+    assert (
+        subprocess.run(
+            ["git", "-C", str(repo), "cat-file", "blob", f"{commit}:big.bin"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        == big
+    )
+    git(repo, "update-ref", "refs/heads/main", commit)
+    assert git(repo, "fsck", "--strict", "--no-progress") == ""
+    packs = PackedObjects(g.objects_dir, len(blob) // 2)
+    try:
+        found = packs.read(tree)
+        assert found is not None and found.type == "tree"
+        assert parse_tree(found.data, len(blob) // 2)["s"].sha == small
+    finally:
+        packs.close()
+
+
+def test_batch_falls_back_to_loose_objects(repo: Path) -> None:
+    g = Git.discover(repo)
+    writer = ObjectWriter(g.objects_dir, g.object_format)
+    before = pack_files(repo)
+    with writer.batch():
+        one = writer.blob(b"just one object\n")
+    assert pack_files(repo) == before and read_loose(g.objects_dir, one) is not None
+    with pytest.raises(RuntimeError, match="boom"), writer.batch():
+        lost = writer.blob(b"written, then the batch fails\n")
+        writer.blob(b"another\n")
+        raise RuntimeError("boom")
+    assert pack_files(repo) == before
+    assert git(repo, "cat-file", "-t", lost, check=False) == ""  # nothing was written
+    for i in range(MAX_PACKS):  # as many packs as git's gc.autoPackLimit
+        with writer.batch():
+            writer.blob(b"a %d" % i)
+            writer.blob(b"b %d" % i)
+    assert len(pack_files(repo)) == 2 * MAX_PACKS
+    with writer.batch():
+        loose = [writer.blob(b"c"), writer.blob(b"d")]
+    assert len(pack_files(repo)) == 2 * MAX_PACKS  # no pack past git's own limit
+    assert all(read_loose(g.objects_dir, sha) is not None for sha in loose)
+
+
+def test_saves_write_packs_that_git_gc_folds(repo: Path) -> None:
+    for i in range(3):
+        GitSessionStore(path=str(repo), session_id=f"run-{i}").save({"i": i})
+    assert len([p for p in pack_files(repo) if p.suffix == ".pack"]) == 3  # one per save
+    git(repo, "gc", "-q")
+    assert len([p for p in pack_files(repo) if p.suffix == ".pack"]) == 1
+    assert git(repo, "fsck", "--strict", "--no-progress") == ""
+    assert [GitSessionStore(path=str(repo), session_id=f"run-{i}")["i"] for i in range(3)] == [
+        0,
+        1,
+        2,
+    ]

@@ -214,7 +214,7 @@ class Runner:
 class Git(Runner):
     """A repository located once; every git process runs against it.
 
-    ``worktree`` is ``None`` for a bare repository. ``objects_dir`` is where new loose
+    ``worktree`` is ``None`` for a bare repository. ``objects_dir`` is where new
     objects go (the common dir's, shared by all worktrees).
     """
 

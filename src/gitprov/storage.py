@@ -100,17 +100,18 @@ class PendingSave:
         compare-and-swap is retried, with fresh processes, until ``RETRY_SECONDS``.
         """
         store, session_id = self.store, self.session_id
-        blob = store.writer.blob(data)
         deadline = time.monotonic() + RETRY_SECONDS
         attempt = 0
         while True:
             mover, self.mover = self.mover, None
-            if self.cat is not None:
-                updates = store.updates(self.cat, session_id, blob, note, pins)
-                self.cat = None
-            else:  # a fresh process: the ref moved, and nothing read before may be trusted
-                with store.git.local_objects() as cat:
-                    updates = store.updates(cat, session_id, blob, note, pins)
+            with store.writer.batch():  # one pack per attempt, on disk before the move
+                blob = store.writer.blob(data)
+                if self.cat is not None:
+                    updates = store.updates(self.cat, session_id, blob, note, pins)
+                    self.cat = None
+                else:  # a fresh reader: the ref moved, and nothing read before may be trusted
+                    with store.git.local_objects() as cat:
+                        updates = store.updates(cat, session_id, blob, note, pins)
             try:
                 store.move(updates, f"gitprov: save session {session_id}", mover)
                 return updates[0][1]
