@@ -32,7 +32,7 @@ from gitprov import notes as gp_notes
 from gitprov import schema as gp_record
 from gitprov import storage as gp_storage
 from gitprov.capture import probe
-from gitprov.objects import ObjectWriter
+from gitprov.objects import MAX_PACKS, ObjectWriter
 from gitprov.runner import Git
 from gitprov.snapshot import take_snapshot
 
@@ -601,6 +601,21 @@ def run_all(tmp: Path, rounds: int) -> int:
         "store.save() (snapshot=False)",
         save_only(small_clean, snapshot=False),
         1.1,
+    )
+
+    # 2 again, now that small_clean holds MAX_PACKS unfolded packs of earlier saves (no
+    # `git gc` ran): saves write loose objects until git's own gc --auto folds the packs
+    packs = len(list((small_clean / ".git/objects/pack").glob("pack-*.idx")))
+    if packs < MAX_PACKS:
+        raise RuntimeError(f"expected {MAX_PACKS} packs in {small_clean}, found {packs}")
+    bench.run(
+        f"2 save() vs status+notes add, clean 50 files, {packs} packs (loose writes)",
+        "store.save()",
+        save_only(small_clean),
+        "git status --porcelain=v2; git notes add -f",
+        anchor_save(small_clean),
+        1.5,
+        target=False,
     )
 
     # 4. for_commit on the 20k repository vs git notes show (before any save touches it)

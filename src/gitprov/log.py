@@ -8,6 +8,7 @@ id. Works in bare repositories too (a server-side audit).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -149,20 +150,16 @@ class SessionLog:
         if self._store.notes_ref is None:
             raise GitProvError("the commit index is turned off (notes_ref=None)")
         notes_ref = self._store.notes_ref
-        hash_len = self._store.writer.hash_len
         with self._copies() as copies, self.git.objects() as cat:
             commit = cat.read(f"{rev}^{{commit}}")
             if commit is None:
                 raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
-
-            def read_tree(tree_id: str) -> bytes | None:
-                obj = cat.read(tree_id)
-                return obj.data if obj is not None and obj.type == "tree" else None
+            read_tree = functools.partial(self._store.tree, cat)
 
             entries: dict[str, dict[str, Any]] = {}
             for source in [notes_ref, *copies.of(notes_ref)]:
                 root = cat.read(f"{source}^{{tree}}")
-                found = notes.find(read_tree, root.sha, commit.sha, hash_len) if root else None
+                found = notes.find(read_tree, root.sha, commit.sha) if root else None
                 if found is not None:
                     blob = cat.read(found[1])
                     for entry in notes.note_entries(blob.data if blob else b"", commit.sha):

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from gitprov.errors import CorruptRecordError
-from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, parse_tree
+from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter
 
 #: Fields of a note line, in order, taken from a record's ``git:`` and ``run:`` sections.
 LINE_FIELDS = ("session_id", "branch", "dirty", "status", "snapshot")
@@ -109,17 +109,15 @@ def note_entries(note: bytes, commit: str) -> list[dict[str, Any]]:
     return list(entries.values())
 
 
-Reader = Callable[[str], bytes | None]
+#: A tree's entries by id, as a dict the caller may change (empty when there is no tree).
+Reader = Callable[[str], dict[str, Entry]]
 
 
-def find(read_tree: Reader, root: str, commit: str, hash_len: int) -> tuple[list[str], str] | None:
+def find(read_tree: Reader, root: str, commit: str) -> tuple[list[str], str] | None:
     """Where ``commit``'s note sits in a notes tree of any fanout: (dir path, blob id)."""
     tree_id, dirs, rest = root, list[str](), commit
     while True:
-        data = read_tree(tree_id)
-        if data is None:
-            return None
-        entries = parse_tree(data, hash_len)
+        entries = read_tree(tree_id)
         if rest in entries and not entries[rest].is_tree:
             return dirs, entries[rest].sha
         sub = entries.get(rest[:2])
@@ -141,11 +139,9 @@ def put(
     a new one goes one level below the deepest existing fanout directory on its path, at
     least ``xx/`` deep, so the root never grows past 256 entries.
     """
-    hash_len = writer.hash_len
 
     def rebuild(tree_id: str | None, rest: str, depth: int) -> str:
-        data = read_tree(tree_id) if tree_id else None
-        entries = parse_tree(data, hash_len) if data is not None else {}
+        entries = read_tree(tree_id) if tree_id else {}
         if rest in entries and not entries[rest].is_tree:
             entries[rest] = Entry(BLOB_MODE, rest, blob)
         else:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import mmap
 import os
+import re
 import secrets
 import struct
 import time
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 TREE_MODE = "40000"
 BLOB_MODE = "100644"
@@ -29,9 +31,8 @@ BLOB_MODE = "100644"
 IDENTITY = "gitprov <gitprov@localhost>"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One tree entry."""
+class Entry(NamedTuple):
+    """One tree entry (a tuple: records' trees are parsed on every save)."""
 
     mode: str
     name: str
@@ -99,21 +100,21 @@ def _apply_delta(base: bytes, delta: bytes) -> bytes:
 class _Pack:
     """One pack and its version-2 index, read through mmap."""
 
-    def __init__(self, idx_path: Path, hash_len: int) -> None:
+    def __init__(self, idx_path: str, hash_len: int) -> None:
         self.hash_len = hash_len
-        with idx_path.open("rb") as fh:
+        with open(idx_path, "rb") as fh:
             self.idx = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         if self.idx[:8] != b"\377tOc\0\0\0\2":
             raise ValueError(f"{idx_path} is not a version 2 pack index")
         self.count = struct.unpack_from(">I", self.idx, 8 + 255 * 4)[0]
-        self._pack_path = idx_path.with_suffix(".pack")
+        self._pack_path = idx_path[: -len(".idx")] + ".pack"
         self._pack: mmap.mmap | None = None
 
     @property
     def pack(self) -> mmap.mmap:
         """The pack itself, opened only once an object is found in it."""
         if self._pack is None:
-            with self._pack_path.open("rb") as fh:
+            with open(self._pack_path, "rb") as fh:
                 self._pack = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         return self._pack
 
@@ -190,14 +191,13 @@ class _Pack:
 class PackedObjects:
     """Objects in the repository's packs, read in-process (deltas included).
 
-    Packs are opened only as a lookup needs them, newest first: what a save reads (the
-    tip and its trees) was written by the previous save, into the newest pack.
+    Packs are opened only as a lookup needs them, in :func:`_search_order`.
     """
 
     def __init__(self, objects_dir: Path, hash_len: int) -> None:
         self._hash_len = hash_len
         self._packs: list[_Pack] = []
-        self._unopened = _newest_first(objects_dir / "pack")
+        self._unopened = _search_order(objects_dir / "pack")
 
     def _open_next(self) -> bool:
         while self._unopened:
@@ -228,18 +228,25 @@ class PackedObjects:
             pack.close()
 
 
-def _newest_first(pack_dir: Path) -> list[Path]:
-    """The pack indexes in ``pack_dir``, most recently written first."""
-    found: list[tuple[float, Path]] = []
+def _search_order(pack_dir: Path) -> list[str]:
+    """The pack indexes in ``pack_dir``: the newest, then the largest, then the rest
+    newest first. A save reads the tip and the trees the previous save wrote (the newest
+    pack) and older trees, most likely in the pack ``git gc`` folded everything into."""
+    found: list[tuple[float, int, str]] = []
     try:
         with os.scandir(pack_dir) as entries:
             for entry in entries:
                 if entry.name.startswith("pack-") and entry.name.endswith(".idx"):
                     with contextlib.suppress(OSError):
-                        found.append((entry.stat().st_mtime, Path(entry.path)))
+                        info = entry.stat()
+                        found.append((info.st_mtime, info.st_size, entry.path))
     except OSError:
         return []
-    return [path for _, path in sorted(found, reverse=True)]
+    found.sort(reverse=True)
+    if len(found) > 2:
+        largest = max(range(1, len(found)), key=lambda i: found[i][1])
+        found.insert(1, found.pop(largest))
+    return [path for _, _, path in found]
 
 
 #: git's default ``gc.autoPackLimit``: with this many packs present a batch is written as
@@ -396,18 +403,22 @@ def format_tree(entries: list[Entry], hash_len: int = 20) -> bytes:
     return bytes(out)
 
 
+_TREE_ENTRY = re.compile(rb"([0-7]+) ([^\0]+)\0")
+
+
 def parse_tree(data: bytes, hash_len: int = 20) -> dict[str, Entry]:
     """Entries of a raw tree object, by name."""
     entries: dict[str, Entry] = {}
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        nul = data.index(b"\0", space)
-        mode = data[pos:space].decode()
-        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
-        sha = data[nul + 1 : nul + 1 + hash_len].hex()
-        entries[name] = Entry(mode, name, sha)
-        pos = nul + 1 + hash_len
+    match = _TREE_ENTRY.match
+    pos, size = 0, len(data)
+    while pos < size:
+        found = match(data, pos)
+        if found is None:
+            raise ValueError(f"malformed tree entry at byte {pos}")
+        mode, raw_name = found.groups()
+        name = raw_name.decode("utf-8", "surrogateescape")
+        pos = found.end() + hash_len
+        entries[name] = Entry(mode.decode(), name, data[pos - hash_len : pos].hex())
     return entries
 
 

@@ -9,6 +9,7 @@ both old values checked, retried with jittered back-off when another writer won.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import time
@@ -137,6 +138,7 @@ class RecordStore:
         self.ref = ref
         self.notes_ref = notes_ref
         self.writer = ObjectWriter(git.objects_dir, git.object_format)
+        self._trees: dict[str, dict[str, Entry]] = {}  # parsed trees, by id (immutable)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -192,10 +194,19 @@ class RecordStore:
         return obj.sha, commit_tree(obj.data)
 
     def tree(self, cat: ObjectReader, tree_id: str | None) -> dict[str, Entry]:
+        """The entries of ``tree_id`` (a fresh dict, the caller's to change; empty when
+        there is no such tree)."""
         if tree_id is None:
             return {}
-        obj = cat.read(tree_id)
-        return parse_tree(obj.data, self.writer.hash_len) if obj is not None else {}
+        parsed = self._trees.get(tree_id)
+        if parsed is None:
+            obj = cat.read(tree_id)
+            if obj is None or obj.type != "tree":
+                return {}
+            if len(self._trees) >= 64:  # a save reads four trees; a store lives for a run
+                self._trees.clear()
+            parsed = self._trees[tree_id] = parse_tree(obj.data, self.writer.hash_len)
+        return dict(parsed)
 
     def _record_update(
         self, cat: ObjectReader, session_id: str, blob: str, pins: Sequence[str]
@@ -230,13 +241,8 @@ class RecordStore:
     ) -> tuple[str, str, str | None]:
         assert self.notes_ref is not None
         tip, tree = self.tip(cat, self.notes_ref)
-
-        def read_tree(tree_id: str) -> bytes | None:
-            obj = cat.read(tree_id)
-            return obj.data if obj is not None and obj.type == "tree" else None
-
-        hash_len = self.writer.hash_len
-        found = notes.find(read_tree, tree, note.commit, hash_len) if tree else None
+        read_tree = functools.partial(self.tree, cat)
+        found = notes.find(read_tree, tree, note.commit) if tree else None
         existing = b""
         if found is not None:
             obj = cat.read(found[1])

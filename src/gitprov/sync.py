@@ -16,6 +16,7 @@ dir keeps two syncs of the same repository from interleaving.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
@@ -573,10 +574,7 @@ class Sync:
                 else:
                     changes[commit] = self.store.writer.blob(_cat_sort_uniq(cat, mine, blob))
 
-        def read_tree(tree_id: str) -> bytes | None:
-            obj = cat.read(tree_id)
-            return obj.data if obj is not None and obj.type == "tree" else None
-
+        read_tree = functools.partial(self.store.tree, cat)
         root = local
         for commit, blob in sorted(changes.items()):
             root = notes.put(read_tree, self.store.writer, root, commit, blob)
