@@ -254,7 +254,15 @@ def _search_order(pack_dir: Path) -> list[str]:
 #: (run by the user's next commit or fetch) already lets accumulate and then folds together.
 MAX_PACKS = 50
 
+#: Batches up to this size go into a pack whose offsets all fit the index's 4-byte table.
+_PACK_BYTES = 1 << 30
+
 _TYPE_CODES = {name: code for code, name in _TYPES.items()}
+
+
+def _with_header(kind: str, data: bytes) -> bytes:
+    """An object as git hashes it (and stores it loose): ``<type> <size>\\0<data>``."""
+    return b"%s %d\0%s" % (kind.encode(), len(data), data)
 
 
 class ObjectWriter:
@@ -268,7 +276,7 @@ class ObjectWriter:
 
     def write(self, kind: str, data: bytes) -> str:
         """Store ``data`` as an object of ``kind``; return its id. Idempotent."""
-        raw = b"%s %d\0%s" % (kind.encode(), len(data), data)
+        raw = _with_header(kind, data)
         sha = hashlib.new(self.object_format, raw).hexdigest()
         target = self.objects_dir / sha[:2] / sha[2:]
         if target.exists():
@@ -299,12 +307,16 @@ class ObjectWriter:
             pending = self._batch
         finally:
             self._batch = None
-        if len(pending) > 1 and _count_packs(self.objects_dir / "pack") < MAX_PACKS:
-            write_pack(self.objects_dir / "pack", self.object_format, pending)
+        pack_dir = self.objects_dir / "pack"
+        if (
+            len(pending) > 1
+            and sum(len(data) for _, data in pending.values()) < _PACK_BYTES
+            and _count_packs(pack_dir) < MAX_PACKS
+        ):
+            write_pack(pack_dir, self.object_format, pending)
             return
         for sha, (kind, data) in pending.items():
-            raw = b"%s %d\0%s" % (kind.encode(), len(data), data)
-            self._write_loose(self.objects_dir / sha[:2] / sha[2:], raw)
+            self._write_loose(self.objects_dir / sha[:2] / sha[2:], _with_header(kind, data))
 
     def blob(self, data: bytes) -> str:
         return self.write("blob", data)
