@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import OrderedDict
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -15,7 +17,7 @@ from gitprov.schema import build, dump, load, to_plain, validate_session_id
 
 
 @pytest.mark.parametrize(
-    "good", ["2026-11-24T10.30.45.123Z", "a", "run_1+exp@host:2", "X" * 128, "_x"]
+    "good", ["2026-11-24T10.30.45.123Z", "a", "run_1+exp@host:2", "X" * 128, "_x", "@a", "+x", ":x"]
 )
 def test_valid_ids(good: str) -> None:
     assert validate_session_id(good) == good
@@ -41,6 +43,22 @@ class Opaque:
         return "opaque-object"
 
 
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Meters(float):
+    pass
+
+
+class Count(int):
+    pass
+
+
+class Name(str):
+    pass
+
+
 def test_to_plain_makes_everything_representable() -> None:
     cyclic: list[object] = []
     cyclic.append(cyclic)
@@ -58,6 +76,12 @@ def test_to_plain_makes_everything_representable() -> None:
         "nested": OrderedDict(a=[{"b": {4, 5}}]),
         "cycle": cyclic,
         "surrogate": "bad\udcff",
+        "int_enum": Level.HIGH,
+        "float_sub": Meters(2.5),  # as numpy.float64 subclasses float
+        "int_sub": Count(7),
+        "fraction": Fraction(1, 4),  # a numbers.Real that is no float
+        "decimal": Decimal("0.10"),  # not Real: kept exact, as text
+        "str_sub": Name("n"),
     }
     plain = to_plain(value)
     assert plain == {
@@ -74,7 +98,19 @@ def test_to_plain_makes_everything_representable() -> None:
         "nested": {"a": [{"b": [4, 5]}]},
         "cycle": ["<cycle>"],
         "surrogate": "bad\\udcff",
+        "int_enum": 3,
+        "float_sub": 2.5,
+        "int_sub": 7,
+        "fraction": 0.25,
+        "decimal": "0.10",
+        "str_sub": "n",
     }
+    assert [type(plain[k]) for k in ("int_enum", "float_sub", "int_sub", "str_sub")] == [
+        int,
+        float,
+        int,
+        str,
+    ]
     assert yaml.safe_load(dump(plain)) == plain
 
 

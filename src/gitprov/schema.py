@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import numbers
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -20,7 +21,7 @@ from gitprov.redact import redact
 
 FORMAT = 1
 
-_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:+@-]{0,127}")
+_ID = re.compile(r"[A-Za-z0-9_:+@][A-Za-z0-9._:+@-]{0,127}")
 
 #: Keys Kedro writes, in the order a reader expects them; other keys follow alphabetically.
 _LEADING = ("session_id", "project_path", "username", "cli", "env", "runtime_params", "run")
@@ -55,10 +56,17 @@ def to_plain(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
     """``value`` made of YAML's plain types only, so that a save never fails on a type.
 
     Paths, dates and unknown objects become strings, sets become sorted lists, enums their
-    value; cycles become ``"<cycle>"``.
+    value, numbers of other types (``IntEnum`` aside, numpy's) plain ints and floats;
+    cycles become ``"<cycle>"``.
     """
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or type(value) in (bool, int, float):
         return value
+    if isinstance(value, enum.Enum):
+        return to_plain(value.value, _seen)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, bytes):
@@ -67,8 +75,6 @@ def to_plain(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
         return value.as_posix()
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return to_plain(value.value, _seen)
     if id(value) in _seen:
         return "<cycle>"
     seen = _seen | {id(value)}
