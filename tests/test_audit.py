@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from gitprov import DirtyWorkTreeError, GitProvError, GitSessionStore, SessionLog
 from gitprov.errors import UnpushedCommitError
+from gitprov.runner import Git
+from gitprov.snapshot import scratch_index
 
 from conftest import git, make_repo
 
@@ -157,6 +161,24 @@ def test_large_untracked_file_is_skipped_and_named(repo: Path, tmp_path: Path) -
     ]
     files = git(repo, "ls-tree", "-r", "--name-only", str(section["snapshot"])).split()
     assert "small.txt" in files and "dump.bin" not in files
+    # checkout says what it could not restore; a relative folder is taken from -C
+    proc = gitprov("-C", str(repo), "checkout", "big-1", "../restored")
+    assert proc.returncode == 0, proc.stderr
+    assert b"not restored: dump.bin (left out of the snapshot: untracked file over" in proc.stdout
+    assert (tmp_path / "restored" / "small.txt").read_text() == "kept\n"
+
+
+def test_scratch_index_outside_an_unwritable_git_dir(repo: Path, tmp_path: Path) -> None:
+    g = Git.discover(repo)
+    readonly = dataclasses.replace(g, git_dir=tmp_path / "no-such-git-dir")  # mkstemp fails
+    with scratch_index(readonly, seed=False) as env:
+        index = Path(env["GIT_INDEX_FILE"])
+        assert index.parent == Path(tempfile.gettempdir())
+        subprocess.run(
+            ["git", "-C", str(repo), "read-tree", "HEAD"], env={**os.environ, **env}, check=True
+        )
+        assert index.exists()
+    assert not index.exists()
 
 
 def test_snapshot_with_untracked_folded_into_folders(repo: Path) -> None:
@@ -167,6 +189,39 @@ def test_snapshot_with_untracked_folded_into_folders(repo: Path) -> None:
     assert section["changes"] == [{"path": "newdir/", "status": "untracked"}]
     files = git(repo, "ls-tree", "-r", "--name-only", str(section["snapshot"])).split()
     assert "newdir/a.py" in files
+
+
+def test_nested_repository_without_commits_is_skipped_not_fatal(repo: Path) -> None:
+    git(repo, "init", "-q", "scratch")  # no commit: git cannot add it as a gitlink
+    (repo / "scratch" / "s.txt").write_text("s\n")
+    (repo / "new.py").write_text("new\n")
+    section = save(repo, "nested")["git"]
+    assert isinstance(section, dict) and section["snapshot"]
+    skipped = section["snapshot_skipped"]
+    assert isinstance(skipped, list) and [s["path"] for s in skipped] == ["scratch"]
+    assert "is a directory" in skipped[0]["reason"]
+    files = git(repo, "ls-tree", "-r", "--name-only", str(section["snapshot"])).split()
+    assert "new.py" in files and not any(f.startswith("scratch") for f in files)
+
+
+def test_a_snapshot_git_cannot_build_still_saves_the_record(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a required clean filter that fails: git status never runs it on an untracked file,
+    # but adding the file to the snapshot's index does
+    git(repo, "config", "filter.broken.clean", "false")
+    git(repo, "config", "filter.broken.required", "true")
+    (repo / ".git" / "info" / "attributes").write_text("*.dat filter=broken\n")
+    (repo / "new.dat").write_text("data\n")
+    with caplog.at_level(logging.WARNING, logger="gitprov"):
+        record = save(repo, "no-snap")
+    section = record["git"]
+    assert isinstance(section, dict) and section["dirty"] is True
+    assert section["snapshot"] is None and "clean filter" in str(section["snapshot_error"])
+    assert "no snapshot of session no-snap" in caplog.text
+    head = git(repo, "rev-parse", "HEAD").strip()
+    tip = git(repo, "rev-list", "--parents", "-n1", "refs/provenance/sessions").split()
+    assert head in tip[2:]  # the commit that ran is still pinned
 
 
 def test_submodule_sha_recorded_and_checkout_says_so(repo: Path, tmp_path: Path) -> None:

@@ -137,11 +137,18 @@ def test_build_orders_keys_and_replaces_kedro_git() -> None:
     assert record["git"] == {"commit_sha": "abc1234", "dirty": True}
     assert record["provenance"]["format"] == 1
     assert set(record["provenance"]["host"]) == {"hostname", "platform", "python"}
-    assert load(dump(record), "s1") == record
+    assert load(dump(record), "s1", "r:p") == record
 
 
 def test_load_names_the_broken_session() -> None:
-    with pytest.raises(CorruptRecordError, match="session s9 is not valid YAML"):
-        load(b"a: [unclosed", "s9")
+    with pytest.raises(CorruptRecordError) as info:
+        load(b"a: b\nc: [unclosed", "s9", "refs/provenance/sessions:ab/s9.yaml")
+    message = str(info.value)
+    assert "session s9 is not valid YAML" in message and "at line " in message
+    assert "`git show refs/provenance/sessions:ab/s9.yaml`" in message and "\n" not in message
     with pytest.raises(CorruptRecordError, match="not a YAML mapping"):
-        load(b"- just a list", "s9")
+        load(b"- just a list", "s9", "r:p")
+    with pytest.raises(CorruptRecordError, match="git section that is not a mapping"):
+        load(b"session_id: s9\ngit: just text\n", "s9", "r:p")
+    with pytest.raises(CorruptRecordError, match="not UTF-8"):
+        load(b"k: \xff\n", "s9", "r:p")

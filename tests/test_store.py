@@ -203,10 +203,24 @@ def test_corrupt_record_is_named_and_others_still_readable(repo: Path) -> None:
     commit = git(repo, "commit-tree", tree, "-p", tip, "-m", "hand edit").strip()
     git(repo, "update-ref", "refs/provenance/sessions", commit, tip)
     log = SessionLog(repo)
-    with pytest.raises(CorruptRecordError, match="bad-1"):
+    with pytest.raises(CorruptRecordError, match="bad-1") as info:
         log.get("bad-1")
+    assert f"git show refs/provenance/sessions:{bucket}/bad-1.yaml" in str(info.value)
     assert log.get("good-1")["session_id"] == "good-1"
     assert set(log.ids()) == {"good-1", "bad-1"}
+    # the CLI lists the readable records, names the broken one on stderr, exits 1
+    for args in (["list"], ["list", "--commit", "HEAD"], ["list", "--format", "json"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "gitprov", "-C", str(repo), *args], capture_output=True
+        )
+        assert proc.returncode == 1, args
+        assert b"good-1" in proc.stdout and b"bad-1" not in proc.stdout, args
+        errors = proc.stderr.decode().strip().splitlines()
+        assert len(errors) == 1 and "session bad-1 is not valid YAML" in errors[0], args
+    verify = subprocess.run(
+        [sys.executable, "-m", "gitprov", "-C", str(repo), "verify"], capture_output=True
+    )
+    assert verify.returncode == 1 and b"bad-1: record does not parse" in verify.stdout
 
 
 def test_user_state_untouched(repo: Path) -> None:

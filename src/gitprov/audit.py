@@ -7,6 +7,7 @@ through a private index, and verify only reads.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,10 @@ def code_commit(record: dict[str, Any]) -> str:
     return str(commit)
 
 
-def _require_empty_dir(target: Path) -> None:
-    if target.exists():
+def _require_empty_dir(target: Path) -> bool:
+    """Make sure ``target`` is a new or empty writable folder; whether it was created."""
+    created = not target.exists()
+    if not created:
         if not target.is_dir():
             raise GitProvError(f"{target} exists and is not a folder; name a new or empty one")
         if any(target.iterdir()):
@@ -48,6 +51,7 @@ def _require_empty_dir(target: Path) -> None:
         raise GitProvError(f"cannot create {target}: {exc.strerror}") from exc
     if not os.access(target, os.W_OK | os.X_OK):
         raise GitProvError(f"{target} is not writable; choose a folder you can write to")
+    return created
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Checkout:
     commit: str
     files: int
     submodules: list[tuple[str, str]]  # (path, sha) not restored
+    skipped: list[dict[str, Any]]  # files the snapshot left out (``snapshot_skipped``)
 
 
 def checkout(log: SessionLog, session_id: str, target: Path) -> Checkout:
@@ -67,7 +72,19 @@ def checkout(log: SessionLog, session_id: str, target: Path) -> Checkout:
             f"the code of session {record['session_id']} ({commit[:12]}) is not in this "
             f"repository; fetch the provenance refs from a remote that has it (gitprov fetch)"
         )
-    _require_empty_dir(target)
+    created = _require_empty_dir(target)
+    try:
+        files, submodules = _write_tree(git, commit, target)
+    except BaseException:
+        if created:  # leave nothing half-written behind in a folder checkout made
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    skipped = (record.get("git") or {}).get("snapshot_skipped") or []
+    return Checkout(commit, files, submodules, [s for s in skipped if isinstance(s, dict)])
+
+
+def _write_tree(git: Git, commit: str, target: Path) -> tuple[int, list[tuple[str, str]]]:
+    """Write ``commit``'s tree into ``target``: (files written, submodules left out)."""
     listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
     submodules = []
     files = 0
@@ -81,7 +98,7 @@ def checkout(log: SessionLog, session_id: str, target: Path) -> Checkout:
     with scratch_index(git, seed=False) as env:
         git.run("read-tree", commit, env=env)
         git.run(f"--work-tree={target.resolve()}", "checkout-index", "--all", "--force", env=env)
-    return Checkout(commit, files, submodules)
+    return files, submodules
 
 
 def diff(log: SessionLog, session_id: str) -> bytes:

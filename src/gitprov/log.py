@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitprov import notes
-from gitprov.errors import GitProvError, SessionNotFoundError
+from gitprov.errors import CorruptRecordError, GitProvError, SessionNotFoundError
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import load, validate_session_id
 from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, RecordStore, record_path
@@ -109,34 +109,45 @@ class SessionLog:
         validate_session_id(id_or_prefix)
         session_id = id_or_prefix
         with self.git.objects() as cat:
-            data = _read(cat, [self.ref], session_id)
-            if data is None:  # only now look for fetched copies: a local hit costs nothing more
+            found = _read(cat, [self.ref], session_id)
+            if found is None:  # only now look for fetched copies: a local hit costs no more
                 refs = self.sources()[0]
-                data = _read(cat, refs[1:], session_id)
-                if data is None:
+                found = _read(cat, refs[1:], session_id)
+                if found is None:
                     session_id = self.resolve(id_or_prefix)
-                    data = _read(cat, refs, session_id)
-        if data is None:
+                    found = _read(cat, refs, session_id)
+        if found is None:
             raise self._not_found(session_id)
-        return load(data, session_id)
+        return load(found[0], session_id, found[1])
 
     def records(
-        self, ids: list[str] | None = None, *, skip_missing: bool = False
+        self,
+        ids: list[str] | None = None,
+        *,
+        skip_missing: bool = False,
+        broken: list[CorruptRecordError] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Records of ``ids`` (default: all), in that order, through one git process;
-        an unknown id raises ``SessionNotFoundError`` unless ``skip_missing``."""
+        an unknown id raises ``SessionNotFoundError`` unless ``skip_missing``, a record
+        that does not parse raises ``CorruptRecordError`` unless ``broken`` collects it."""
         wanted = self.ids() if ids is None else ids
         copies: list[str] | None = None
         with self.git.objects() as cat:
             for session_id in wanted:
-                data = _read(cat, [self.ref], session_id)
-                if data is None:
+                found = _read(cat, [self.ref], session_id)
+                if found is None:
                     copies = self.sources()[0][1:] if copies is None else copies
-                    data = _read(cat, copies, session_id)
-                if data is not None:
-                    yield load(data, session_id)
-                elif not skip_missing:
-                    raise self._not_found(session_id)
+                    found = _read(cat, copies, session_id)
+                if found is None:
+                    if not skip_missing:
+                        raise self._not_found(session_id)
+                    continue
+                try:
+                    yield load(found[0], session_id, found[1])
+                except CorruptRecordError as exc:
+                    if broken is None:
+                        raise
+                    broken.append(exc)
 
     def for_commit(self, rev: str) -> list[dict[str, Any]]:
         """The sessions that ran on commit ``rev``, from the notes index (the local one and
@@ -173,10 +184,12 @@ class SessionLog:
         )
 
 
-def _read(cat: ObjectReader, refs: list[str], session_id: str) -> bytes | None:
-    """The first of ``refs`` (local first) that holds ``session_id``'s record."""
+def _read(cat: ObjectReader, refs: list[str], session_id: str) -> tuple[bytes, str] | None:
+    """``session_id``'s record in the first of ``refs`` (local first) that holds it, and
+    where that is (``<ref>:<path>``)."""
     for ref in refs:
-        obj = cat.read(f"{ref}:{record_path(session_id)}")
+        where = f"{ref}:{record_path(session_id)}"
+        obj = cat.read(where)
         if obj is not None and obj.type == "blob":
-            return obj.data
+            return obj.data, where
     return None

@@ -137,15 +137,27 @@ def dump(record: Mapping[str, Any]) -> bytes:
     return text.encode("utf-8")
 
 
-def load(data: bytes, session_id: str) -> dict[str, Any]:
-    """Parse a stored record; a broken one is named, never silently skipped."""
+def load(data: bytes, session_id: str, where: str) -> dict[str, Any]:
+    """Parse a stored record (the blob ``where``, as ``<ref>:<path>``); a broken one is
+    named, in one line, never silently skipped."""
+    problem = None
     try:
         record = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        problem = "is not UTF-8"
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = f"is not valid YAML ({getattr(exc, 'problem', None) or 'unreadable'}{at})"
+    else:
+        if not isinstance(record, dict):
+            problem = "is not a YAML mapping"
+        elif not isinstance(record.get("git") or {}, dict):
+            problem = "has a git section that is not a mapping"
+    if problem is not None:
         raise CorruptRecordError(
-            f"the stored record of session {session_id} is not valid YAML ({exc}); "
-            f"inspect it with `git show <ref>:<path>` and fix or remove it"
-        ) from exc
-    if not isinstance(record, dict):
-        raise CorruptRecordError(f"the stored record of session {session_id} is not a YAML mapping")
+            f"the stored record of session {session_id} {problem}; inspect it with "
+            f"`git show {where}` (other records are unaffected)"
+        )
+    assert isinstance(record, dict)
     return record

@@ -16,12 +16,20 @@ from typing import Any
 
 from gitprov import environment, notes
 from gitprov.capture import MAX_CHANGES, Static, capped, probe
-from gitprov.errors import GitProvError
+from gitprov.errors import GitProvError, SessionNotFoundError
+from gitprov.log import SessionLog
 from gitprov.policy import Policy
 from gitprov.runner import Git
 from gitprov.schema import build, dump, load, run_status, validate_session_id
 from gitprov.snapshot import MAX_UNTRACKED_BYTES, take_snapshot
-from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, Note, RecordStore
+from gitprov.storage import (
+    DEFAULT_NOTES_REF,
+    DEFAULT_REF,
+    Note,
+    RecordStore,
+    record_path,
+    tracking_ref,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,25 +77,57 @@ class Session:
             self._outcome = self.policy.check(self.git, section)
 
     def read(self) -> dict[str, Any]:
-        """The stored record (``SessionNotFoundError`` when there is none)."""
-        return load(self.records.read(self.session_id), self.session_id)
+        """The stored record, local first, then fetched copies (``SessionNotFoundError``
+        when there is none)."""
+        ref, session_id = self.records.ref, self.session_id
+        try:
+            return load(
+                self.records.read(session_id), session_id, f"{ref}:{record_path(session_id)}"
+            )
+        except SessionNotFoundError:
+            if not self._has_copies():
+                raise
+        log = SessionLog(self.git.root, ref=ref, notes_ref=self.records.notes_ref)
+        for record in log.records([session_id], skip_missing=True):
+            return record
+        raise SessionNotFoundError(
+            f"no session {session_id} is recorded in {self.git.root} (ref {ref} or its "
+            f"fetched copies); `gitprov list` shows the recorded ids"
+        )
+
+    def _has_copies(self) -> bool:
+        """Whether any remote's copy of the records ref was fetched (read from the ref
+        files, so that building a store for a new id spawns nothing more)."""
+        namespace = tracking_ref(self.records.ref, "x").rsplit("/", 2)[0] + "/"
+        common = self.git.common_dir
+        if (common / namespace).is_dir() or (common / "reftable").exists():
+            return True
+        try:
+            return namespace in (common / "packed-refs").read_text("utf-8", "replace")
+        except FileNotFoundError:
+            return False
 
     def _git_section(self, meanwhile: Callable[[], object] | None = None) -> dict[str, Any]:
         """The record's ``git:`` section now, with a snapshot when the tree is dirty."""
         section = probe(self.git, self._untracked, self._static, meanwhile)
         section["snapshot"] = None
         if section["dirty"] and self._snapshot:
-            snap = take_snapshot(
-                self.git,
-                self.records.writer,
-                section,
-                self.session_id,
-                untracked_listed=self._untracked == "all",
-                max_untracked_bytes=self._snapshot_max_bytes,
-            )
-            section["snapshot"] = snap.commit
-            if snap.skipped:
-                section["snapshot_skipped"] = snap.skipped
+            try:
+                snap = take_snapshot(
+                    self.git,
+                    self.records.writer,
+                    section,
+                    self.session_id,
+                    untracked_listed=self._untracked == "all",
+                    max_untracked_bytes=self._snapshot_max_bytes,
+                )
+            except GitProvError as exc:  # the record (and its commit) matter more
+                logger.warning("gitprov: no snapshot of session %s: %s", self.session_id, exc)
+                section["snapshot_error"] = str(exc)
+            else:
+                section["snapshot"] = snap.commit
+                if snap.skipped:
+                    section["snapshot_skipped"] = snap.skipped
         outcome = self._outcome or ("dirty-allowed" if section["dirty"] else "clean")
         section["policy"] = self.policy.describe(outcome)
         return capped(section, self._max_changes)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gitprov.objects import ObjectWriter
-from gitprov.runner import Git, zsplit
+from gitprov.runner import Git, map_error, zsplit
 
 #: Untracked files larger than this are not put in a snapshot (``snapshot_max_bytes``).
 MAX_UNTRACKED_BYTES = 10 * 1024 * 1024
@@ -32,8 +32,15 @@ class Snapshot:
 
 @contextmanager
 def scratch_index(git: Git, seed: bool) -> Iterator[dict[str, str]]:
-    """An environment naming a private index file, optionally a copy of the user's index."""
-    fd, name = tempfile.mkstemp(prefix="gitprov-index-", dir=git.git_dir)
+    """An environment naming a private index file, optionally a copy of the user's index.
+
+    It lives in the git dir (same disk, cleaned with the repository), or in the system's
+    temporary folder when the git dir is read-only (an auditor's mount, a server's repo).
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix="gitprov-index-", dir=git.git_dir)
+    except OSError:
+        fd, name = tempfile.mkstemp(prefix="gitprov-index-")
     os.close(fd)
     try:
         user_index = git.git_dir / "index"
@@ -60,6 +67,17 @@ def _untracked(git: Git) -> list[str]:
     """Every untracked, non-ignored file, for when status folded them into folders."""
     listed = git.run("ls-files", "--others", "--exclude-standard", "-z", ":/")
     return [os.fsdecode(p) for p in zsplit(listed.stdout)]
+
+
+def _refused(stderr: bytes, paths: list[str]) -> tuple[str, str] | None:
+    """The path ``update-index`` refused and why (``error: <path>: <why>``), if it names
+    one of ``paths``."""
+    for line in stderr.decode("utf-8", "surrogateescape").splitlines():
+        if line.startswith("error: "):
+            for path in paths:
+                if line.startswith(f"error: {path}: "):
+                    return path, line[len(f"error: {path}: ") :]
+    return None
 
 
 def take_snapshot(
@@ -94,10 +112,18 @@ def take_snapshot(
     # a nested repository shows as "dir/": update-index records it as a gitlink by its name
     paths = [p.rstrip("/") for p in tracked + untracked if p not in left_out]
     with scratch_index(git, seed=True) as env:
-        stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
-        git.run(
-            "update-index", "--add", "--remove", "--replace", "-z", "--stdin", input=stdin, env=env
-        )
+        while True:
+            stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
+            args = ("update-index", "--add", "--remove", "--replace", "-z", "--stdin")
+            result = git.run(*args, input=stdin, env=env, ok=(0, 128))
+            refused = _refused(result.stderr, paths) if result.returncode else None
+            if refused is None:
+                if result.returncode:  # a failure that names no path
+                    raise map_error(args, result.returncode, result.stderr.decode(), git.root)
+                break
+            path, reason = refused  # e.g. a nested repository with no commit yet
+            skipped.append({"path": path, "reason": f"git cannot add it: {reason}"})
+            paths.remove(path)
         tree = git.run("write-tree", env=env).text.strip()
     parents = [section["commit"]] if section["commit"] else []
     commit = writer.commit(tree, parents, f"gitprov: snapshot of session {session_id}\n")

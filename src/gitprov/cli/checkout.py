@@ -16,11 +16,17 @@ from gitprov.log import SessionLog
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def checkout_cmd(path: str, session_id: str, directory: Path) -> None:
-    """Write the tree SESSION_ID ran on into DIRECTORY (which must be new or empty)."""
+    """Write the tree SESSION_ID ran on into DIRECTORY (which must be new or empty; a
+    relative one is taken from -C PATH, as git does)."""
+    directory = Path(path) / directory
     done = checkout(SessionLog(path), session_id, directory)
     click.echo(f"wrote {done.files} files of {done.commit[:12]} into {directory}")
     for sub, sha in done.submodules:
         click.echo(
             f"not restored: submodule {sub} at {sha}; clone it there and "
             f"`git -C {directory / sub} checkout {sha}`"
+        )
+    for left in done.skipped:
+        click.echo(
+            f"not restored: {left.get('path')} (left out of the snapshot: {left.get('reason')})"
         )

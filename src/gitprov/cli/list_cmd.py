@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from gitprov.cli.main import emit, main
+from gitprov.errors import CorruptRecordError
 from gitprov.log import SessionLog
 from gitprov.schema import run_status
 
@@ -51,12 +53,15 @@ def list_cmd(
     dirty: bool | None,
     limit: int | None,
 ) -> None:
-    """List recorded sessions (oldest first)."""
+    """List recorded sessions (oldest first). A record that does not parse is named on
+    stderr (exit 1) and the others are listed all the same."""
     log = SessionLog(path)
     unfiltered = branch is None and dirty is None
+    broken: list[CorruptRecordError] = []
     if rev is not None:
         ran = [entry["session_id"] for entry in log.for_commit(rev)]
-        records = list(log.records(ran, skip_missing=True))  # a note may outlive a record
+        # a note may outlive a record
+        records = list(log.records(ran, skip_missing=True, broken=broken))
     else:
         ids = log.ids()
         if unfiltered and limit:
@@ -65,7 +70,7 @@ def list_cmd(
             if ids:
                 click.echo("\n".join(ids))
             return
-        records = list(log.records(ids))
+        records = list(log.records(ids, broken=broken))
     if branch is not None:
         records = [r for r in records if (r.get("git") or {}).get("branch") == branch]
     if dirty is not None:
@@ -79,3 +84,7 @@ def list_cmd(
             click.echo("\n".join(str(r.get("session_id")) for r in records))
     else:
         emit(records, fmt)
+    for exc in broken:
+        click.echo(f"gitprov: error: {exc}", err=True)
+    if broken:
+        sys.exit(1)
