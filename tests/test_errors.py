@@ -53,6 +53,11 @@ def test_dubious_ownership(tmp_path: Path) -> None:
     with pytest.raises(UnsafeRepositoryError, match=r"safe\.directory") as info:
         GitSessionStore(path=str(foreign / "sessions"), session_id="s1")
     assert f"git config --global --add safe.directory {foreign}" in str(info.value)
+    # from a project folder deeper down, the fix still names the repository's top folder
+    (foreign / "src" / "pkg").mkdir(parents=True)
+    with pytest.raises(UnsafeRepositoryError) as info:
+        GitSessionStore(path=str(foreign / "src" / "pkg" / "sessions"), session_id="s1")
+    assert str(info.value).endswith(f"git config --global --add safe.directory {foreign}")
 
 
 def test_store_without_kedro_installed(repo: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gitprov
-from gitprov import InvalidSessionIdError, NotAGitRepositoryError, SessionLog
+from gitprov import DirtyWorkTreeError, InvalidSessionIdError, NotAGitRepositoryError, SessionLog
 from gitprov.environment import find_project, packages
 from gitprov.recorder import new_session_id
 
@@ -105,6 +105,19 @@ def test_repository_and_id_are_checked_before_the_block(repo: Path, tmp_path: Pa
         ran.append(2)
     assert ran == []
     assert SessionLog(repo).ids() == []
+
+
+def test_store_options_configure_the_recording_not_the_record(repo: Path) -> None:
+    (repo / "wip.py").write_text("work in progress\n")
+    ran = []
+    with pytest.raises(DirtyWorkTreeError), gitprov.record(repo, "p1", dirty="refuse"):
+        ran.append(1)
+    assert ran == [] and SessionLog(repo).ids() == []
+    with gitprov.record(repo, "p2", dirty="warn", snapshot=False, params={"a": 1}):
+        pass
+    record = SessionLog(repo).get("p2")
+    assert record["params"] == {"a": 1} and "dirty" not in record and "snapshot" not in record
+    assert record["git"]["policy"]["dirty"] == "warn" and record["git"]["snapshot"] is None
 
 
 def test_secrets_in_data_never_reach_git(repo: Path) -> None:

@@ -147,6 +147,21 @@ def test_bad_id_or_no_repository_fails_before_the_command(repo: Path, tmp_path: 
     assert SessionLog(repo).ids() == []
 
 
+def test_dirty_policy_refuses_before_the_command(repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    command = ["--", sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+    (repo / "wip.py").write_text("work in progress\n")
+    proc = gitprov_run(repo, "--dirty", "refuse", *command)
+    assert proc.returncode == 1 and "dirty" in proc.stderr and not marker.exists()
+    proc = gitprov_run(repo, "--require-pushed", *command)  # no upstream to be on
+    assert proc.returncode == 1 and not marker.exists()
+    assert SessionLog(repo).ids() == []
+    proc = gitprov_run(repo, "--dirty", "warn", *command)
+    assert proc.returncode == 0 and marker.exists()
+    (session_id,) = SessionLog(repo).ids()
+    assert SessionLog(repo).get(session_id)["git"]["policy"]["dirty"] == "warn"
+
+
 def test_a_command_is_required(repo: Path) -> None:
     proc = gitprov_run(repo)
     assert proc.returncode == 2

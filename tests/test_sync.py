@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitprov import GitSessionStore, SessionLog
+from gitprov import GitSessionStore, SessionLog, SessionNotFoundError
 from gitprov.errors import SyncBusyError
 from gitprov.runner import Git
 from gitprov.storage import record_path
@@ -120,6 +120,11 @@ def test_a_plain_git_fetch_makes_teammates_sessions_readable(team: Team) -> None
     assert listed.stdout.split() == ["from-b", "shared"]
     shown = gitprov("-C", str(a), "show", "from")
     assert shown.returncode == 0 and "session_id: from-b" in shown.stdout
+    # the Kedro way of reading history finds the fetched copy too, the local one first
+    assert GitSessionStore(path=str(a), session_id="from-b").read()["session_id"] == "from-b"
+    assert GitSessionStore(path=str(a), session_id="shared")["owner"] == "a"
+    with pytest.raises(SessionNotFoundError, match="or its fetched copies"):
+        GitSessionStore(path=str(a), session_id="nowhere").read()
     server = SessionLog(team.remote)  # a bare repository: a server-side audit
     assert server.git.worktree is None
     assert server.ids() == ["from-b", "shared"]

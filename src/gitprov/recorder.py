@@ -21,8 +21,7 @@ from typing import Any
 
 from gitprov.errors import GitProvError
 from gitprov.schema import now_utc
-from gitprov.session import Session
-from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF
+from gitprov.session import OPTIONS, Session
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +135,6 @@ class Recording(UserDict[str, Any]):
 def record(
     path: str | os.PathLike[str] = ".",
     session_id: str | None = None,
-    *,
-    ref: str = DEFAULT_REF,
-    notes_ref: str | None = DEFAULT_NOTES_REF,
     **data: Any,
 ) -> Recording:
     """Record the ``with`` block as one session of the repository containing ``path``.
@@ -146,6 +142,9 @@ def record(
     ``with gitprov.record(params={"lr": 0.1}) as rec: ...`` stores ``params`` (and whatever
     the block puts in ``rec``), ``run: {status, argv, started_at, finished_at, duration_s}``
     and, when the block raises, ``run.error`` with the traceback. ``session_id`` defaults to
-    a new Kedro-style id (``rec.session_id``).
+    a new Kedro-style id (``rec.session_id``). Keywords named as the store's options
+    (``ref``, ``notes_ref``, ``dirty``, ``require_pushed``, ``untracked``, ``snapshot``, ...:
+    :data:`gitprov.session.OPTIONS`) configure the recording instead of being stored.
     """
-    return Recording(path, session_id, data, {"argv": list(sys.argv)}, ref=ref, notes_ref=notes_ref)
+    options = {key: data.pop(key) for key in OPTIONS if key in data}
+    return Recording(path, session_id, data, {"argv": list(sys.argv)}, **options)

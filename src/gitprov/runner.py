@@ -95,10 +95,13 @@ def map_error(args: Sequence[str], returncode: int, stderr: str, where: Path) ->
     """Turn a failed git call into the most specific error we know, with a fix."""
     text = stderr.strip()
     if "detected dubious ownership" in text:
+        # git names the repository's top folder, which is what safe.directory must list
+        named = re.search(r"dubious ownership in repository at '(.+?)'", text)
+        repo = named.group(1) if named else where
         return UnsafeRepositoryError(
-            f"git refuses the repository at {where}: it is owned by another user "
+            f"git refuses the repository at {repo}: it is owned by another user "
             f"(safe.directory). If you trust it, run: "
-            f"git config --global --add safe.directory {where}"
+            f"git config --global --add safe.directory {repo}"
         )
     if "not a git repository" in text:
         return NotAGitRepositoryError(

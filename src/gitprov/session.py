@@ -9,6 +9,7 @@ Kedro-free on purpose: importing Kedro costs a quarter of a second.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -165,3 +166,7 @@ class Session:
             ", dirty" if git["dirty"] else "",
         )
         return record
+
+
+#: The keyword options every entry point takes (``SESSION_STORE_ARGS``, ``record()``).
+OPTIONS = tuple(inspect.signature(Session.__init__).parameters)[3:]

@@ -16,16 +16,34 @@ from gitprov.recorder import Recording
 @click.option(
     "--id", "session_id", metavar="ID", help="Session id (default: a new Kedro-style id)."
 )
+@click.option(
+    "--dirty",
+    type=click.Choice(["allow", "warn", "refuse"]),
+    default="allow",
+    show_default=True,
+    help="What a dirty work tree does: recorded, recorded with a warning, or refused "
+    "before COMMAND starts.",
+)
+@click.option(
+    "--require-pushed", is_flag=True, help="Refuse to start unless HEAD is on its upstream."
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
-def run(path: str, session_id: str | None, command: tuple[str, ...]) -> None:
+def run(
+    path: str,
+    session_id: str | None,
+    dirty: str,
+    require_pushed: bool,
+    command: tuple[str, ...],
+) -> None:
     """Run COMMAND in the repository and record it; exit as COMMAND exits.
 
     The repository is checked before COMMAND starts; its output is not captured. The
     record holds the command line (secrets masked), exit code, status and timing.
     """
     cwd = os.path.abspath(path)
-    recording = Recording(path, session_id, {}, {"command": list(command), "cwd": cwd})
+    run = {"command": list(command), "cwd": cwd}
+    recording = Recording(path, session_id, {}, run, dirty=dirty, require_pushed=require_pushed)
     outcome = child.Outcome(1)
     try:
         with recording:
