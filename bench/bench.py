@@ -605,9 +605,12 @@ def run_all(tmp: Path, rounds: int) -> int:
 
     # 2 again, now that small_clean holds MAX_PACKS unfolded packs of earlier saves (no
     # `git gc` ran): saves write loose objects until git's own gc --auto folds the packs
-    packs = len(list((small_clean / ".git/objects/pack").glob("pack-*.idx")))
-    if packs < MAX_PACKS:
-        raise RuntimeError(f"expected {MAX_PACKS} packs in {small_clean}, found {packs}")
+    def pack_count() -> int:
+        return len(list((small_clean / ".git/objects/pack").glob("pack-*.idx")))
+
+    while pack_count() < MAX_PACKS:  # fewer --rounds than that: top up, untimed
+        save(small_clean)()
+    packs = pack_count()
     bench.run(
         f"2 save() vs status+notes add, clean 50 files, {packs} packs (loose writes)",
         "store.save()",
