@@ -112,6 +112,40 @@ def test_pre_push_hook_pushes_both_refs(clone: Path, tmp_path: Path) -> None:
     assert SessionLog(remote, notes_ref=None).ids() == ["pushed-1"]
 
 
+def test_dry_run_push_pushes_no_records(clone: Path, tmp_path: Path) -> None:
+    assert gitprov("-C", str(clone), "init", "--hooks").returncode == 0
+    save(clone, "not-yet")
+    remote = tmp_path / "remote.git"
+    for flag in ("--dry-run", "-n"):
+        git(clone, "push", "-q", flag, "origin", "main")
+        assert git(remote, "for-each-ref", "refs/provenance", "refs/notes") == ""
+    git(clone, "push", "-q", "origin", "main")
+    assert SessionLog(remote, notes_ref=None).ids() == ["not-yet"]
+
+
+def test_custom_refs_through_init_cli_and_hook(clone: Path, tmp_path: Path) -> None:
+    refs = ["--ref", "refs/provenance/team", "--notes-ref", "refs/notes/team"]
+    proc = gitprov("-C", str(clone), *refs, "init", "--hooks")
+    assert proc.returncode == 0, proc.stderr
+    assert git(clone, "config", "gitprov.ref").strip() == "refs/provenance/team"
+    GitSessionStore(
+        path=str(clone), session_id="t-1", ref="refs/provenance/team", notes_ref="refs/notes/team"
+    ).save()
+    # no flags needed any more: the CLI and the hook read the names init kept
+    assert gitprov("-C", str(clone), "list", "--format", "ids").stdout.split() == ["t-1"]
+    assert "t-1" in git(clone, "log", "-1", "--format=%N")  # notes.displayRef
+    assert (
+        gitprov("-C", str(clone), "--ref", "refs/provenance/sessions", "show", "t-1").returncode
+        == 1
+    )
+    git(clone, "push", "-q", "origin", "main")
+    remote = tmp_path / "remote.git"
+    pushed = git(remote, "for-each-ref", "--format=%(refname)", "refs/provenance", "refs/notes")
+    assert pushed.split() == ["refs/notes/team", "refs/provenance/team"]
+    bad = gitprov("-C", str(clone), "--ref", "sessions", "list")
+    assert bad.returncode == 2 and "not a full ref name" in bad.stderr
+
+
 def test_hook_rejection_never_blocks_the_push(clone: Path, tmp_path: Path) -> None:
     gitprov("-C", str(clone), "init", "--hooks")
     other = tmp_path / "other"

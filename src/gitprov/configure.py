@@ -17,6 +17,11 @@ from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, tracking_ref
 
 HOOK_MARKER = b"gitprov pre-push hook"
 
+#: Where non-default ref names are kept (by ``gitprov --ref/--notes-ref ... init``), so that
+#: later commands and the pre-push hook use them without being told again.
+REF_CONFIG = "gitprov.ref"
+NOTES_REF_CONFIG = "gitprov.notesRef"
+
 
 @dataclass(frozen=True)
 class Step:
@@ -47,8 +52,8 @@ def _set(git: Git, key: str, value: str, why: str) -> Step:
     if current:
         return Step(
             "refused",
-            f"{key} is already {current[-1]!r}; left alone. For gitprov's notes to merge "
-            f"without conflicts, run: git config {key} {value}",
+            f"{key} is already {current[-1]!r}; left alone. So that {why}, run: "
+            f"git config {key} {value}",
         )
     git.run("config", key, value)
     return Step("changed", f"set {key} = {value} ({why})")
@@ -110,6 +115,14 @@ def init(
     """Configure the repository; returns what was done, step by step."""
     notes_name = notes_ref.removeprefix("refs/notes/")
     steps = [
+        _set(git, key, value, "gitprov's commands and hook use it")
+        for key, value, default in (
+            (REF_CONFIG, ref, DEFAULT_REF),
+            (NOTES_REF_CONFIG, notes_ref, DEFAULT_NOTES_REF),
+        )
+        if value != default or _values(git, key)
+    ]
+    steps += [
         _add(git, "notes.displayRef", notes_ref, "git log shows the sessions of each commit"),
         _add(git, "notes.rewriteRef", notes_ref, "amend and rebase carry sessions along"),
         _set(

@@ -7,19 +7,18 @@ from pathlib import Path
 import click
 
 from gitprov.audit import checkout
-from gitprov.cli.main import main
-from gitprov.log import SessionLog
+from gitprov.cli.main import Target, main
 
 
 @main.command("checkout")
 @click.argument("session_id")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
-def checkout_cmd(path: str, session_id: str, directory: Path) -> None:
+def checkout_cmd(target: Target, session_id: str, directory: Path) -> None:
     """Write the tree SESSION_ID ran on into DIRECTORY (which must be new or empty; a
     relative one is taken from -C PATH, as git does)."""
-    directory = Path(path) / directory
-    done = checkout(SessionLog(path), session_id, directory)
+    directory = Path(target.path) / directory
+    done = checkout(target.log(), session_id, directory)
     click.echo(f"wrote {done.files} files of {done.commit[:12]} into {directory}")
     for sub, sha in done.submodules:
         click.echo(

@@ -7,14 +7,13 @@ import sys
 import click
 
 from gitprov.audit import diff
-from gitprov.cli.main import main
-from gitprov.log import SessionLog
+from gitprov.cli.main import Target, main
 
 
 @main.command("diff")
 @click.argument("session_id")
 @click.pass_obj
-def diff_cmd(path: str, session_id: str) -> None:
+def diff_cmd(target: Target, session_id: str) -> None:
     """Print the uncommitted change of SESSION_ID against its commit (empty for clean runs)."""
-    sys.stdout.buffer.write(diff(SessionLog(path), session_id))
+    sys.stdout.buffer.write(diff(target.log(), session_id))
     sys.stdout.flush()

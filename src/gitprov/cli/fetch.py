@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gitprov.cli.main import main
+from gitprov.cli.main import Target, main
 from gitprov.cli.options import lock_timeout_option, open_sync
 
 
@@ -12,14 +12,14 @@ from gitprov.cli.options import lock_timeout_option, open_sync
 @click.argument("remote", required=False)
 @lock_timeout_option
 @click.pass_obj
-def fetch_cmd(path: str, remote: str | None, lock_timeout: float) -> None:
+def fetch_cmd(target: Target, remote: str | None, lock_timeout: float) -> None:
     """Fetch REMOTE's records (default: the upstream's remote, else origin).
 
     They land in refs/provenance/remotes/REMOTE/sessions and
     refs/notes/remotes/REMOTE/provenance, never on your own refs; `gitprov list` and
     `show` read them at once, `gitprov sync` merges them.
     """
-    sync = open_sync(path, remote, lock_timeout)
+    sync = open_sync(target, remote, lock_timeout)
     for move in sync.fetch():
         if move.new is None:
             click.echo(f"{move.ref}: {sync.remote.spec} has none yet")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gitprov.cli.main import main
+from gitprov.cli.main import Target, main
 from gitprov.configure import init
 from gitprov.runner import Git
 
@@ -23,9 +23,15 @@ _MARK = {"changed": "+", "ok": "=", "refused": "!"}
     help="Configure fetching for this remote only (repeatable; default: every remote).",
 )
 @click.pass_obj
-def init_cmd(path: str, hooks: bool, remotes: tuple[str, ...]) -> None:
-    """Make git log show sessions, amend/rebase keep them, fetch bring them."""
-    steps = init(Git.discover(path), remotes=list(remotes) or None, hooks=hooks)
+def init_cmd(target: Target, hooks: bool, remotes: tuple[str, ...]) -> None:
+    """Make git log show sessions, amend/rebase keep them, fetch bring them.
+
+    With --ref/--notes-ref, the names are kept in the repository's config (gitprov.ref,
+    gitprov.notesRef), so later commands and the pre-push hook use them too.
+    """
+    git = Git.discover(target.path)
+    ref, notes_ref = target.refs(git)
+    steps = init(git, remotes=list(remotes) or None, hooks=hooks, ref=ref, notes_ref=notes_ref)
     for step in steps:
         click.echo(f"{_MARK[step.outcome]} {step.message}")
     if any(step.outcome == "refused" for step in steps):

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from gitprov.cli.main import emit, main
+from gitprov.cli.main import Target, emit, main
 from gitprov.errors import CorruptRecordError
-from gitprov.log import SessionLog
 from gitprov.schema import run_status
 
 
@@ -46,7 +45,7 @@ def _table(records: list[dict[str, Any]]) -> str:
 @click.option("--limit", type=click.IntRange(min=1), help="Only the newest N sessions.")
 @click.pass_obj
 def list_cmd(
-    path: str,
+    target: Target,
     fmt: str,
     rev: str | None,
     branch: str | None,
@@ -55,7 +54,7 @@ def list_cmd(
 ) -> None:
     """List recorded sessions (oldest first). A record that does not parse is named on
     stderr (exit 1) and the others are listed all the same."""
-    log = SessionLog(path)
+    log = target.log()
     unfiltered = branch is None and dirty is None
     broken: list[CorruptRecordError] = []
     if rev is not None:

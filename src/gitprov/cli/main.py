@@ -1,16 +1,52 @@
-"""The ``gitprov`` group: ``-C PATH`` like git, and errors as one line with exit 1."""
+"""The ``gitprov`` group: ``-C PATH`` like git, the refs, and errors as one line, exit 1."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
 import yaml
 
 from gitprov._version import __version__
+from gitprov.configure import NOTES_REF_CONFIG, REF_CONFIG
 from gitprov.errors import GitProvError
+from gitprov.log import SessionLog
+from gitprov.runner import Git
+from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF
+
+
+@dataclass(frozen=True)
+class Target:
+    """What every command works on: the folder (``-C``) and the two refs."""
+
+    path: str
+    ref_option: str | None
+    notes_ref_option: str | None
+
+    def refs(self, git: Git) -> tuple[str, str]:
+        """The records ref and notes ref: the options, else the repository's
+        ``gitprov.ref``/``gitprov.notesRef``, else the defaults."""
+        ref, notes_ref = self.ref_option, self.notes_ref_option
+        if ref is None or notes_ref is None:
+            found = git.run("config", "--get-regexp", r"^gitprov\.(ref|notesref)$", ok=(0, 1))
+            config = dict(line.split(" ", 1) for line in found.text.splitlines() if " " in line)
+            ref = ref or config.get(REF_CONFIG, DEFAULT_REF)
+            notes_ref = notes_ref or config.get(NOTES_REF_CONFIG.lower(), DEFAULT_NOTES_REF)
+        return ref, notes_ref
+
+    def log(self) -> SessionLog:
+        git = Git.discover(self.path)
+        ref, notes_ref = self.refs(git)
+        return SessionLog(self.path, ref=ref, notes_ref=notes_ref)
+
+
+def _ref_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not (value.startswith("refs/") and len(value.split("/")) >= 3):
+        raise click.BadParameter(f"{value!r} is not a full ref name such as refs/provenance/x")
+    return value
 
 
 class _Group(click.Group):
@@ -32,11 +68,23 @@ class _Group(click.Group):
     type=click.Path(file_okay=False),
     help="Run as if started in PATH (like git -C).",
 )
+@click.option(
+    "--ref",
+    metavar="REF",
+    callback=_ref_name,
+    help=f"The records ref (default: the repository's {REF_CONFIG}, else {DEFAULT_REF}).",
+)
+@click.option(
+    "--notes-ref",
+    metavar="REF",
+    callback=_ref_name,
+    help=f"The commit index (default: {NOTES_REF_CONFIG}, else {DEFAULT_NOTES_REF}).",
+)
 @click.version_option(__version__, prog_name="gitprov")
 @click.pass_context
-def main(ctx: click.Context, path: str) -> None:
+def main(ctx: click.Context, path: str, ref: str | None, notes_ref: str | None) -> None:
     """Provenance of pipeline runs, recorded in the project's own git repository."""
-    ctx.obj = path
+    ctx.obj = Target(path, ref, notes_ref)
 
 
 def emit(data: Any, fmt: str) -> None:

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import click
 
+from gitprov.cli.main import Target
 from gitprov.runner import Git
 from gitprov.sync import ATTEMPTS, LOCK_TIMEOUT, Sync, resolve_remote
 
@@ -29,7 +30,14 @@ def attempts_option(help: str) -> Callable[[F], F]:
     )
 
 
-def open_sync(path: str, remote: str | None, lock_timeout: float) -> Sync:
-    """The sync of the repository at ``path`` with ``remote`` (default: upstream's, origin)."""
-    git = Git.discover(path)
-    return Sync(git, resolve_remote(git, remote, Path(path)), lock_timeout=lock_timeout)
+def open_sync(target: Target, remote: str | None, lock_timeout: float) -> Sync:
+    """The sync of the target's repository with ``remote`` (default: upstream's, origin)."""
+    git = Git.discover(target.path)
+    ref, notes_ref = target.refs(git)
+    return Sync(
+        git,
+        resolve_remote(git, remote, Path(target.path)),
+        ref=ref,
+        notes_ref=notes_ref,
+        lock_timeout=lock_timeout,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gitprov.cli.main import main
+from gitprov.cli.main import Target, main
 from gitprov.cli.options import attempts_option, lock_timeout_option, open_sync
 
 
@@ -13,13 +13,13 @@ from gitprov.cli.options import attempts_option, lock_timeout_option, open_sync
 @attempts_option("Merge-and-retry rounds when other clones keep pushing.")
 @lock_timeout_option
 @click.pass_obj
-def push_cmd(path: str, remote: str | None, attempts: int, lock_timeout: float) -> None:
+def push_cmd(target: Target, remote: str | None, attempts: int, lock_timeout: float) -> None:
     """Push the records and notes to REMOTE (default: the upstream's remote, else origin).
 
     Never forced: when REMOTE has records this clone lacks, they are fetched and merged
     first, and the push is tried again.
     """
-    sync = open_sync(path, remote, lock_timeout)
+    sync = open_sync(target, remote, lock_timeout)
     report = sync.push(attempts)
     for line in report.lines():
         click.echo(line)

@@ -7,9 +7,10 @@ import os
 import click
 
 from gitprov import child
-from gitprov.cli.main import main
+from gitprov.cli.main import Target, main
 from gitprov.errors import GitProvError
 from gitprov.recorder import Recording
+from gitprov.runner import Git
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -30,7 +31,7 @@ from gitprov.recorder import Recording
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
 def run(
-    path: str,
+    target: Target,
     session_id: str | None,
     dirty: str,
     require_pushed: bool,
@@ -41,9 +42,19 @@ def run(
     The repository is checked before COMMAND starts; its output is not captured. The
     record holds the command line (secrets masked), exit code, status and timing.
     """
-    cwd = os.path.abspath(path)
+    cwd = os.path.abspath(target.path)
+    ref, notes_ref = target.refs(Git.discover(target.path))
     run = {"command": list(command), "cwd": cwd}
-    recording = Recording(path, session_id, {}, run, dirty=dirty, require_pushed=require_pushed)
+    recording = Recording(
+        target.path,
+        session_id,
+        {},
+        run,
+        ref=ref,
+        notes_ref=notes_ref,
+        dirty=dirty,
+        require_pushed=require_pushed,
+    )
     outcome = child.Outcome(1)
     try:
         with recording:

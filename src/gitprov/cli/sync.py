@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gitprov.cli.main import main
+from gitprov.cli.main import Target, main
 from gitprov.cli.options import attempts_option, lock_timeout_option, open_sync
 
 
@@ -13,14 +13,14 @@ from gitprov.cli.options import attempts_option, lock_timeout_option, open_sync
 @attempts_option("Fetch-merge-push rounds before giving up on a remote that keeps moving.")
 @lock_timeout_option
 @click.pass_obj
-def sync_cmd(path: str, remote: str | None, attempts: int, lock_timeout: float) -> None:
+def sync_cmd(target: Target, remote: str | None, attempts: int, lock_timeout: float) -> None:
     """Merge REMOTE's records with this clone's and push the union back.
 
     REMOTE defaults to the current branch's upstream remote, else origin. A session id
     saved with different content here and there keeps both; the line `conflict: ...`
     names the id the remote's copy is kept under.
     """
-    sync = open_sync(path, remote, lock_timeout)
+    sync = open_sync(target, remote, lock_timeout)
     report = sync.sync(attempts)
     for line in report.lines():
         click.echo(line)

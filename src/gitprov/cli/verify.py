@@ -7,17 +7,16 @@ import sys
 import click
 
 from gitprov.audit import verify
-from gitprov.cli.main import main
-from gitprov.log import SessionLog
+from gitprov.cli.main import Target, main
 
 
 @main.command("verify")
 @click.argument("session_ids", nargs=-1)
 @click.pass_obj
-def verify_cmd(path: str, session_ids: tuple[str, ...]) -> None:
+def verify_cmd(target: Target, session_ids: tuple[str, ...]) -> None:
     """Check records (default: all): they parse, their commit and snapshot exist, are
     complete and are kept reachable. One line per problem; exit 1 on any."""
-    checked, problems = verify(SessionLog(path), list(session_ids) or None)
+    checked, problems = verify(target.log(), list(session_ids) or None)
     for problem in problems:
         click.echo(problem)
     if problems:
