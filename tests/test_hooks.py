@@ -195,6 +195,22 @@ def test_failed_run(tmp_path: Path) -> None:
     assert "status: failed" in git(root, "notes", "--ref", "provenance", "show", "HEAD")
 
 
+@pytest.mark.parametrize("runner", ["SequentialRunner", "ParallelRunner"])
+def test_a_failed_output_save_blames_its_node(tmp_path: Path, runner: str) -> None:
+    root = project(tmp_path)
+    (root / "data" / "report.txt").mkdir(parents=True)  # report's save cannot write a file
+    code, record = run_and_read(
+        root, "--runner", runner, "--nodes", "make_numbers,total,report", env=SPAWN
+    )
+    assert code != 0
+    run = record["run"]
+    assert run["status"] == "failed"
+    assert run["nodes"]["completed"] == ["make_numbers", "total"]  # Kedro said report ran
+    assert run["nodes"]["failed"] == ["report"] and run["failed_node"] == "report"
+    assert run["error"]["message"].startswith("saving its output report failed: ")
+    assert [d["name"] for d in run["datasets_saved"]] == ["total"]
+
+
 def test_interrupted_run(tmp_path: Path) -> None:
     root = project(tmp_path)
     code, record = run_and_read(root, "--params", "interrupt=true")

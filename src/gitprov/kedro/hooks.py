@@ -112,6 +112,7 @@ class _Run:
         self.failed: list[str] = section["nodes"]["failed"]
         self.saved: list[dict[str, str]] = section["datasets_saved"]
         self.seen: set[str] = set()
+        self.saving: dict[str, str] = {}  # dataset -> node, while Kedro saves it
         self.catalog = catalog
         self.journal = journal
         self.pid = os.getpid()
@@ -123,9 +124,20 @@ class _Run:
             self.section["failed_node"] = node
             self.section["error"] = error
 
+    def unsaved(self, error: dict[str, str]) -> None:
+        """Blame the nodes whose outputs were still being saved when the run failed: Kedro
+        reports a node done before it saves the outputs, and a failed save names no node."""
+        for dataset, node in self.saving.items():
+            if node in self.completed:
+                self.completed.remove(node)
+            message = f"saving its output {dataset} failed: {error['message']}"
+            self.fail(node, {"type": error["type"], "message": message})
+        self.saving.clear()
+
     def save(self, name: str) -> None:
         """Note a persisted dataset once (generator nodes save chunk by chunk), with the
         version Kedro saved it under; in-memory datasets leave nothing to trace."""
+        self.saving.pop(name, None)
         if name in self.seen:
             return
         self.seen.add(name)
@@ -152,6 +164,8 @@ class _Run:
                 self.completed.append(name)
             elif kind == "failed":
                 self.fail(name, {"type": rest[0], "message": rest[1]})
+            elif kind == "saving":
+                self.saving[name] = rest[0]
             elif kind == "saved":
                 self.save(name)
 
@@ -231,6 +245,17 @@ class GitprovHooks:
             _append_to_journal(run_id, "failed", node.name, described["type"], described["message"])
 
     @hook_impl
+    def before_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        run_id: str | None = getattr(self._current, "run_id", None)
+        if run_id is None:
+            return
+        run = self._local_run(run_id)
+        if run is not None:
+            run.saving[dataset_name] = node.name
+        else:
+            _append_to_journal(run_id, "saving", dataset_name, node.name)
+
+    @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
         run_id: str | None = getattr(self._current, "run_id", None)
         if run_id is None:
@@ -252,6 +277,7 @@ class GitprovHooks:
         run = self._end(run_params)
         if run is not None:
             run.finish("failed")
+            run.unsaved(_error(error))
             if run.section["error"] is None:
                 run.section["error"] = _error(error)
 
