@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gitprov.runner import Runner, zsplit
+from gitprov.runner import Runner, has_refs_under, zsplit
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.
 MAX_CHANGES = 1000
@@ -131,26 +131,6 @@ _DESCRIBE = ("describe", "--tags", "--long", "--always")
 _REMOTES = ("config", "-z", "--get-regexp", r"^remote\..*\.url$")
 
 
-def has_tags(common_dir: Path | None) -> bool | None:
-    """Whether the repository has any tag (``None``: cannot tell without git).
-
-    Reads the files ref store only (never writes it); a reftable store, or no hint where
-    the repository is, means "ask git".
-    """
-    if common_dir is None or (common_dir / "reftable").exists():
-        return None
-    try:
-        with os.scandir(common_dir / "refs" / "tags") as entries:
-            if any(True for _ in entries):
-                return True
-    except FileNotFoundError:
-        pass
-    try:
-        return b" refs/tags/" in (common_dir / "packed-refs").read_bytes()
-    except FileNotFoundError:
-        return False
-
-
 _SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\s*\]\s*')
 _URL = re.compile(r"\s*url\s*=\s*([^\s\"';#\\]+)\s*", re.IGNORECASE)
 
@@ -210,7 +190,7 @@ class Static:
         # abbreviated sha), no config process when the repository's own config file says
         # plainly what the remotes are; what is left runs side by side.
         common = git.common_dir_hint()
-        tags = has_tags(common)
+        tags = has_refs_under(common, "refs/tags/")
         remotes = plain_remotes(common)
         describe_p = git.start(*_DESCRIBE) if tags is not False else None
         remote_p = git.start(*_REMOTES) if remotes is None else None

@@ -17,7 +17,13 @@ from gitprov import notes
 from gitprov.errors import CorruptRecordError, GitProvError, SessionNotFoundError
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import load, validate_session_id
-from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, RecordStore, record_path
+from gitprov.storage import (
+    DEFAULT_NOTES_REF,
+    DEFAULT_REF,
+    RecordStore,
+    record_path,
+    tracking_prefix,
+)
 
 
 class _Copies:
@@ -28,8 +34,7 @@ class _Copies:
         self._git = git
         self._patterns = {}
         for ref in refs:
-            head, _, name = ref.rpartition("/")
-            self._patterns[ref] = (f"{head}/remotes/", f"/{name}")
+            self._patterns[ref] = (tracking_prefix(ref), f"/{ref.rpartition('/')[2]}")
         prefixes = sorted({prefix for prefix, _ in self._patterns.values()})
         self._proc = git.start("for-each-ref", "--format=%(refname)", *prefixes)
         self._found: list[str] | None = None
@@ -54,16 +59,17 @@ class _Copies:
 
 
 class SessionLog:
-    """Read-only view of the recorded sessions of the repository containing ``path``."""
+    """Read-only view of the recorded sessions of the repository containing ``path`` (or
+    of the repository a :class:`Git` already located)."""
 
     def __init__(
         self,
-        path: str | os.PathLike[str] = ".",
+        path: str | os.PathLike[str] | Git = ".",
         *,
         ref: str = DEFAULT_REF,
         notes_ref: str | None = DEFAULT_NOTES_REF,
     ) -> None:
-        self.git = Git.discover(path)
+        self.git = path if isinstance(path, Git) else Git.discover(path)
         self._store = RecordStore(self.git, ref, notes_ref)
 
     @property

@@ -340,6 +340,24 @@ def read_ref_file(common_dir: Path, ref: str) -> tuple[bool, str | None]:
     return True, None
 
 
+def has_refs_under(common_dir: Path | None, prefix: str) -> bool | None:
+    """Whether any ref starts with ``prefix`` (``"refs/tags/"``), from the files ref store
+    without a process (never writing it); ``None``, "ask git", for a reftable store or
+    when where the repository is cannot be told."""
+    if common_dir is None or (common_dir / "reftable").exists():
+        return None
+    try:
+        with os.scandir(common_dir / prefix) as entries:
+            if any(True for _ in entries):
+                return True
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    try:
+        return f" {prefix}".encode() in (common_dir / "packed-refs").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
 class LocalReader:
     """Reads refs and objects (loose or packed) from the repository's files, and anything
     else (alternates, reftable, revision syntax) through a ``cat-file`` started only then.

@@ -20,7 +20,7 @@ from gitprov.capture import MAX_CHANGES, Static, capped, probe
 from gitprov.errors import GitProvError, SessionNotFoundError
 from gitprov.log import SessionLog
 from gitprov.policy import Policy
-from gitprov.runner import Git
+from gitprov.runner import Git, has_refs_under
 from gitprov.schema import build, dump, load, run_status, validate_session_id
 from gitprov.snapshot import MAX_UNTRACKED_BYTES, take_snapshot
 from gitprov.storage import (
@@ -29,7 +29,7 @@ from gitprov.storage import (
     Note,
     RecordStore,
     record_path,
-    tracking_ref,
+    tracking_prefix,
 )
 
 logger = logging.getLogger(__name__)
@@ -86,27 +86,17 @@ class Session:
                 self.records.read(session_id), session_id, f"{ref}:{record_path(session_id)}"
             )
         except SessionNotFoundError:
-            if not self._has_copies():
+            # fetched copies are looked for (with git) only when the ref files say
+            # there are some: building a store for a new id spawns nothing more
+            if has_refs_under(self.git.common_dir, tracking_prefix(ref)) is False:
                 raise
-        log = SessionLog(self.git.root, ref=ref, notes_ref=self.records.notes_ref)
+        log = SessionLog(self.git, ref=ref, notes_ref=self.records.notes_ref)
         for record in log.records([session_id], skip_missing=True):
             return record
         raise SessionNotFoundError(
             f"no session {session_id} is recorded in {self.git.root} (ref {ref} or its "
             f"fetched copies); `gitprov list` shows the recorded ids"
         )
-
-    def _has_copies(self) -> bool:
-        """Whether any remote's copy of the records ref was fetched (read from the ref
-        files, so that building a store for a new id spawns nothing more)."""
-        namespace = tracking_ref(self.records.ref, "x").rsplit("/", 2)[0] + "/"
-        common = self.git.common_dir
-        if (common / namespace).is_dir() or (common / "reftable").exists():
-            return True
-        try:
-            return namespace in (common / "packed-refs").read_text("utf-8", "replace")
-        except FileNotFoundError:
-            return False
 
     def _git_section(self, meanwhile: Callable[[], object] | None = None) -> dict[str, Any]:
         """The record's ``git:`` section now, with a snapshot when the tree is dirty."""

@@ -39,8 +39,12 @@ def tracking_ref(ref: str, remote: str) -> str:
     ``refs/notes/provenance`` -> ``refs/notes/remotes/<remote>/provenance`` (still under
     ``refs/notes/``, so ``git notes`` commands accept it).
     """
-    head, _, name = ref.rpartition("/")
-    return f"{head}/remotes/{remote}/{name}"
+    return f"{tracking_prefix(ref)}{remote}/{ref.rpartition('/')[2]}"
+
+
+def tracking_prefix(ref: str) -> str:
+    """What every remote's copy of ``ref`` starts with: ``refs/provenance/remotes/``."""
+    return f"{ref.rpartition('/')[0]}/remotes/"
 
 
 def fanout(session_id: str) -> str:

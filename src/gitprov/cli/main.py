@@ -40,7 +40,7 @@ class Target:
     def log(self) -> SessionLog:
         git = Git.discover(self.path)
         ref, notes_ref = self.refs(git)
-        return SessionLog(self.path, ref=ref, notes_ref=notes_ref)
+        return SessionLog(git, ref=ref, notes_ref=notes_ref)
 
 
 def _ref_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
