@@ -44,6 +44,11 @@ class CorruptRecordError(GitProvError):
     """A stored record (or note) could not be parsed."""
 
 
+class RepositoryCorruptError(GitProvError):
+    """An object gitprov must read (a records or notes tree, a tip) is missing or is not
+    what its parent says it is; nothing is written on top of it."""
+
+
 class ConcurrentUpdateError(GitProvError):
     """Another writer kept winning the compare-and-swap; gave up after many retries."""
 

@@ -18,7 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gitprov import notes
-from gitprov.errors import ConcurrentUpdateError, GitCommandError, SessionNotFoundError
+from gitprov.errors import (
+    ConcurrentUpdateError,
+    GitCommandError,
+    RepositoryCorruptError,
+    SessionNotFoundError,
+)
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
 from gitprov.runner import Git, ObjectReader, Started, zsplit
 from gitprov.schema import validate_session_id
@@ -198,18 +203,31 @@ class RecordStore:
         return obj.sha, commit_tree(obj.data)
 
     def tree(self, cat: ObjectReader, tree_id: str | None) -> dict[str, Entry]:
-        """The entries of ``tree_id`` (a fresh dict, the caller's to change; empty when
-        there is no such tree)."""
+        """The entries of ``tree_id`` (a fresh dict, the caller's to change; empty for
+        ``None``). A tree that cannot be read raises :class:`RepositoryCorruptError`: taking
+        it as empty would write a tree without the records it held."""
         if tree_id is None:
             return {}
         parsed = self._trees.get(tree_id)
         if parsed is None:
             obj = cat.read(tree_id)
             if obj is None or obj.type != "tree":
-                return {}
+                what = "missing" if obj is None else f"a {obj.type}, not a tree"
+                raise RepositoryCorruptError(
+                    f"tree {tree_id} (under {self.ref} or {self.notes_ref}) is {what} in "
+                    f"{self.git.root}; nothing was written. `git fsck --full` names the "
+                    f"damage; restore the object from a clone (`git fetch` from a teammate)"
+                )
             if len(self._trees) >= 64:  # a save reads four trees; a store lives for a run
                 self._trees.clear()
-            parsed = self._trees[tree_id] = parse_tree(obj.data, self.writer.hash_len)
+            try:
+                parsed = parse_tree(obj.data, self.writer.hash_len)
+            except ValueError as exc:
+                raise RepositoryCorruptError(
+                    f"tree {tree_id} (under {self.ref} or {self.notes_ref}) in "
+                    f"{self.git.root} cannot be parsed ({exc}); nothing was written"
+                ) from exc
+            self._trees[tree_id] = parsed
         return dict(parsed)
 
     def _record_update(
