@@ -91,12 +91,16 @@ def test_batch_is_one_pack_git_reads_and_verifies(tmp_path: Path, object_format:
     g = Git.discover(repo)
     writer = ObjectWriter(g.objects_dir, g.object_format)
     big = bytes(range(256)) * 300  # a size that needs a multi-byte pack entry header
-    with writer.batch():
+    with writer.batch() as batch:
         blob = writer.blob(big)
         small = writer.blob(b"small\n")
         tree = writer.tree([Entry(BLOB_MODE, "big.bin", blob), Entry(BLOB_MODE, "s", small)])
         commit = writer.commit(tree, [], "packed\n")
         assert pack_files(repo) == []  # nothing on disk until the batch ends
+    # held by a .keep (as git's index-pack --keep) until the caller's refs point at it
+    assert [p.suffix for p in pack_files(repo)] == [".idx", ".keep", ".pack"]
+    assert batch.keep is not None and batch.keep.read_text().startswith("gitprov ")
+    batch.release()
     assert [p.suffix for p in pack_files(repo)] == [".idx", ".pack"]
     assert git(repo, "count-objects", "-v").splitlines()[0] == "count: 0"  # no loose object
     idx = pack_files(repo)[0]
@@ -136,13 +140,16 @@ def test_batch_falls_back_to_loose_objects(repo: Path) -> None:
     assert pack_files(repo) == before
     assert git(repo, "cat-file", "-t", lost, check=False) == ""  # nothing was written
     for i in range(MAX_PACKS):  # as many packs as git's gc.autoPackLimit
-        with writer.batch():
+        with writer.batch() as batch:
             writer.blob(b"a %d" % i)
             writer.blob(b"b %d" % i)
+        batch.release()
     assert len(pack_files(repo)) == 2 * MAX_PACKS
-    with writer.batch():
+    with writer.batch() as batch:
         loose = [writer.blob(b"c"), writer.blob(b"d")]
-    assert len(pack_files(repo)) == 2 * MAX_PACKS  # no pack past git's own limit
+    assert (
+        batch.keep is None and len(pack_files(repo)) == 2 * MAX_PACKS
+    )  # no pack past git's own limit
     assert all(read_loose(g.objects_dir, sha) is not None for sha in loose)
 
 

@@ -40,6 +40,14 @@ class DirtyWorkTreeError(GitProvError):
     """The dirty policy refused to run on a work tree with uncommitted changes."""
 
 
+class SessionExistsError(GitProvError):
+    """The id already has a record, and replacing it was not asked for."""
+
+
+class StaleLockError(GitProvError):
+    """A lock file left by a killed process blocks every write until it is removed."""
+
+
 class CorruptRecordError(GitProvError):
     """A stored record (or note) could not be parsed."""
 

@@ -14,7 +14,7 @@ import hashlib
 import mmap
 import os
 import re
-import secrets
+import socket
 import struct
 import time
 import zlib
@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+
+from gitprov.writing import WriteRules
 
 TREE_MODE = "40000"
 BLOB_MODE = "100644"
@@ -250,12 +252,18 @@ def _search_order(pack_dir: Path) -> list[str]:
 
 
 #: git's default ``gc.autoPackLimit``: with this many packs present a batch is written as
-#: loose objects instead, so gitprov never builds up more packs than ``git gc --auto``
-#: (run by the user's next commit or fetch) already lets accumulate and then folds together.
+#: loose objects instead, as git itself writes a small fetch or push (``fetch.unpackLimit``),
+#: so gitprov never builds up more packs than ``git gc --auto`` (run by the user's next
+#: commit or fetch) already lets accumulate and then folds together.
 MAX_PACKS = 50
 
 #: Batches up to this size go into a pack whose offsets all fit the index's 4-byte table.
 _PACK_BYTES = 1 << 30
+
+#: What a ``.keep`` of gitprov's starts with; a killed save's is removed by a later one.
+KEEP_PREFIX = "gitprov "
+#: A ``.keep`` this old is stale whoever wrote it: a save holds one for milliseconds.
+STALE_KEEP_SECONDS = 3600.0
 
 _TYPE_CODES = {name: code for code, name in _TYPES.items()}
 
@@ -265,14 +273,34 @@ def _with_header(kind: str, data: bytes) -> bytes:
     return b"%s %d\0%s" % (kind.encode(), len(data), data)
 
 
-class ObjectWriter:
-    """Writes objects into a repository's object store: loose, or a batch as one pack."""
+class Batch:
+    """The objects of one :meth:`ObjectWriter.batch`; once the block ends, ``keep`` names
+    the ``.keep`` that protects their pack from ``git repack``/``gc`` until :meth:`release`
+    (called once the refs point at them, or the attempt is given up)."""
 
-    def __init__(self, objects_dir: Path, object_format: str = "sha1") -> None:
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[str, bytes]] = {}
+        self.keep: Path | None = None
+
+    def release(self) -> None:
+        if self.keep is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.keep.unlink()
+            self.keep = None
+
+
+class ObjectWriter:
+    """Writes objects into a repository's object store: loose, or a batch as one pack,
+    with the modes and flushes the repository's config asks git for (``rules``)."""
+
+    def __init__(
+        self, objects_dir: Path, object_format: str = "sha1", rules: WriteRules | None = None
+    ) -> None:
         self.objects_dir = objects_dir
         self.object_format = object_format
         self.hash_len = hashlib.new(object_format).digest_size
-        self._batch: dict[str, tuple[str, bytes]] | None = None
+        self.rules = rules or WriteRules()
+        self._batch: Batch | None = None
 
     def write(self, kind: str, data: bytes) -> str:
         """Store ``data`` as an object of ``kind``; return its id. Idempotent."""
@@ -283,37 +311,38 @@ class ObjectWriter:
             with contextlib.suppress(OSError):  # freshen, as git does, so a prune keeps it
                 os.utime(target)
         elif self._batch is not None:
-            self._batch[sha] = (kind, data)
+            self._batch.pending[sha] = (kind, data)
         else:
             self._write_loose(target, raw)
         return sha
 
     def _write_loose(self, target: Path, raw: bytes) -> None:
-        target.parent.mkdir(exist_ok=True)
+        self.rules.mkdir(target.parent)
         # Created read-only and renamed into place, as git does: readers see it whole.
-        _write_new(target, zlib.compress(raw, 1))
+        self.rules.write_new(target, zlib.compress(raw, 1), "loose-object")
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> Iterator[Batch]:
         """Objects written inside reach the store together when the block ends, as one
-        pack: two new files instead of one per object, since creating files is most of
-        what writing a handful of small objects costs. Nothing is written on an error
+        pack (two new files instead of one per object, since creating files is most of
+        what writing a handful of small objects costs) held by a ``.keep`` until the
+        caller releases the yielded :class:`Batch`. Nothing is written on an error
         (nothing can refer to those objects yet)."""
         if self._batch is not None:
             raise RuntimeError("ObjectWriter.batch() does not nest")
-        self._batch = {}
+        batch = self._batch = Batch()
         try:
-            yield
-            pending = self._batch
+            yield batch
         finally:
             self._batch = None
+        pending = batch.pending
         pack_dir = self.objects_dir / "pack"
         if (
             len(pending) > 1
             and sum(len(data) for _, data in pending.values()) < _PACK_BYTES
-            and _count_packs(pack_dir) < MAX_PACKS
+            and _tidy_packs(pack_dir) < MAX_PACKS
         ):
-            write_pack(pack_dir, self.object_format, pending)
+            batch.keep = write_pack(pack_dir, self.object_format, pending, self.rules)
             return
         for sha, (kind, data) in pending.items():
             self._write_loose(self.objects_dir / sha[:2] / sha[2:], _with_header(kind, data))
@@ -332,35 +361,63 @@ class ObjectWriter:
         return self.write("commit", ("\n".join(lines) + "\n" + message).encode())
 
 
-def _write_new(target: Path, content: bytes) -> None:
-    """Write ``content`` to ``target`` through a read-only temporary file and a rename
-    (named as git names its own, so a crash's leftover is removed by ``git prune``)."""
-    tmp = target.parent / f"tmp_obj_{secrets.token_hex(6)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+def _keep_is_stale(path: str, now: float) -> bool:
+    """Whether a ``.keep`` was left by a gitprov save that died before releasing it (its
+    process is gone from this host, or it is far older than any save takes)."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read(200)
+        age = now - os.stat(path).st_mtime
+    except OSError:
+        return False
+    if not text.startswith(KEEP_PREFIX):
+        return False  # git's own, or the user's: never ours to remove
+    if age > STALE_KEEP_SECONDS:
+        return True
+    words = text.split()
+    if len(words) < 4 or not words[1].isdigit() or words[3] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(words[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by another user
+    return False
 
 
-def _count_packs(pack_dir: Path) -> int:
+def _tidy_packs(pack_dir: Path) -> int:
+    """Count the packs in ``pack_dir``, removing the ``.keep`` of any save that died
+    holding it (its pack then becomes an ordinary pack, folded by the next ``git gc``)."""
+    count, now = 0, time.time()
     try:
         with os.scandir(pack_dir) as entries:
-            return sum(1 for e in entries if e.name.endswith(".idx"))
+            for e in entries:
+                if e.name.endswith(".idx"):
+                    count += 1
+                elif e.name.endswith(".keep") and _keep_is_stale(e.path, now):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(e.path)
     except FileNotFoundError:
         return 0
+    return count
 
 
-def write_pack(pack_dir: Path, object_format: str, objects: dict[str, tuple[str, bytes]]) -> str:
+def write_pack(
+    pack_dir: Path,
+    object_format: str,
+    objects: dict[str, tuple[str, bytes]],
+    rules: WriteRules | None = None,
+) -> Path:
     """Write ``objects`` (id -> (type, data)) as one undeltified pack with a version-2
-    index, named by its checksum as git names its own; return that name.
+    index, named by its checksum as git names its own; return its ``.keep``.
 
-    The pack is renamed into place before its index, as git does: an index makes a pack
-    visible, so no reader ever finds one without the other.
+    As git's ``index-pack --keep`` does: the ``.keep`` comes first, so no ``repack`` or
+    ``gc`` may drop the pack before the refs point at it; then the pack, then its index
+    (an index makes a pack visible, so no reader ever finds one without the other). A
+    failure removes whatever of the three was written.
     """
+    rules = rules or WriteRules()
     body = bytearray(b"PACK" + struct.pack(">II", 2, len(objects)))
     rows: list[tuple[bytes, int, int]] = []  # (binary id, crc32, offset)
     for sha, (kind, data) in objects.items():
@@ -393,11 +450,25 @@ def write_pack(pack_dir: Path, object_format: str, objects: dict[str, tuple[str,
     idx += b"".join(struct.pack(">I", offset) for _, _, offset in rows)
     idx += checksum
     idx += hashlib.new(object_format, idx).digest()
-    name = f"pack-{checksum.hex()}"
-    pack_dir.mkdir(exist_ok=True)
-    _write_new(pack_dir / f"{name}.pack", bytes(body))
-    _write_new(pack_dir / f"{name}.idx", bytes(idx))
-    return name
+    base = pack_dir / f"pack-{checksum.hex()}"
+    rules.mkdir(pack_dir)
+    keep = base.with_suffix(".keep")
+    written: list[Path] = []
+    try:
+        note = f"{KEEP_PREFIX}{os.getpid()} on {socket.gethostname()}\n".encode()
+        for path, content, component in (
+            (keep, note, ""),
+            (base.with_suffix(".pack"), bytes(body), "pack"),
+            (base.with_suffix(".idx"), bytes(idx), "pack-metadata"),
+        ):
+            rules.write_new(path, content, component)
+            written.append(path)
+    except BaseException:
+        for path in reversed(written):  # the index first: the pack is never half-visible
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    return keep
 
 
 def _sort_key(entry: Entry) -> bytes:

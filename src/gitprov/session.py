@@ -13,14 +13,15 @@ import inspect
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from gitprov import environment, notes
+from gitprov import environment, notes, spool
 from gitprov.capture import MAX_CHANGES, Static, capped, probe
 from gitprov.errors import GitProvError, SessionNotFoundError
 from gitprov.log import SessionLog
 from gitprov.policy import Policy
-from gitprov.runner import Git, has_refs_under
+from gitprov.runner import Git, Runner, has_refs_under
 from gitprov.schema import build, dump, load, run_status, validate_session_id
 from gitprov.snapshot import MAX_UNTRACKED_BYTES, take_snapshot
 from gitprov.storage import (
@@ -31,6 +32,7 @@ from gitprov.storage import (
     record_path,
     tracking_prefix,
 )
+from gitprov.writing import WriteRules
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,14 @@ class Session:
 
     Options: ``ref``/``notes_ref`` (``None`` turns the commit index off), ``untracked``
     (``all``, ``normal``, ``no``), ``max_changes``, ``dirty`` (``allow``, ``warn``,
-    ``refuse``), ``require_pushed``, ``snapshot``, ``snapshot_max_bytes`` and
-    ``secret_keys`` (extra words that mark a key as secret).
+    ``refuse``), ``require_pushed``, ``snapshot``, ``snapshot_max_bytes``, ``secret_keys``
+    (extra words that mark a key as secret) and ``replace`` (an id that already has a
+    record is refused unless it is true; a session saving again replaces its own record).
+
+    A repository gitprov cannot write to (bare, read-only) is refused here, before the run.
+    A save that fails afterwards keeps the record in the spool (:mod:`gitprov.spool`),
+    logs one line saying how to recover it, and does not raise: the run's own outcome
+    stands. ``spooled`` then names the spool file.
     """
 
     def __init__(
@@ -58,22 +66,37 @@ class Session:
         snapshot: bool = True,
         snapshot_max_bytes: int = MAX_UNTRACKED_BYTES,
         secret_keys: Sequence[str] = (),
+        replace: bool = False,
     ) -> None:
         self.session_id = validate_session_id(session_id)
         self.policy = Policy(dirty, require_pushed)
-        self.git = Git.discover(path)
-        self.records = RecordStore(self.git, ref, notes_ref)
+        # git's write rules (group modes, fsync) are read while the repository is located
+        near = Runner.near(path)
+        rules_p = WriteRules.start(near)
+        try:
+            self.git = Git.discover(path)
+        except BaseException:
+            near.finish(rules_p, ok=range(256))
+            raise
+        self.rules = WriteRules.finish(near, rules_p)
+        _check_writable(self.git)
+        self.records = RecordStore(self.git, ref, notes_ref, self.rules)
         self.project = environment.find_project(path, self.git.root)
         self._untracked = untracked
         self._max_changes = max_changes
         self._snapshot = snapshot
         self._snapshot_max_bytes = snapshot_max_bytes
         self._secret_keys = tuple(secret_keys)
+        self._replace = replace
+        #: Whether the id had a record when this session began (checked unless ``replace``).
+        self.existing = not replace and self.records.has(self.session_id)
+        self.spooled: Path | None = None
+        self._saved = False  # a session saving again replaces its own record
         # Read now, so that save() needs no more than `git status` (a moved HEAD is
         # described again there).
-        self._static = Static.read(self.git) if self.git.worktree is not None else None
+        self._static = Static.read(self.git)
         self._outcome: str | None = None
-        if self.policy.needs_check_at_start and self.git.worktree is not None:
+        if self.policy.needs_check_at_start:
             section = probe(self.git, untracked, self._static)
             self._outcome = self.policy.check(self.git, section)
 
@@ -124,30 +147,34 @@ class Session:
         return capped(section, self._max_changes)
 
     def save(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Write ``data`` as this session's record (replacing any); return the record."""
-        if self.git.worktree is None:
-            raise GitProvError(
-                f"{self.git.root} is a bare repository: runs are recorded from a work tree "
-                f"(a clone); a bare repository can only be read (SessionLog)"
-            )
-        # update-ref starts first and the trees are read while `git status` runs, so the
-        # save then waits on little more than git status itself.
-        with self.records.saving(self.session_id) as pending:
-            git = self._git_section(meanwhile=pending.prefetch)
-            record = build(
-                self.session_id, data, git, project=self.project, secret_keys=self._secret_keys
-            )
-            note = None
-            if git["commit"] is not None:
-                fields = {
-                    **git,
-                    "session_id": self.session_id,
-                    "status": run_status(record),
-                    "snapshot": git["snapshot"] and git["snapshot"][: notes.SHORT],
-                }
-                note = Note(git["commit"], notes.note_line(fields))
-            pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
-            pending.save(dump(record), note=note, pins=[pin] if pin else [])
+        """Write ``data`` as this session's record; return the record.
+
+        Whatever stops the write, the record is spooled (see the class) and returned.
+        """
+        record: dict[str, Any] | None = None
+        payload: bytes | None = None
+        note: Note | None = None
+        pins: list[str] = []
+        replace = self._replace or self._saved
+        try:
+            # update-ref starts first and the trees are read while `git status` runs, so
+            # the save then waits on little more than git status itself.
+            with self.records.saving(self.session_id) as pending:
+                git = self._git_section(meanwhile=pending.prefetch)
+                record = build(
+                    self.session_id, data, git, project=self.project, secret_keys=self._secret_keys
+                )
+                note = self._note(git, record)
+                pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
+                pins = [pin] if pin else []
+                payload = dump(record)
+                pending.save(payload, note=note, pins=pins, replace=replace)
+        except Exception as exc:
+            return self._keep(data, record, payload, note, pins, replace, exc)
+        except BaseException as exc:  # interrupted mid-save: keep the record, then stop
+            self._keep(data, record, payload, note, pins, replace, exc)
+            raise
+        self._saved = True
         logger.info(
             "gitprov: recorded session %s on %s (commit %s%s)",
             self.session_id,
@@ -155,7 +182,104 @@ class Session:
             git["commit_sha"],
             ", dirty" if git["dirty"] else "",
         )
+        self._write_spooled()
         return record
+
+    def _note(self, git: Mapping[str, Any], record: dict[str, Any]) -> Note | None:
+        if git["commit"] is None:
+            return None
+        fields = {
+            **git,
+            "session_id": self.session_id,
+            "status": run_status(record),
+            "snapshot": git["snapshot"] and git["snapshot"][: notes.SHORT],
+        }
+        return Note(git["commit"], notes.note_line(fields))
+
+    def _keep(
+        self,
+        data: Mapping[str, Any],
+        record: dict[str, Any] | None,
+        payload: bytes | None,
+        note: Note | None,
+        pins: list[str],
+        replace: bool,
+        exc: BaseException,
+    ) -> dict[str, Any]:
+        """Spool the record a failed save could not write, and say so in one line."""
+        reason = str(exc) or type(exc).__name__
+        if payload is None:  # the failure came before the record was whole
+            try:
+                record = record or build(
+                    self.session_id,
+                    data,
+                    {"error": f"the git state could not be captured: {reason}"},
+                    secret_keys=self._secret_keys,
+                )
+                payload = dump(record)
+            except Exception:
+                record = {"session_id": self.session_id, "error": reason}
+                payload = dump(record)
+        entry = spool.Spooled(
+            self.session_id,
+            self.records.ref,
+            self.records.notes_ref,
+            payload,
+            reason,
+            replace,
+            None if note is None else (note.commit, note.line),
+            pins,
+        )
+        try:
+            self.spooled = spool.keep(self.git, self.rules, entry)
+        except GitProvError as error:
+            logger.error(
+                "gitprov: session %s was NOT recorded (%s), and %s. Its record follows; "
+                "save it as it is:\n%s",
+                self.session_id,
+                reason,
+                error,
+                payload.decode("utf-8", "replace"),
+            )
+        else:
+            logger.error(
+                "gitprov: session %s is not on %s yet (%s). Its record is kept in %s; "
+                "`gitprov recover` writes it (so does the next save), once that is fixed.",
+                self.session_id,
+                self.records.ref,
+                reason,
+                self.spooled,
+            )
+        return record or load(payload, self.session_id, "the spool")
+
+    def _write_spooled(self) -> None:
+        """Write records earlier saves could not (a look at one or two folders when
+        there are none)."""
+        if not any(folder.is_dir() for folder in spool.folders(self.git)):
+            return
+        written, failed = spool.write_all(self.git, self.rules)
+        if written:
+            logger.warning("gitprov: wrote %d spooled record(s): %s", len(written), written)
+        for path, why in failed:
+            logger.warning("gitprov: spooled record %s still cannot be written: %s", path, why)
+
+
+def _check_writable(git: Git) -> None:
+    """Refuse, before the run, a repository no record could be written to."""
+    if git.worktree is None:
+        raise GitProvError(
+            f"{git.root} is a bare repository: runs are recorded from a work tree (a "
+            f"clone); a bare repository can only be read (gitprov.SessionLog, gitprov list)"
+        )
+    for folder in (git.common_dir, git.objects_dir):
+        if not os.access(folder, os.W_OK):
+            raise GitProvError(
+                f"the repository at {git.root} is read-only for this user ({folder} cannot "
+                f"be written), so no record could be stored. Run from a writable clone, or "
+                f"make it writable (for a shared repository: `git config "
+                f"core.sharedRepository group` and group write access); records can still "
+                f"be read with `gitprov list`"
+            )
 
 
 #: The keyword options every entry point takes (``SESSION_STORE_ARGS``, ``record()``).

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import random
+import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 
 from gitprov import notes
@@ -22,11 +24,14 @@ from gitprov.errors import (
     ConcurrentUpdateError,
     GitCommandError,
     RepositoryCorruptError,
+    SessionExistsError,
     SessionNotFoundError,
+    StaleLockError,
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
 from gitprov.runner import Git, ObjectReader, Started, zsplit
 from gitprov.schema import validate_session_id
+from gitprov.writing import WriteRules, hold_flock
 
 DEFAULT_REF = "refs/provenance/sessions"
 DEFAULT_NOTES_REF = "refs/notes/provenance"
@@ -52,6 +57,13 @@ def tracking_prefix(ref: str) -> str:
     return f"{ref.rpartition('/')[0]}/remotes/"
 
 
+def exists_error(session_id: str, ref: str) -> SessionExistsError:
+    return SessionExistsError(
+        f"session {session_id} already has a record on {ref} (`gitprov show {session_id}`); "
+        f"choose another id, or replace it on purpose (--replace, replace=True)"
+    )
+
+
 def fanout(session_id: str) -> str:
     return hashlib.sha1(session_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:2]
 
@@ -68,11 +80,45 @@ class Note:
     line: str
 
 
-def _retryable(exc: GitCommandError) -> bool:
-    """A lost compare-and-swap or a lock held by a concurrent writer."""
+#: The flock every save holds while it reads the tip, writes its objects and moves the
+#: refs: concurrent gitprov writers queue instead of racing (each lost race would leave a
+#: pack of garbage behind). Compare-and-swap still guards against every other writer.
+WRITE_LOCK = "gitprov-write.lock"
+#: How long a save waits for the write lock (each holder keeps it for milliseconds).
+WRITE_LOCK_SECONDS = 30.0
+#: A ref lock file (git's ``<ref>.lock``) unchanged this long was left by a crash: git
+#: holds its own for milliseconds.
+STALE_LOCK_SECONDS = 5.0
+
+_HELD_LOCK = re.compile(r"Unable to create '(.+?\.lock)': File exists")
+
+
+def lost_race(exc: GitCommandError) -> bool:
+    """A compare-and-swap that another writer won (or whose ref lock it held): retry."""
     return "cannot lock ref" in exc.stderr or (
         "Unable to create" in exc.stderr and ".lock" in exc.stderr
     )
+
+
+def check_stale_lock(exc: GitCommandError, since: dict[str, float]) -> None:
+    """Raise :class:`StaleLockError` when ``exc`` is git finding a ref lock file that has
+    not changed for ``STALE_LOCK_SECONDS`` (``since``: when each lock was first seen)."""
+    held = _HELD_LOCK.search(exc.stderr)
+    if held is None:
+        return
+    path = held.group(1)
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return  # gone already: its holder finished
+    first = since.setdefault(f"{path}\0{mtime}", time.monotonic())
+    unchanged = max(time.time() - mtime, time.monotonic() - first)
+    if unchanged >= STALE_LOCK_SECONDS:
+        raise StaleLockError(
+            f"{path} has not changed for {unchanged:.0f}s: a git or gitprov process that "
+            f"was killed left it. If no git command is running in this repository, remove "
+            f"it (`rm '{path}'`), then run `gitprov recover`"
+        )
 
 
 class PendingSave:
@@ -102,54 +148,86 @@ class PendingSave:
                     if bucket is not None:
                         self.cat.read(bucket.sha)
 
-    def save(self, data: bytes, *, note: Note | None = None, pins: Sequence[str] = ()) -> str:
+    def save(
+        self,
+        data: bytes,
+        *,
+        note: Note | None = None,
+        pins: Sequence[str] = (),
+        replace: bool = True,
+    ) -> str:
         """Store ``data``; return the new commit on the ref.
 
         ``pins`` become extra parents of the save's commit, keeping those commits
-        reachable from the ref (and so from gc and from a push of the ref). A lost
-        compare-and-swap is retried, with fresh processes, until ``RETRY_SECONDS``.
+        reachable from the ref (and so from gc and from a push of the ref). Without
+        ``replace``, an id that already has a record raises :class:`SessionExistsError`.
+        Saves of one repository queue on :data:`WRITE_LOCK`; a compare-and-swap lost to
+        another kind of writer is retried, with fresh processes, until ``RETRY_SECONDS``.
+        The new objects' pack keeps its ``.keep`` until the refs point at it.
         """
         store, session_id = self.store, self.session_id
         deadline = time.monotonic() + RETRY_SECONDS
+        locks_seen: dict[str, float] = {}
         attempt = 0
-        while True:
-            mover, self.mover = self.mover, None
-            with store.writer.batch():  # one pack per attempt, on disk before the move
-                blob = store.writer.blob(data)
-                if self.cat is not None:
-                    updates = store.updates(self.cat, session_id, blob, note, pins)
-                    self.cat = None
-                else:  # a fresh reader: the ref moved, and nothing read before may be trusted
-                    with store.git.local_objects() as cat:
-                        updates = store.updates(cat, session_id, blob, note, pins)
-            try:
-                store.move(updates, f"gitprov: save session {session_id}", mover)
-                return updates[0][1]
-            except GitCommandError as exc:
-                if not _retryable(exc) or time.monotonic() > deadline:
-                    if _retryable(exc):
+        with store.write_lock():
+            while True:
+                cat, self.cat = self.cat, None
+                with ExitStack() as stack:
+                    if cat is None:  # the ref moved: nothing read before may be trusted
+                        cat = stack.enter_context(store.git.local_objects())
+                    batch = stack.enter_context(store.writer.batch())
+                    blob = store.writer.blob(data)
+                    updates = store.updates(cat, session_id, blob, note, pins, replace)
+                mover, self.mover = self.mover, None
+                try:
+                    store.move(updates, f"gitprov: save session {session_id}", mover)
+                    return updates[0][1]
+                except GitCommandError as exc:
+                    if not lost_race(exc):
+                        raise
+                    check_stale_lock(exc, locks_seen)
+                    if time.monotonic() > deadline:
                         raise ConcurrentUpdateError(
                             f"could not save session {session_id}: other writers kept "
-                            f"moving {store.ref} for {RETRY_SECONDS:.0f}s; run again"
+                            f"moving {store.ref} for {RETRY_SECONDS:.0f}s"
                         ) from exc
-                    raise
-            attempt += 1
-            time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+                finally:
+                    batch.release()
+                attempt += 1
+                time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
 
 
 class RecordStore:
     """Reads and writes records of one repository under ``ref`` (and ``notes_ref``)."""
 
     def __init__(
-        self, git: Git, ref: str = DEFAULT_REF, notes_ref: str | None = DEFAULT_NOTES_REF
+        self,
+        git: Git,
+        ref: str = DEFAULT_REF,
+        notes_ref: str | None = DEFAULT_NOTES_REF,
+        rules: WriteRules | None = None,
     ) -> None:
         self.git = git
         self.ref = ref
         self.notes_ref = notes_ref
-        self.writer = ObjectWriter(git.objects_dir, git.object_format)
+        self.writer = ObjectWriter(
+            git.objects_dir, git.object_format, rules or WriteRules.read(git)
+        )
         self._trees: dict[str, dict[str, Entry]] = {}  # parsed trees, by id (immutable)
 
     # -- writing -------------------------------------------------------------------------
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """Hold the repository's write lock (:data:`WRITE_LOCK`)."""
+        return hold_flock(
+            self.git.common_dir / WRITE_LOCK,
+            self.writer.rules,
+            WRITE_LOCK_SECONDS,
+            lambda path: ConcurrentUpdateError(
+                f"another gitprov save held {path} for {WRITE_LOCK_SECONDS:g}s; if it is "
+                f"stuck, stop it, then run `gitprov recover`"
+            ),
+        )
 
     def save(
         self,
@@ -158,10 +236,11 @@ class RecordStore:
         *,
         note: Note | None = None,
         pins: Sequence[str] = (),
+        replace: bool = True,
     ) -> str:
         """Store ``data`` as ``session_id``'s record; return the new commit on the ref."""
         with self.saving(session_id) as pending:
-            return pending.save(data, note=note, pins=pins)
+            return pending.save(data, note=note, pins=pins, replace=replace)
 
     @contextmanager
     def saving(self, session_id: str) -> Iterator[PendingSave]:
@@ -185,10 +264,16 @@ class RecordStore:
                 self.git.finish(mover, input=b"")  # no updates: it exits untouched
 
     def updates(
-        self, cat: ObjectReader, session_id: str, blob: str, note: Note | None, pins: Sequence[str]
+        self,
+        cat: ObjectReader,
+        session_id: str,
+        blob: str,
+        note: Note | None,
+        pins: Sequence[str],
+        replace: bool = True,
     ) -> list[tuple[str, str, str | None]]:
         """(ref, new, old) for the records ref and, with a note, the notes ref."""
-        updates = [self._record_update(cat, session_id, blob, pins)]
+        updates = [self._record_update(cat, session_id, blob, pins, replace)]
         if note is not None and self.notes_ref is not None:
             updates.append(self._note_update(cat, session_id, note))
         return updates
@@ -231,7 +316,7 @@ class RecordStore:
         return dict(parsed)
 
     def _record_update(
-        self, cat: ObjectReader, session_id: str, blob: str, pins: Sequence[str]
+        self, cat: ObjectReader, session_id: str, blob: str, pins: Sequence[str], replace: bool
     ) -> tuple[str, str, str | None]:
         tip, tree = self.tip(cat, self.ref)
         root = self.tree(cat, tree)
@@ -239,6 +324,8 @@ class RecordStore:
         bucket = fanout(session_id)
         sub = self.tree(cat, root[bucket].sha if bucket in root else None)
         name = f"{session_id}.yaml"
+        if not replace and name in sub and sub[name].sha != blob:
+            raise exists_error(session_id, self.ref)
         sub[name] = Entry(BLOB_MODE, name, blob)
         root[bucket] = Entry(TREE_MODE, bucket, self.writer.tree(list(sub.values())))
         new_tree = self.writer.tree(list(root.values()))
@@ -309,6 +396,13 @@ class RecordStore:
                 f"`gitprov list` shows the recorded ids"
             )
         return obj.data
+
+    def has(self, session_id: str) -> bool:
+        """Whether ``session_id`` has a record on the ref (read in-process)."""
+        with self.git.local_objects() as cat:
+            root = self.tree(cat, self.tip(cat, self.ref)[1])
+            bucket = root.get(fanout(session_id))
+            return bucket is not None and f"{session_id}.yaml" in self.tree(cat, bucket.sha)
 
     def ids(self) -> list[str]:
         """Every stored session id, ascending."""

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from gitprov.cli import checkout, diff, fetch, init, list_cmd, push, run, show, sync, verify  # noqa: F401  (registers the commands)
+from gitprov.cli import (  # noqa: F401  (registers the commands)
+    checkout,
+    diff,
+    fetch,
+    init,
+    list_cmd,
+    push,
+    recover,
+    run,
+    show,
+    sync,
+    verify,
+)
 from gitprov.cli.main import main
 
 __all__ = ["main"]

@@ -28,6 +28,7 @@ from gitprov.runner import Git
 @click.option(
     "--require-pushed", is_flag=True, help="Refuse to start unless HEAD is on its upstream."
 )
+@click.option("--replace", is_flag=True, help="Replace the record of an --id that already has one.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
 def run(
@@ -35,6 +36,7 @@ def run(
     session_id: str | None,
     dirty: str,
     require_pushed: bool,
+    replace: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND in the repository and record it; exit as COMMAND exits.
@@ -54,6 +56,7 @@ def run(
         notes_ref=notes_ref,
         dirty=dirty,
         require_pushed=require_pushed,
+        replace=replace,
     )
     outcome = child.Outcome(1)
     try:
@@ -66,6 +69,13 @@ def run(
                 recording.run["error"] = outcome.error
     except GitProvError as exc:  # the command ran, but its record could not be written
         click.echo(f"gitprov: error: {exc}", err=True)
-        raise SystemExit(outcome.exit_code or 1) from exc
-    click.echo(f"gitprov: recorded session {recording.session_id}", err=True)
+        child.exit_like(outcome)
+    if recording.session.spooled is None:
+        click.echo(f"gitprov: recorded session {recording.session_id}", err=True)
+    else:  # the session logged why, and where the record is kept
+        click.echo(
+            f"gitprov: session {recording.session_id} is spooled in "
+            f"{recording.session.spooled}; `gitprov recover` writes it",
+            err=True,
+        )
     child.exit_like(outcome)
