@@ -8,9 +8,11 @@ named in the record instead, so one stray data dump cannot bloat the repository.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,38 @@ class Snapshot:
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
+#: Scratch indexes are named ``gitprov-index-<pid>-<random>``.
+INDEX_PREFIX = "gitprov-index-"
+#: A scratch index this old is a leftover whoever made it: a snapshot takes seconds.
+STALE_INDEX_SECONDS = 3600.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
+
+
+def remove_stale_indexes(folder: Path) -> None:
+    """Remove the scratch indexes (and their ``.lock``) of snapshots whose process died
+    (kill -9 gives no chance to clean up), or that are older than any snapshot takes."""
+    now = time.time()
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(INDEX_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(INDEX_PREFIX) :].split("-", 1)[0]
+        with contextlib.suppress(OSError):
+            stale = now - entry.stat().st_mtime > STALE_INDEX_SECONDS
+            if stale or (pid.isdigit() and not _alive(int(pid))):
+                os.unlink(entry.path)
+
+
 @contextmanager
 def scratch_index(git: Git, seed: bool) -> Iterator[dict[str, str]]:
     """An environment naming a private index file, optionally a copy of the user's index.
@@ -37,10 +71,12 @@ def scratch_index(git: Git, seed: bool) -> Iterator[dict[str, str]]:
     It lives in the git dir (same disk, cleaned with the repository), or in the system's
     temporary folder when the git dir is read-only (an auditor's mount, a server's repo).
     """
+    remove_stale_indexes(git.git_dir)
+    prefix = f"{INDEX_PREFIX}{os.getpid()}-"
     try:
-        fd, name = tempfile.mkstemp(prefix="gitprov-index-", dir=git.git_dir)
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=git.git_dir)
     except OSError:
-        fd, name = tempfile.mkstemp(prefix="gitprov-index-")
+        fd, name = tempfile.mkstemp(prefix=prefix)
     os.close(fd)
     try:
         user_index = git.git_dir / "index"

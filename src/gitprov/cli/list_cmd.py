@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gitprov import spool
 from gitprov.cli.main import Target, emit, main
 from gitprov.errors import CorruptRecordError
 from gitprov.schema import run_status
@@ -55,6 +56,9 @@ def list_cmd(
     """List recorded sessions (oldest first). A record that does not parse is named on
     stderr (exit 1) and the others are listed all the same."""
     log = target.log()
+    waiting = spool.notice(log.git)
+    if waiting is not None:
+        click.echo(f"gitprov: {waiting}", err=True)
     unfiltered = branch is None and dirty is None
     broken: list[CorruptRecordError] = []
     if rev is not None:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from gitprov import spool
 from gitprov.audit import verify
 from gitprov.cli.main import Target, main
 
@@ -16,7 +17,11 @@ from gitprov.cli.main import Target, main
 def verify_cmd(target: Target, session_ids: tuple[str, ...]) -> None:
     """Check records (default: all): they parse, their commit and snapshot exist, are
     complete and are kept reachable. One line per problem; exit 1 on any."""
-    checked, problems = verify(target.log(), list(session_ids) or None)
+    log = target.log()
+    checked, problems = verify(log, list(session_ids) or None)
+    waiting = spool.notice(log.git)
+    if waiting is not None:
+        problems.append(waiting)
     for problem in problems:
         click.echo(problem)
     if problems:
