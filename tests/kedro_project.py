@@ -11,7 +11,10 @@ observable from outside:
   (``fail=True`` here, or ``kedro run --params fail=true``) or the environment variable
   ``GITPROV_DEMO_FAIL`` is ``1``;
 - it leaves a trace: ``report`` writes the total to the file named by the environment
-  variable ``GITPROV_DEMO_MARKER``, when set, so a caller can tell whether the pipeline ran.
+  variable ``GITPROV_DEMO_MARKER``, when set, so a caller can tell whether the pipeline ran;
+- it pauses on demand: when ``GITPROV_DEMO_PAUSE`` names a file, ``total`` creates it and
+  then sleeps for a minute, so that a caller can wait for the file and stop the run while
+  it is inside the pipeline (``make_numbers`` done, ``total`` running).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 #: Environment variables the demo pipeline reads.
 FAIL_ENV = "GITPROV_DEMO_FAIL"
 MARKER_ENV = "GITPROV_DEMO_MARKER"
+PAUSE_ENV = "GITPROV_DEMO_PAUSE"
 
 #: The message ``total`` raises with when asked to fail.
 FAIL_MESSAGE = "the demo pipeline was asked to fail"
@@ -36,6 +40,7 @@ _PIPELINE_REGISTRY = '''\
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from kedro.pipeline import Pipeline, node
@@ -46,6 +51,10 @@ def make_numbers(n: int) -> list[int]:
 
 
 def total(numbers: list[int], fail: bool) -> int:
+    pause = os.environ.get("{pause_env}")
+    if pause:
+        Path(pause).touch()
+        time.sleep(60)
     if fail or os.environ.get("{fail_env}") == "1":
         raise RuntimeError("{fail_message}")
     return sum(numbers)
@@ -134,7 +143,10 @@ def make_kedro_project(
         f"src/{package}/__init__.py": f'"""{package}: a demo Kedro project."""\n',
         f"src/{package}/settings.py": _SETTINGS.format(store_args=dict(store_args or {})),
         f"src/{package}/pipeline_registry.py": _PIPELINE_REGISTRY.format(
-            fail_env=FAIL_ENV, marker_env=MARKER_ENV, fail_message=FAIL_MESSAGE
+            fail_env=FAIL_ENV,
+            marker_env=MARKER_ENV,
+            pause_env=PAUSE_ENV,
+            fail_message=FAIL_MESSAGE,
         ),
         "conf/base/catalog.yml": _CATALOG,
         "conf/base/parameters.yml": f"n: 4\nfail: {'true' if fail else 'false'}\n",
@@ -161,12 +173,14 @@ def kedro_env(project: Path, env: dict[str, str] | None = None) -> dict[str, str
 
 
 def kedro_run(
-    project: Path, *args: str, env: dict[str, str] | None = None
+    project: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m kedro run *args`` in ``project``; never raises on a non-zero exit."""
+    """``python -m kedro run *args`` in ``project`` (or in ``cwd``, a folder Kedro finds
+    the project from: the project or one of its subfolders); never raises on a non-zero
+    exit."""
     return subprocess.run(
         [sys.executable, "-m", "kedro", "run", *args],
-        cwd=project,
+        cwd=cwd or project,
         env=kedro_env(project, env),
         capture_output=True,
         text=True,

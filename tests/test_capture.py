@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gitprov import capture
+import gitprov
+from gitprov import SessionLog, capture
 from gitprov.capture import scrub_url
 
 from conftest import git, make_repo
@@ -115,10 +116,32 @@ def test_upstream_ahead_behind_and_remotes(tmp_path: Path) -> None:
             "https://host/r.git?access_token=%2A%2A%2A&x=1",
         ),
         ("/srv/git/r.git", "/srv/git/r.git"),
+        # malformed, which urlsplit refuses ("Invalid IPv6 URL"): credentials still go
+        ("https://u:p@host]/x", "https://host]/x"),
+        ("https://u:p@[::1/x?token=t#f", "https://[::1/x?token=%2A%2A%2A#f"),
+        ("ssh://git:pw@[host/r.git", "ssh://git@[host/r.git"),
     ],
 )
 def test_scrub_url(url: str, clean: str) -> None:
     assert scrub_url(url) == clean
+
+
+@pytest.mark.parametrize("read_by", ["gitprov", "git config"])
+def test_a_malformed_remote_url_is_recorded_without_its_password(repo: Path, read_by: str) -> None:
+    """One bad remote must neither fail every run nor leak its password."""
+    git(repo, "remote", "add", "bad", "https://u:pw-s3cr3t@host]/x")
+    git(repo, "remote", "add", "origin", "https://example.com/o/r.git")
+    if read_by == "git config":  # an include makes gitprov ask git instead of the file
+        git(repo, "config", "include.path", "absent.config")
+    with gitprov.record(repo, session_id="bad-remote"):
+        pass
+    record = SessionLog(repo).get("bad-remote")
+    assert record["git"]["remotes"] == {
+        "bad": "https://host]/x",
+        "origin": "https://example.com/o/r.git",
+    }
+    assert "pw-s3cr3t" in git(repo, "config", "remote.bad.url")  # there to leak...
+    assert "pw-s3cr3t" not in git(repo, "log", "-p", "--all")  # ...and not recorded
 
 
 def test_describe_with_tag(repo: Path) -> None:

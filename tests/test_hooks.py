@@ -4,6 +4,8 @@ for the faults a real run cannot produce on demand)."""
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import subprocess
 import sys
 from importlib.metadata import version
@@ -14,6 +16,7 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
 
+import gitprov
 from gitprov import GitSessionStore, SessionLog
 from gitprov.kedro.hooks import GitprovHooks
 from gitprov.kedro.store import live_store
@@ -258,11 +261,49 @@ def test_parallel_runner_failure_comes_back_from_the_workers(tmp_path: Path) -> 
     assert "make_numbers" in run["nodes"]["completed"]
 
 
+#: Kedro's logging, one line per record, named by its logger, from INFO up: what gitprov
+#: logs is then told apart from what Kedro logs (paths, which may contain "gitprov").
+LOGGING = """\
+version: 1
+disable_existing_loggers: false
+formatters:
+  named: {format: "%(name)s|%(levelname)s|%(message)s"}
+handlers:
+  console: {class: logging.StreamHandler, formatter: named, stream: ext://sys.stdout}
+root: {level: INFO, handlers: [console]}
+"""
+
+
+def gitprov_output(output: str) -> list[str]:
+    """The lines gitprov wrote: its loggers' records, its ``gitprov:`` messages, and
+    tracebacks or warnings through its own source files."""
+    package = str(Path(gitprov.__file__).parent) + os.sep
+    return [
+        line
+        for line in output.splitlines()
+        if line.split("|", 1)[0].split(".")[0] == "gitprov"
+        or line.startswith("gitprov:")
+        or package in line
+    ]
+
+
 def test_without_the_store_the_hooks_do_nothing(tmp_path: Path) -> None:
-    root = project(tmp_path, settings='"""No SESSION_STORE_CLASS: Kedro\'s default store."""\n')
-    proc = kedro_run(root, "--runner", "ThreadRunner")
+    logging_yml = tmp_path / "logging.yml"
+    logging_yml.write_text(LOGGING)
+    env = {"KEDRO_LOGGING_CONFIG": str(logging_yml)}
+    recorded = project(tmp_path / "recorded")  # the control: gitprov's lines are seen
+    proc = kedro_run(recorded, "--runner", "ThreadRunner", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "gitprov" not in proc.stdout + proc.stderr
+    (session_id,) = SessionLog(recorded).ids()
+    assert f"gitprov.session|INFO|gitprov: recorded session {session_id} " in "\n".join(
+        gitprov_output(proc.stdout + proc.stderr)
+    )
+
+    root = project(tmp_path, settings='"""No SESSION_STORE_CLASS: Kedro\'s default store."""\n')
+    proc = kedro_run(root, "--runner", "ThreadRunner", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Completed 9 out of 9 tasks" in proc.stdout  # the run was logged...
+    assert gitprov_output(proc.stdout + proc.stderr) == []  # ...and nothing by gitprov
     assert git(root, "for-each-ref", "refs/provenance", "refs/notes").strip() == ""
     assert not (root / "sessions").exists()
 
@@ -334,3 +375,34 @@ def test_older_kedro_run_params(repo: Path) -> None:
     run = SessionLog(repo).get("old-1")["run"]
     assert run["pipeline_names"] == ["training"] and run["tags"] == ["a", "b"]
     assert run["status"] == "success" and run["nodes"]["completed"] == ["copy"]
+
+
+def test_signal_handlers_last_as_long_as_the_pipeline(repo: Path) -> None:
+    """SIGTERM/SIGHUP are caught from the start of a recorded pipeline to its end (however
+    it ends), and only where the handler was the default one."""
+
+    def users(signum: int, frame: object) -> None:
+        raise AssertionError("not sent")
+
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, users)
+        hooks = GitprovHooks()
+        stores = [GitSessionStore(path=str(repo / "sessions"), session_id=f"h-{i}") for i in (1, 2)]
+        for store, end in zip(stores, ("after_pipeline_run", "on_pipeline_error"), strict=True):
+            run_params = params(run_id=store.session_id)
+            hooks.before_pipeline_run(
+                run_params=run_params, pipeline=pipeline(), catalog=DataCatalog()
+            )
+            assert callable(signal.getsignal(signal.SIGTERM))  # ours, while the run lasts
+            assert signal.getsignal(signal.SIGHUP) is users  # the user's, left alone
+            if end == "after_pipeline_run":
+                hooks.after_pipeline_run(run_params=run_params)
+            else:
+                hooks.on_pipeline_error(error=ValueError("x"), run_params=run_params)
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+            assert signal.getsignal(signal.SIGHUP) is users
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

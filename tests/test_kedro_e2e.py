@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gitprov import GitSessionStore, SessionLog, SessionNotFoundError
+from gitprov import GitProvError, GitSessionStore, SessionLog, SessionNotFoundError
 
 from conftest import git, make_repo
-from kedro_project import FAIL_MESSAGE, MARKER_ENV, kedro_run, make_kedro_project
+from kedro_project import FAIL_MESSAGE, MARKER_ENV, kedro_env, kedro_run, make_kedro_project
 
 USER = getpass.getuser()
 
@@ -486,3 +486,110 @@ def test_cli_show_unknown_id(runs: Runs) -> None:
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.startswith("gitprov: error: no session 1999-01-01T00.00.00.000Z")
+
+
+# -- the project's own repository, wherever the run starts ---------------------------------
+
+#: What users write in settings.py, meaning the project's ``sessions`` folder.
+RELATIVE = {"path": "./sessions"}
+
+#: Runs a Kedro session from a script, as a scheduler or a notebook does: the project is
+#: given by path, the current folder is anywhere.
+SESSION_SCRIPT = """\
+import sys
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+project = Path(sys.argv[1])
+bootstrap_project(project)
+with KedroSession.create(project_path=project) as session:
+    session.run()
+"""
+
+
+def provenance_refs(repo: Path) -> str:
+    return git(repo, "for-each-ref", "refs/provenance", "refs/notes").strip()
+
+
+def assert_recorded_in_the_project(project: Path) -> None:
+    """One record, in the project's repository, naming the project's commit."""
+    (session_id,) = SessionLog(project).ids()
+    record = SessionLog(project).get(session_id)
+    assert record["project_path"] == str(project.resolve())
+    assert record["git"]["commit"] == git(project, "rev-parse", "HEAD").strip()
+    assert record["git"]["commit_sha"] == git(project, "rev-parse", "--short", "HEAD").strip()
+    assert record["git"]["dirty"] is False
+    assert note_entries(project) == [entry(session_id, dirty=False, status="success")]
+
+
+def test_relative_store_path_from_a_nested_repository(tmp_path: Path) -> None:
+    """``kedro run`` from the project's ``data/``, itself a clone of another repository
+    (git-ignored by the project): Kedro finds the project above; so must the store."""
+    project = make_kedro_project(tmp_path / "proj", store_args=RELATIVE)
+    (project / ".gitignore").write_text("__pycache__/\n*.pyc\ndata/\n")
+    make_repo(project, {"README.md": "project\n"})
+    data = make_repo(project / "data", {"README.md": "the data's own repository\n"})
+    marker = tmp_path / "marker.txt"
+    proc = kedro_run(project, env={MARKER_ENV: str(marker)}, cwd=data)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert marker.read_text() == "total=10\n"
+    assert_recorded_in_the_project(project)
+    assert provenance_refs(data) == ""
+
+
+def test_relative_store_path_from_a_script_in_another_repository(tmp_path: Path) -> None:
+    project = make_repo(make_kedro_project(tmp_path / "proj", store_args=RELATIVE), {})
+    elsewhere = make_repo(tmp_path / "elsewhere", {"README.md": "another repository\n"})
+    proc = subprocess.run(
+        [sys.executable, "-c", SESSION_SCRIPT, str(project)],
+        cwd=elsewhere,
+        env=kedro_env(project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_recorded_in_the_project(project)
+    assert provenance_refs(elsewhere) == ""
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative", "outside git"])
+def test_a_store_path_outside_the_projects_repository_is_refused_before_the_run(
+    tmp_path: Path, where: str
+) -> None:
+    other = make_repo(tmp_path / "other", {"README.md": "another repository\n"})
+    path = {
+        "absolute": str(other / "sessions"),
+        "relative": "../other/sessions",
+        "outside git": str(tmp_path / "nowhere" / "sessions"),
+    }[where]
+    project = make_repo(make_kedro_project(tmp_path / "proj", store_args={"path": path}), {})
+    marker = tmp_path / "marker.txt"
+    env = {MARKER_ENV: str(marker), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    proc = kedro_run(project, env=env)
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0
+    assert not marker.exists() and "Running node" not in output
+    expected = "in no git repository" if where == "outside git" else f"repository {other}"
+    assert expected in output
+    assert f"but the Kedro project {project} is in {project}" in output
+    assert "Leave `path` out of SESSION_STORE_ARGS" in output
+    assert provenance_refs(project) == "" and provenance_refs(other) == ""
+
+
+def test_a_project_path_in_another_repository_is_not_recorded(tmp_path: Path) -> None:
+    """A store built outside a Kedro session cannot check its path when built; the
+    ``project_path`` a session puts in it is checked when it saves."""
+    project = make_repo(tmp_path / "proj", {"src/app.py": "print(1)\n"})
+    other = make_repo(tmp_path / "other", {"README.md": "another repository\n"})
+    store = GitSessionStore(path=str(other / "sessions"), session_id="elsewhere-1")
+    store.update(project_path=project / "src", session_id="elsewhere-1")
+    with pytest.raises(GitProvError, match="session elsewhere-1 was not recorded") as error:
+        store.save()
+    assert f"its project_path {project / 'src'} is in {project}" in str(error.value)
+    assert provenance_refs(project) == "" and provenance_refs(other) == ""
+    store["project_path"] = other  # the same repository: recorded
+    store.save()
+    assert SessionLog(other).get("elsewhere-1")["project_path"] == str(other)

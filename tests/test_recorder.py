@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -78,6 +79,27 @@ def test_keyboard_interrupt_is_recorded_as_interrupted_and_reraised(repo: Path) 
     assert run["error"]["type"] == "KeyboardInterrupt"
     note = git(repo, "notes", "--ref", "provenance", "show", "HEAD")
     assert "status: interrupted" in note
+
+
+def test_sigterm_and_sighup_are_caught_only_during_the_block(repo: Path) -> None:
+    """Over the default handler only (``nohup``'s SIG_IGN stays), and put back however the
+    block ends. Stopping a block with a signal is tested in real processes (test_signals)."""
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with gitprov.record(repo, session_id="r9"):
+            assert callable(signal.getsignal(signal.SIGTERM))
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        with pytest.raises(ValueError), gitprov.record(repo, session_id="r10"):
+            assert callable(signal.getsignal(signal.SIGTERM))
+            raise ValueError
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @pytest.mark.parametrize(("code", "status"), [(0, "success"), (None, "success"), (3, "failed")])

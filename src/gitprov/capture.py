@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from gitprov.runner import Runner, has_refs_under, zsplit
 
@@ -33,29 +33,32 @@ _STATUS = {
 
 _SECRET_QUERY = re.compile(r"token|secret|key|pass|sig|auth|cred", re.IGNORECASE)
 
+#: RFC 3986's own splitting pattern (appendix B), for URLs with a scheme. Unlike
+#: ``urlsplit``, which rejects ``https://u:p@host]/x`` ("Invalid IPv6 URL"), it splits
+#: anything: one malformed remote must not cost every run its record, nor keep its password.
+_URI = re.compile(r"([^:/?#]+)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?", re.DOTALL)
+
 
 def scrub_url(url: str) -> str:
-    """A remote URL without credentials.
+    """A remote URL without credentials; never raises.
 
     HTTP(S) user info is dropped whole (a bare user is often a token); for ssh only a
     password goes (``git@`` is not a secret). Secret-looking query values are masked.
     """
-    if "://" not in url:
+    match = _URI.fullmatch(url)
+    if match is None:
         return url  # scp-like ``git@host:path`` or a local path: no password syntax
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if parts.scheme.startswith("ssh") or parts.scheme.startswith("git+ssh"):
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}@{host}"
+    scheme, authority, path, query, fragment = match.groups()
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        if scheme.startswith(("ssh", "git+ssh")):
+            authority = f"{userinfo.split(':', 1)[0]}@{host}"
         else:
-            netloc = host
-    query = parts.query
+            authority = host
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return f"{scheme}://{authority}{path}{'?' + query if query else ''}{fragment or ''}"
 
 
 def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> dict[str, str]:

@@ -22,6 +22,7 @@ from typing import Any
 from gitprov.errors import GitProvError
 from gitprov.schema import now_utc
 from gitprov.session import OPTIONS, Session
+from gitprov.signals import Catch, Stopped
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Recording(UserDict[str, Any]):
     def __enter__(self) -> Recording:
         self._started_at = now_utc()
         self._started = time.perf_counter()
+        self._catch = Catch()  # SIGTERM/SIGHUP become Stopped, so the record is written
         return self
 
     def __exit__(
@@ -112,8 +114,13 @@ class Recording(UserDict[str, Any]):
         tb: TracebackType | None,
     ) -> None:
         duration = time.perf_counter() - self._started
+        self._catch.release()  # before saving: a second signal kills as usual
         chosen = self.run.pop("status", "success")  # the block may say how it went
-        status = chosen if exc is None else _status(exc)
+        if isinstance(exc, Stopped):
+            status = "interrupted"
+            self.run["signal"] = exc.signal_name
+        else:
+            status = chosen if exc is None else _status(exc)
         ended: dict[str, Any] = {
             "started_at": self._started_at,
             "finished_at": now_utc(),

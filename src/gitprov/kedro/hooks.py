@@ -37,6 +37,7 @@ from gitprov.errors import InvalidSessionIdError
 from gitprov.kedro.store import live_store
 from gitprov.recorder import error_name
 from gitprov.schema import now_utc, validate_session_id
+from gitprov.signals import Catch
 
 #: Names the journal folder of the process that owns the stores, for its workers.
 JOURNAL_ENV = "GITPROV_KEDRO_JOURNALS"
@@ -117,6 +118,9 @@ class _Run:
         self.journal = journal
         self.pid = os.getpid()
         self.started = time.perf_counter()
+        # SIGTERM/SIGHUP raise in the main thread, so that Kedro's session exit saves
+        # the store; released when the pipeline ends.
+        self.catch = Catch(on_signal=self.stopped)
 
     def fail(self, node: str, error: dict[str, str]) -> None:
         self.failed.append(node)
@@ -169,6 +173,11 @@ class _Run:
             elif kind == "saved":
                 self.save(name)
 
+    def stopped(self, signal_name: str) -> None:
+        """A SIGTERM or SIGHUP is about to end the run: no end hook will run."""
+        self.finish("interrupted")
+        self.section["signal"] = signal_name
+
     def finish(self, status: str) -> None:
         self.replay_journal()
         self.section["status"] = status
@@ -201,8 +210,9 @@ class GitprovHooks:
             [run_params["pipeline_name"]] if run_params.get("pipeline_name") else None
         )
         section: dict[str, Any] = {
-            # Until an end hook says otherwise: KeyboardInterrupt skips both end hooks, and
-            # Kedro still saves the store on its way out.
+            # Until an end hook says otherwise: KeyboardInterrupt (and SIGTERM/SIGHUP, made
+            # exceptions while the run lasts) skips both end hooks, and Kedro still saves
+            # the store on its way out.
             "status": "interrupted",
             "pipeline_names": list(names or ["__default__"]),
             "tags": sorted(run_params.get("tags") or []),
@@ -284,7 +294,10 @@ class GitprovHooks:
     def _end(self, run_params: dict[str, Any]) -> _Run | None:
         session_id = run_params.get("run_id") or run_params.get("session_id")
         run = self._runs.pop(str(session_id), None) if session_id else None
-        return run if run is not None and run.pid == os.getpid() else None
+        if run is None or run.pid != os.getpid():
+            return None
+        run.catch.release()
+        return run
 
 
 #: The object the ``kedro.hooks`` entry point names.

@@ -4,15 +4,23 @@ Kedro builds the store with ``path=<project>/sessions`` and ``session_id=<id>`` 
 ``SESSION_STORE_ARGS``), fills it as a dict while the session runs and calls ``save()``
 when the session closes. Everything that can go wrong with the repository is checked in
 ``__init__``, so a misconfigured project fails before its pipeline runs, not after.
+
+The repository recorded is the one holding the project's code, whatever folder the run
+was started from: a relative ``path`` (as users write in ``SESSION_STORE_ARGS``) is taken
+from the project, and a ``path`` in another repository is refused.
 """
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections import UserDict
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from gitprov.errors import SessionNotFoundError
+from gitprov.errors import GitProvError, NotAGitRepositoryError, SessionNotFoundError
+from gitprov.runner import Git
 from gitprov.session import Session
 
 #: The stores of the sessions alive in this process, by session id, for the plugin's hooks
@@ -27,8 +35,10 @@ def live_store(session_id: str) -> GitSessionStore | None:
 
 
 try:  # Kedro's settings validator requires a BaseSessionStore subclass.
+    from kedro.framework.session.abstract_session import AbstractSession
     from kedro.framework.session.store import BaseSessionStore as _Base
 except ImportError:  # pragma: no cover - exercised by the no-Kedro test environment
+    AbstractSession = None  # type: ignore[assignment,misc]
 
     class _Base(UserDict):  # type: ignore[no-redef,type-arg]
         """The same contract as Kedro's base class, for use without Kedro."""
@@ -45,16 +55,70 @@ except ImportError:  # pragma: no cover - exercised by the no-Kedro test environ
             return None
 
 
+def _kedro_project(session_id: str) -> Path | None:
+    """The project of the Kedro session building this store, if a session is.
+
+    Kedro 1.x builds the store inside ``KedroSession.__init__`` (``_init_store``), once the
+    session's ``session_id`` and resolved ``_project_path`` are set, and passes the store
+    neither. That path is the one Kedro reads the project's configuration from and runs
+    its own ``git rev-parse`` in, so the store is found in the callers' frames: the
+    session whose id is ours. A store built any other way (to read a record, or by
+    another framework) finds none.
+    """
+    if AbstractSession is None:  # pragma: no cover - no Kedro installed
+        return None
+    frame: FrameType | None = sys._getframe(2)  # GitSessionStore.__init__'s caller
+    while frame is not None:
+        session = frame.f_locals.get("self")
+        if isinstance(session, AbstractSession) and getattr(session, "session_id", None) == (
+            session_id
+        ):
+            project = getattr(session, "_project_path", None)
+            return Path(project) if project is not None else None
+        frame = frame.f_back
+    return None
+
+
+def _work_tree(path: Path) -> Path | None:
+    """The top folder of the work tree holding ``path``; ``None`` outside any."""
+    try:
+        return Git.discover(path).root
+    except NotAGitRepositoryError:
+        return None
+
+
+def _refuse_another_repository(project: Path, path: Path) -> None:
+    """Fail before the run when the store's ``path`` would record another repository's
+    commit than the one holding the project's code."""
+    project_root = Git.discover(project).root  # outside git: the error says `git init`
+    store_root = _work_tree(path)
+    if store_root != project_root:
+        where = f"in the git repository {store_root}" if store_root else "in no git repository"
+        raise GitProvError(
+            f"the session store path {path} is {where}, but the Kedro project "
+            f"{project} is in {project_root}: its runs would be recorded with the "
+            f"wrong commit. Leave `path` out of SESSION_STORE_ARGS in settings.py (it "
+            f"defaults to <project>/sessions) or give a path inside the project, such "
+            f'as "sessions".'
+        )
+
+
 class GitSessionStore(_Base):
     """A Kedro session store whose records live on ``refs/provenance/sessions``.
 
     ``options`` are :class:`gitprov.session.Session`'s (``SESSION_STORE_ARGS``): ``ref``,
     ``notes_ref``, ``untracked``, ``max_changes``, ``dirty``, ``require_pushed``,
-    ``snapshot``, ``snapshot_max_bytes``, ``secret_keys``.
+    ``snapshot``, ``snapshot_max_bytes``, ``secret_keys``. Built by a Kedro session, a
+    relative ``path`` is taken from the project, and must be in the project's repository.
     """
 
     def __init__(self, path: str, session_id: str, **options: Any) -> None:
+        self._project = _kedro_project(session_id)
+        if self._project is not None:
+            path = str(self._project / path)  # an absolute path stays as it is
+            _refuse_another_repository(self._project, Path(path))
         self._path = str(path)
+        options.setdefault("replace", True)  # Kedro saves its own session again as it goes
         self._session = Session(path, session_id, **options)
         self._session_id = self._session.session_id
         _LIVE[self._session_id] = self
@@ -84,4 +148,27 @@ class GitSessionStore(_Base):
         """Capture the git state now and write this session's record (replacing any)."""
         if data:
             self.update(data)
+        self._check_project_path()
         self._session.save(self.data)
+
+    def _check_project_path(self) -> None:
+        """Refuse to record a ``project_path`` (Kedro's, put in at session start) that lies
+        in another repository than the one recorded: only a store built outside a Kedro
+        session could get there, and its record would name the wrong commit."""
+        value = self.data.get("project_path")
+        if value is None:
+            return
+        project = Path(str(value))
+        if project == self._project or not project.is_dir():
+            return  # checked when built; or a record read back from a folder now gone
+        project_root = _work_tree(project)
+        recorded = self._session.git.root
+        if project_root != recorded:
+            where = f"in {project_root}" if project_root else "in no git repository"
+            raise GitProvError(
+                f"session {self._session_id} was not recorded: its project_path {project} "
+                f"is {where}, but this store records the repository {recorded} (its path "
+                f"is {self._path}), whose commit is not the code that ran. Build the store "
+                f"with a path inside the project (in a Kedro project: leave `path` out of "
+                f"SESSION_STORE_ARGS)."
+            )
