@@ -23,6 +23,7 @@ from gitprov.errors import GitProvError
 from gitprov.schema import now_utc
 from gitprov.session import OPTIONS, Session
 from gitprov.signals import Catch, Stopped
+from gitprov.storage import exists_error
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ class Recording(UserDict[str, Any]):
             path, new_session_id() if session_id is None else session_id, **options
         )
         self.session_id = self.session.session_id
+        if self.session.existing:  # before the block runs, not after
+            raise exists_error(self.session_id, self.session.records.ref)
         self.run: dict[str, Any] = {**run, **dict(data.pop("run", None) or {})}
         super().__init__({"username": _username(), **data, "run": self.run})
         self._started_at = ""
