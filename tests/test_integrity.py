@@ -22,6 +22,7 @@ from gitprov.errors import RepositoryCorruptError, SessionExistsError
 from gitprov.storage import fanout
 
 from conftest import git, make_repo
+from kedro_project import kedro_run, make_kedro_project
 
 GITPROV = [sys.executable, "-m", "gitprov"]
 
@@ -360,3 +361,23 @@ def test_bare_and_read_only_repositories_are_refused_before_the_command(
             objects.chmod(0o755)
     assert proc.returncode == 1 and not marker.exists(), proc.stderr
     assert "read-only" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_kedro_run_with_a_stale_lock_succeeds_and_keeps_its_record(tmp_path: Path) -> None:
+    project = make_kedro_project(tmp_path / "project")
+    make_repo(project, {"README.md": "demo\n"})
+    lock = project / ".git" / "refs" / "provenance" / "sessions.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("")
+    os.utime(lock, (time.time() - 60,) * 2)
+    started = time.monotonic()
+    proc = kedro_run(project, env={"COLUMNS": "1000"})  # Kedro's rich logging wraps lines
+    assert proc.returncode == 0, proc.stderr  # the pipeline succeeded: so does the run
+    assert time.monotonic() - started < 60
+    output = proc.stdout + proc.stderr
+    assert "sessions.lock" in output and "gitprov recover" in output
+    assert SessionLog(project).ids() == []
+    lock.unlink()
+    assert gitprov_cli(project, "recover").returncode == 0
+    (session_id,) = SessionLog(project).ids()
+    assert SessionLog(project).get(session_id)["run"]["status"] == "success"
