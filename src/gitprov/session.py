@@ -21,7 +21,7 @@ from gitprov.capture import MAX_CHANGES, Static, capped, probe
 from gitprov.errors import GitProvError, SessionNotFoundError
 from gitprov.log import SessionLog
 from gitprov.policy import Policy
-from gitprov.runner import Git, Runner, has_refs_under
+from gitprov.runner import Git, has_refs_under
 from gitprov.schema import build, dump, load, run_status, validate_session_id
 from gitprov.snapshot import MAX_UNTRACKED_BYTES, take_snapshot
 from gitprov.storage import (
@@ -70,15 +70,8 @@ class Session:
     ) -> None:
         self.session_id = validate_session_id(session_id)
         self.policy = Policy(dirty, require_pushed)
-        # git's write rules (group modes, fsync) are read while the repository is located
-        near = Runner.near(path)
-        rules_p = WriteRules.start(near)
-        try:
-            self.git = Git.discover(path)
-        except BaseException:
-            near.finish(rules_p, ok=range(256))
-            raise
-        self.rules = WriteRules.finish(near, rules_p)
+        self.git = Git.discover(path)
+        self.rules = WriteRules.of(self.git)  # group modes and fsync, as git applies them
         _check_writable(self.git)
         self.records = RecordStore(self.git, ref, notes_ref, self.rules)
         self.project = environment.find_project(path, self.git.root)

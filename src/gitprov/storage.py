@@ -211,7 +211,7 @@ class RecordStore:
         self.ref = ref
         self.notes_ref = notes_ref
         self.writer = ObjectWriter(
-            git.objects_dir, git.object_format, rules or WriteRules.read(git)
+            git.objects_dir, git.object_format, rules or WriteRules.of(git)
         )
         self._trees: dict[str, dict[str, Entry]] = {}  # parsed trees, by id (immutable)
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # runner imports objects, which writes through these rules
-    from gitprov.runner import Runner, Started
+    from gitprov.runner import Git, Runner, Started
 
 #: ``git config --get-regexp`` pattern of the settings read here (keys come back lowercased).
 CONFIG_PATTERN = r"^core\.(sharedrepository|fsync|fsyncobjectfiles)$"
@@ -81,6 +83,69 @@ def _fsync_components(value: str) -> frozenset[str]:
     return frozenset(current)
 
 
+#: Environment variables that add or redirect config in ways only git itself resolves.
+_CONFIG_ENV = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG")
+
+_SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\s*\](.*)')
+_KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*")
+
+
+def _config_files(common_dir: Path) -> list[Path]:
+    """The config files git reads, lowest precedence first (``git help config``, FILES):
+    system, then global (XDG, then ``~/.gitconfig``), then the repository's."""
+    files: list[Path] = []
+    if os.environ.get("GIT_CONFIG_NOSYSTEM", "").lower() not in _TRUE - {""}:
+        system = os.environ.get("GIT_CONFIG_SYSTEM")
+        if system:
+            files.append(Path(system))
+        else:  # Debian's /etc, or <prefix>/etc next to a git built elsewhere
+            files.append(Path("/etc/gitconfig"))
+            found = shutil.which("git")
+            if found:
+                prefix_etc = Path(os.path.realpath(found)).parent.parent / "etc" / "gitconfig"
+                if prefix_etc != Path("/etc/gitconfig"):
+                    files.append(prefix_etc)
+    global_ = os.environ.get("GIT_CONFIG_GLOBAL")
+    if global_:
+        files.append(Path(global_))
+    else:
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(Path.home(), ".config")
+        files += [Path(xdg) / "git" / "config", Path.home() / ".gitconfig"]
+    files.append(common_dir / "config")
+    return files
+
+
+def _core_values(text: str) -> dict[str, str] | None:
+    """``core.*`` keys of one config file (lowercased), or ``None`` when the file holds
+    anything whose meaning only git can tell (includes, per-worktree config, quoting,
+    escapes, continuation lines)."""
+    if "include" in text.lower() or "worktreeconfig" in text.lower():
+        return None
+    values: dict[str, str] = {}
+    section = ""
+    for raw in text.splitlines():
+        line = raw
+        header = _SECTION.fullmatch(line)
+        if header is not None:
+            section = header.group(1).lower() + ("" if header.group(2) is None else ".sub")
+            line = header.group(3)
+        elif line.lstrip().startswith("["):
+            return None  # a header this reader does not follow (escapes in a subsection)
+        line = line.split("#", 1)[0].split(";", 1)[0]
+        if not line.strip():
+            continue
+        if section != "core":
+            continue  # other sections (a remote's quoted URL): not ours to read
+        if '"' in line or "\\" in line:
+            return None
+        key = _KEY.fullmatch(line)
+        if key is None:
+            return None
+        bare = key.group(2) is None  # `key` alone means true, as in git
+        values[f"core.{key.group(1).lower()}"] = "true" if bare else key.group(2)
+    return values
+
+
 @dataclass(frozen=True)
 class WriteRules:
     """The modes and flushes git applies in one repository (``shared`` as git stores it)."""
@@ -94,12 +159,41 @@ class WriteRules:
         values: dict[str, str] = {}
         for item in output.split(b"\0"):
             if item:
-                key, _, value = item.decode("utf-8", "replace").partition("\n")
-                values[key.lower()] = value
+                key, sep, value = item.decode("utf-8", "replace").partition("\n")
+                values[key.lower()] = value if sep else "true"  # a bare key is true
         fsync = _fsync_components(values.get("core.fsync", ""))
         if values.get("core.fsyncobjectfiles", "false").strip().lower() in _TRUE:
             fsync |= {"loose-object"}
         return cls(_shared_value(values.get("core.sharedrepository", "umask")), fsync)
+
+    @classmethod
+    def of(cls, git: Git) -> WriteRules:
+        """The rules of ``git``'s repository: from its config files when they say it plainly
+        (no process), else from ``git config``."""
+        found = cls.from_files(git.common_dir)
+        return found if found is not None else cls.read(git)
+
+    @classmethod
+    def from_files(cls, common_dir: Path) -> WriteRules | None:
+        """The rules read straight from the config files git would read (system, global,
+        repository), or ``None`` — ask git — for anything this reader does not fully
+        understand: includes, per-worktree config, ``git -c``, quoting or escapes."""
+        if any(name in os.environ for name in _CONFIG_ENV):
+            return None
+        values: dict[str, str] = {}
+        for path in _config_files(common_dir):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            except (OSError, UnicodeDecodeError):
+                return None
+            found = _core_values(text)
+            if found is None:
+                return None
+            values.update(found)
+        output = b"".join(f"{k}\n{v}\0".encode() for k, v in values.items())
+        return cls.parse(output)
 
     @staticmethod
     def start(runner: Runner) -> Started:

@@ -18,7 +18,7 @@ def recover(target: Target) -> None:
     """Write spooled records (kept when a stale lock, a full disk or a read-only
     repository stopped their save). Exit 1 if any still cannot be written."""
     git = Git.discover(target.path)
-    written, failed = spool.write_all(git, WriteRules.read(git))
+    written, failed = spool.write_all(git, WriteRules.of(git))
     for session_id in written:
         click.echo(f"recovered session {session_id}")
     for path, why in failed:
