@@ -175,14 +175,17 @@ def _pinned(git: Git, ref: str) -> set[str]:
 def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str]]:
     """Check records; returns (records checked, one line per problem)."""
     git = log.git
-    wanted = [log.resolve(i) for i in ids] if ids else log.ids()
-    problems: list[str] = []
+    broken: dict[str, CorruptRecordError] = {}
     records: dict[str, dict[str, Any]] = {}
-    for session_id in wanted:
-        try:
-            records[session_id] = log.get(session_id)
-        except CorruptRecordError as exc:
-            problems.append(f"{session_id}: record does not parse: {exc}")
+    if ids:  # named on purpose: one that cannot be read is a problem, wherever it is
+        for session_id in [log.resolve(i) for i in ids]:
+            try:
+                records[session_id] = log.get(session_id)
+            except CorruptRecordError as exc:
+                broken[session_id] = exc
+    else:  # all: a fetched copy that cannot be read is skipped, named (``log.skipped``)
+        records = dict(log.items(broken=broken))
+    problems = [f"{sid}: record does not parse: {exc}" for sid, exc in broken.items()]
     commits = {
         sid: [(k, str(r["git"][k])) for k in ("commit", "snapshot") if (r.get("git") or {}).get(k)]
         for sid, r in records.items()
@@ -200,4 +203,4 @@ def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str
                 )
             elif kind == "snapshot":
                 problems += [f"{sid}: snapshot {sha[:12]}: {p}" for p in _tree_problems(git, sha)]
-    return len(wanted), problems
+    return len(records) + len(broken), problems

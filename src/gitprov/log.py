@@ -4,17 +4,28 @@ Reads the local ref first, then every remote-tracking copy of it that a plain ``
 fills (``refs/provenance/remotes/<remote>/sessions``, see ``gitprov init``), so teammates'
 sessions are visible before any merge; a local record wins over a fetched copy of the same
 id. Works in bare repositories too (a server-side audit).
+
+A fetched copy is a remote's, and anything may have been pushed there: what it holds that
+gitprov does not write (see :mod:`gitprov.untrusted`), a record that does not parse, or a
+copy that is not a commit at all is skipped, named once in a warning, and the rest is read
+as usual. Only the local ref's own damage is an error.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gitprov import notes
-from gitprov.errors import CorruptRecordError, GitProvError, SessionNotFoundError
+from gitprov.errors import (
+    CorruptRecordError,
+    GitProvError,
+    RepositoryCorruptError,
+    SessionNotFoundError,
+)
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import load, validate_session_id
 from gitprov.storage import (
@@ -24,6 +35,9 @@ from gitprov.storage import (
     record_path,
     tracking_prefix,
 )
+from gitprov.untrusted import LeftOut, list_records
+
+logger = logging.getLogger(__name__)
 
 
 class _Copies:
@@ -36,8 +50,8 @@ class _Copies:
         for ref in refs:
             self._patterns[ref] = (tracking_prefix(ref), f"/{ref.rpartition('/')[2]}")
         prefixes = sorted({prefix for prefix, _ in self._patterns.values()})
-        self._proc = git.start("for-each-ref", "--format=%(refname)", *prefixes)
-        self._found: list[str] | None = None
+        self._proc = git.start("for-each-ref", "--format=%(objecttype) %(refname)", *prefixes)
+        self._found: dict[str, str] | None = None  # ref -> type of the object it names
 
     def __enter__(self) -> _Copies:
         return self
@@ -46,21 +60,33 @@ class _Copies:
         if self._found is None:
             self._git.finish(self._proc)  # reap it: the caller left before needing it
 
-    def of(self, ref: str) -> list[str]:
-        """The copies of ``ref``, sorted (waits for the lookup)."""
+    def of(self, ref: str) -> tuple[list[str], list[LeftOut]]:
+        """The copies of ``ref`` that name a commit, sorted, and the others (waits for the
+        lookup)."""
         if self._found is None:
-            self._found = self._git.finish(self._proc).text.split()
+            lines = self._git.finish(self._proc).text.splitlines()
+            self._found = {r: kind for kind, _, r in (line.partition(" ") for line in lines)}
         pre, suf = self._patterns[ref]
-        return sorted(
+        copies = sorted(
             r
             for r in self._found
             if r.startswith(pre) and r.endswith(suf) and len(r) > len(pre + suf)
         )
+        others = [
+            LeftOut(r, f"points at a {self._found[r]}, not a commit")
+            for r in copies
+            if self._found[r] != "commit"
+        ]
+        return [r for r in copies if self._found[r] == "commit"], others
 
 
 class SessionLog:
     """Read-only view of the recorded sessions of the repository containing ``path`` (or
-    of the repository a :class:`Git` already located)."""
+    of the repository a :class:`Git` already located).
+
+    ``skipped`` lists what was not read, each named once in a warning (logger
+    ``gitprov.log``).
+    """
 
     def __init__(
         self,
@@ -71,6 +97,7 @@ class SessionLog:
     ) -> None:
         self.git = path if isinstance(path, Git) else Git.discover(path)
         self._store = RecordStore(self.git, ref, notes_ref)
+        self.skipped: list[LeftOut] = []
 
     @property
     def ref(self) -> str:
@@ -80,17 +107,31 @@ class SessionLog:
         notes_ref = self._store.notes_ref
         return _Copies(self.git, [self.ref] + ([notes_ref] if notes_ref else []))
 
+    def _skip(self, items: Iterable[LeftOut]) -> None:
+        for item in items:
+            if item not in self.skipped:
+                self.skipped.append(item)
+                logger.warning("gitprov: warning: skipped %s", item)
+
+    def _sources(self, copies: _Copies, ref: str) -> list[str]:
+        """``ref`` and its copies that can be read (the others skipped)."""
+        readable, others = copies.of(ref)
+        self._skip(others)
+        return [ref, *readable]
+
     def sources(self) -> tuple[list[str], list[str]]:
         """The records refs and notes refs read, local first, then the remote-tracking ones."""
         copies, notes_ref = self._copies(), self._store.notes_ref
-        records = [self.ref, *copies.of(self.ref)]
-        return records, ([notes_ref, *copies.of(notes_ref)] if notes_ref else [])
+        records = self._sources(copies, self.ref)
+        return records, (self._sources(copies, notes_ref) if notes_ref else [])
 
     def ids(self) -> list[str]:
         """Every recorded session id, ascending (Kedro's ids sort by time)."""
         found: set[str] = set()
         for ref in self.sources()[0]:
-            found.update(RecordStore(self.git, ref, None).ids())
+            ids, left_out = list_records(self.git, ref)
+            self._skip(left_out)
+            found.update(ids)
         return sorted(found)
 
     def resolve(self, id_or_prefix: str) -> str:
@@ -111,49 +152,89 @@ class SessionLog:
         return matches[0]
 
     def get(self, id_or_prefix: str) -> dict[str, Any]:
-        """The record of a session, by full id or unique prefix."""
+        """The record of a session, by full id or unique prefix. A record that does not
+        parse raises ``CorruptRecordError``, also when only fetched copies hold it."""
         validate_session_id(id_or_prefix)
         session_id = id_or_prefix
+        unreadable: list[LeftOut] = []
         with self.git.objects() as cat:
-            found = _read(cat, [self.ref], session_id)
+            found = self._find(cat, [self.ref], session_id, unreadable)
             if found is None:  # only now look for fetched copies: a local hit costs no more
                 refs = self.sources()[0]
-                found = _read(cat, refs[1:], session_id)
-                if found is None:
+                found = self._find(cat, refs[1:], session_id, unreadable)
+                if found is None and not unreadable:
                     session_id = self.resolve(id_or_prefix)
-                    found = _read(cat, refs, session_id)
+                    found = self._find(cat, refs, session_id, unreadable)
+        if found is None and unreadable:
+            raise CorruptRecordError(unreadable[0].reason)
         if found is None:
             raise self._not_found(session_id)
-        return load(found[0], session_id, found[1])
+        return found
+
+    def items(
+        self,
+        ids: list[str] | None = None,
+        *,
+        skip_missing: bool = False,
+        broken: dict[str, CorruptRecordError] | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, record) of ``ids`` (default: all), in that order, through one git process.
+
+        An unknown id raises ``SessionNotFoundError`` unless ``skip_missing``; a local
+        record that does not parse raises ``CorruptRecordError`` unless ``broken``
+        collects it (by id); a fetched copy that does not parse is skipped (see
+        ``skipped``).
+        """
+        wanted = self.ids() if ids is None else ids
+        copies: list[str] | None = None
+        with self.git.objects() as cat:
+            for session_id in wanted:
+                unreadable: list[LeftOut] = []
+                try:
+                    found = self._find(cat, [self.ref], session_id, unreadable)
+                    if found is None:
+                        copies = self.sources()[0][1:] if copies is None else copies
+                        found = self._find(cat, copies, session_id, unreadable)
+                except CorruptRecordError as exc:
+                    if broken is None:
+                        raise
+                    broken[session_id] = exc
+                    continue
+                self._skip(unreadable)
+                if found is not None:
+                    yield session_id, found
+                elif not skip_missing and not unreadable:
+                    raise self._not_found(session_id)
 
     def records(
         self,
         ids: list[str] | None = None,
         *,
         skip_missing: bool = False,
-        broken: list[CorruptRecordError] | None = None,
+        broken: dict[str, CorruptRecordError] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Records of ``ids`` (default: all), in that order, through one git process;
-        an unknown id raises ``SessionNotFoundError`` unless ``skip_missing``, a record
-        that does not parse raises ``CorruptRecordError`` unless ``broken`` collects it."""
-        wanted = self.ids() if ids is None else ids
-        copies: list[str] | None = None
-        with self.git.objects() as cat:
-            for session_id in wanted:
-                found = _read(cat, [self.ref], session_id)
-                if found is None:
-                    copies = self.sources()[0][1:] if copies is None else copies
-                    found = _read(cat, copies, session_id)
-                if found is None:
-                    if not skip_missing:
-                        raise self._not_found(session_id)
-                    continue
-                try:
-                    yield load(found[0], session_id, found[1])
-                except CorruptRecordError as exc:
-                    if broken is None:
-                        raise
-                    broken.append(exc)
+        """The records of :meth:`items`, without their ids."""
+        for _, record in self.items(ids, skip_missing=skip_missing, broken=broken):
+            yield record
+
+    def _find(
+        self, cat: ObjectReader, refs: list[str], session_id: str, unreadable: list[LeftOut]
+    ) -> dict[str, Any] | None:
+        """``session_id``'s record in the first of ``refs`` (local first) that holds one
+        that parses. A local record that does not raises; a fetched copy that does not
+        goes into ``unreadable`` and the next copy is tried."""
+        for ref in refs:
+            where = f"{ref}:{record_path(session_id)}"
+            obj = cat.read(where)
+            if obj is None or obj.type != "blob":
+                continue
+            try:
+                return load(obj.data, session_id, where)
+            except CorruptRecordError as exc:
+                if ref == self.ref:
+                    raise
+                unreadable.append(LeftOut(where, str(exc)))
+        return None
 
     def for_commit(self, rev: str) -> list[dict[str, Any]]:
         """The sessions that ran on commit ``rev``, from the notes index (the local one and
@@ -162,7 +243,8 @@ class SessionLog:
         Each entry is the index's line: ``session_id``, ``branch``, ``dirty``, ``status``,
         ``snapshot`` when there is one, and the full ``commit``; ``get(session_id)`` or
         ``records(ids)`` give the whole records. Answering from the index alone keeps this
-        as cheap as ``git notes show``, however many sessions ran on the commit.
+        as cheap as ``git notes show``, however many sessions ran on the commit. A fetched
+        note's lines that are not session entries are skipped.
         """
         if self._store.notes_ref is None:
             raise GitProvError("the commit index is turned off (notes_ref=None)")
@@ -171,31 +253,40 @@ class SessionLog:
             commit = cat.read(f"{rev}^{{commit}}")
             if commit is None:
                 raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
-            read_tree = functools.partial(self._store.tree, cat)
-
             entries: dict[str, dict[str, Any]] = {}
-            for source in [notes_ref, *copies.of(notes_ref)]:
-                root = cat.read(f"{source}^{{tree}}")
-                found = notes.find(read_tree, root.sha, commit.sha) if root else None
-                if found is not None:
-                    blob = cat.read(found[1])
-                    for entry in notes.note_entries(blob.data if blob else b"", commit.sha):
-                        entries.setdefault(entry["session_id"], {**entry, "commit": commit.sha})
+            for source in self._sources(copies, notes_ref):
+                try:
+                    found = self._note(cat, source, commit.sha)
+                except (CorruptRecordError, RepositoryCorruptError) as exc:
+                    if source == notes_ref:
+                        raise
+                    self._skip([LeftOut(source, str(exc))])
+                    continue
+                for entry in found:
+                    entries.setdefault(entry["session_id"], {**entry, "commit": commit.sha})
         return [entries[session_id] for session_id in sorted(entries)]
+
+    def _note(self, cat: ObjectReader, source: str, commit: str) -> list[dict[str, Any]]:
+        """The entries of ``commit``'s note in the notes ref ``source``; a fetched one's
+        lines that are not session entries are skipped, named."""
+        root = cat.read(f"{source}^{{tree}}")
+        read_tree = functools.partial(self._store.tree, cat)
+        found = notes.find(read_tree, root.sha, commit) if root else None
+        if found is None:
+            return []
+        blob = cat.read(found[1])
+        if blob is None or blob.type != "blob":
+            what = "missing" if blob is None else f"a {blob.type}, not a file"
+            raise CorruptRecordError(f"the provenance note on commit {commit} is {what}")
+        if source == self._store.notes_ref:
+            return notes.note_entries(blob.data, commit)
+        bad: list[str] = []
+        entries = notes.note_entries(blob.data, commit, bad)
+        self._skip(LeftOut(source, problem) for problem in bad)
+        return entries
 
     def _not_found(self, session_id: str) -> SessionNotFoundError:
         return SessionNotFoundError(
             f"no session {session_id} is recorded in {self.git.root} (ref {self.ref} or its "
             f"fetched copies); `gitprov list` shows the recorded ids"
         )
-
-
-def _read(cat: ObjectReader, refs: list[str], session_id: str) -> tuple[bytes, str] | None:
-    """``session_id``'s record in the first of ``refs`` (local first) that holds it, and
-    where that is (``<ref>:<path>``)."""
-    for ref in refs:
-        where = f"{ref}:{record_path(session_id)}"
-        obj = cat.read(where)
-        if obj is not None and obj.type == "blob":
-            return obj.data, where
-    return None

@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
-from gitprov.errors import CorruptRecordError
+from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+from gitprov.limits import MAX_BLOB_BYTES, MAX_NOTE_LINE, load_yaml
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter
+from gitprov.schema import validate_session_id
 
 #: Fields of a note line, in order, taken from a record's ``git:`` and ``run:`` sections.
 LINE_FIELDS = ("session_id", "branch", "dirty", "status", "snapshot")
@@ -60,18 +62,27 @@ def _scalar(token: str) -> Any:
 
 
 def parse_line(line: str) -> dict[str, Any] | None:
-    """The entry a note line holds, or ``None`` if it is not a session entry."""
-    if _LINE.fullmatch(line):
-        return {key: _scalar(token) for key, token in _FIELD.findall(line[3:-1])}
-    try:
-        item = yaml.safe_load(line)
-    except yaml.YAMLError:
+    """The entry a note line holds, or ``None`` if it is not a session entry (a flow
+    mapping whose ``session_id`` is a valid id). Notes come from any remote: a line longer
+    than :data:`MAX_NOTE_LINE` or beyond the YAML limits is not read at all."""
+    if len(line) > MAX_NOTE_LINE:
         return None
-    if isinstance(item, list) and len(item) == 1 and isinstance(item[0], dict):
-        entry = item[0]
-        if entry.get("session_id") is not None:
-            return {str(k): v for k, v in entry.items()} | {"session_id": str(entry["session_id"])}
-    return None
+    if _LINE.fullmatch(line):
+        entry = {key: _scalar(token) for key, token in _FIELD.findall(line[3:-1])}
+    else:
+        try:
+            item = load_yaml(line)
+        except ValueError:
+            return None
+        if not (isinstance(item, list) and len(item) == 1 and isinstance(item[0], dict)):
+            return None
+        entry = {str(k): v for k, v in item[0].items()}
+    if entry.get("session_id") is None:
+        return None
+    try:
+        return entry | {"session_id": validate_session_id(str(entry["session_id"]))}
+    except InvalidSessionIdError:
+        return None
 
 
 _FIRST = re.compile(rf"- \{{session_id: ({_VALUE})[,}}]")
@@ -79,7 +90,7 @@ _FIRST = re.compile(rf"- \{{session_id: ({_VALUE})[,}}]")
 
 def _line_id(line: str) -> str | None:
     """The session id of a note line, reading no more of it than needed."""
-    if _LINE.fullmatch(line):
+    if len(line) <= MAX_NOTE_LINE and _LINE.fullmatch(line):
         first = _FIRST.match(line)
         assert first is not None
         return str(_scalar(first.group(1)))
@@ -87,25 +98,36 @@ def _line_id(line: str) -> str | None:
     return None if entry is None else str(entry["session_id"])
 
 
-def note_entries(note: bytes, commit: str) -> list[dict[str, Any]]:
-    """The sessions a note lists (one entry per id); a line that is not a session entry is
-    an error naming the commit (the records themselves are unaffected)."""
-    try:
-        text = note.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorruptRecordError(f"the provenance note on commit {commit} is not UTF-8") from exc
+def note_entries(note: bytes, commit: str, bad: list[str] | None = None) -> list[dict[str, Any]]:
+    """The sessions a note lists (one entry per id).
+
+    What is not a session entry (a line, or the whole note when it is over
+    :data:`MAX_BLOB_BYTES` or not UTF-8) is an error naming the commit, or, given ``bad``,
+    described there and skipped: a fetched note must not hide the entries beside it.
+    """
+    problems: list[str] = []
     entries: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        entry = parse_line(line)
-        if entry is None:
-            raise CorruptRecordError(
-                f"line {number} of the provenance note on commit {commit} is not a session "
-                f"entry ({line[:60]!r}); fix it with `git notes --ref provenance edit {commit}` "
-                f"(records themselves are unaffected)"
-            )
-        entries.setdefault(entry["session_id"], entry)
+    if len(note) > MAX_BLOB_BYTES:
+        problems.append(f"is {len(note)} bytes, over the {MAX_BLOB_BYTES}-byte limit")
+    else:
+        try:
+            text = note.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append("is not UTF-8")
+            text = ""
+        for number, line in enumerate(text.splitlines(), 1):
+            entry = parse_line(line) if line.strip() else {}
+            if entry is None:
+                problems.append(f"line {number} is not a session entry ({line[:60]!r})")
+            elif entry:
+                entries.setdefault(entry["session_id"], entry)
+    if bad is not None:
+        bad += (f"the provenance note on commit {commit}: {p}" for p in problems)
+    elif problems:
+        raise CorruptRecordError(
+            f"the provenance note on commit {commit}: {problems[0]}; fix it with "
+            f"`git notes --ref provenance edit {commit}` (records themselves are unaffected)"
+        )
     return list(entries.values())
 
 

@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,10 +142,9 @@ class _Pack:
                 hi = mid
         return None
 
-    def entry(
-        self, offset: int, resolve: Callable[[bytes], tuple[str, bytes] | None]
-    ) -> tuple[str, bytes]:
-        """(type, data) of the object at ``offset``, deltas applied."""
+    def entry(self, offset: int) -> tuple[int, int, int, int | bytes | None]:
+        """The entry at ``offset``: (type code, size, where its data starts, its delta base:
+        the base's offset for an offset delta, its id for a ref delta, else ``None``)."""
         pack, pos = self.pack, offset
         byte = pack[pos]
         kind, size, shift = (byte >> 4) & 7, byte & 15, 4
@@ -155,7 +154,6 @@ class _Pack:
             size |= (byte & 0x7F) << shift
             shift += 7
         pos += 1
-        base: tuple[str, bytes] | None = None
         if kind == _OFS_DELTA:
             byte = pack[pos]
             distance = byte & 0x7F
@@ -163,26 +161,26 @@ class _Pack:
                 pos += 1
                 byte = pack[pos]
                 distance = ((distance + 1) << 7) | (byte & 0x7F)
-            pos += 1
-            base = self.entry(offset - distance, resolve)
-        elif kind == _REF_DELTA:
-            base = resolve(bytes(pack[pos : pos + self.hash_len]))
-            pos += self.hash_len
-            if base is None:
-                raise ValueError("delta base missing")
-        elif kind not in _TYPES:
+            if not 0 < distance <= offset:
+                raise ValueError(f"delta base out of the pack at {offset}")
+            return kind, size, pos + 1, offset - distance
+        if kind == _REF_DELTA:
+            return kind, size, pos + self.hash_len, bytes(pack[pos : pos + self.hash_len])
+        if kind not in _TYPES:
             raise ValueError(f"unknown pack entry type {kind}")
+        return kind, size, pos, None
+
+    def inflate(self, pos: int, size: int) -> bytes:
+        """The zlib stream at ``pos`` (``size``: its inflated size, a read-ahead hint)."""
         inflater = zlib.decompressobj()
         data, step = b"", size + 64
         while not inflater.eof:
-            piece = pack[pos : pos + step]
+            piece = self.pack[pos : pos + step]
             if not piece:
-                raise ValueError(f"truncated pack entry at {offset}")
+                raise ValueError(f"truncated pack entry at {pos}")
             data += inflater.decompress(piece)
             pos += step
-        if base is not None:
-            return base[0], _apply_delta(base[1], data)
-        return _TYPES[kind], data
+        return data
 
     def close(self) -> None:
         self.idx.close()
@@ -209,19 +207,49 @@ class PackedObjects:
                 return True
         return False
 
-    def _find(self, binsha: bytes) -> tuple[str, bytes] | None:
+    def _locate(self, binsha: bytes) -> tuple[_Pack, int] | None:
+        """The pack holding ``binsha`` and its offset there (opening packs as needed)."""
         i = 0
         while i < len(self._packs) or self._open_next():
             offset = self._packs[i].offset(binsha)
             if offset is not None:
-                return self._packs[i].entry(offset, self._find)
+                return self._packs[i], offset
             i += 1
         return None
+
+    def _find(self, binsha: bytes) -> tuple[str, bytes] | None:
+        """(type, data) of ``binsha``, deltas applied.
+
+        Iterative, however deep the delta chain (a server may send chains thousands deep):
+        the chain is walked down to its base, then applied from the base up.
+        """
+        at = self._locate(binsha)
+        if at is None:
+            return None
+        deltas: list[tuple[_Pack, int, int]] = []  # (pack, data position, size), top first
+        seen: set[tuple[_Pack, int]] = set()
+        while True:
+            if at in seen:
+                raise ValueError("a delta chain that loops")
+            seen.add(at)
+            pack, offset = at
+            kind, size, pos, base = pack.entry(offset)
+            if base is None:
+                break
+            deltas.append((pack, pos, size))
+            found = (pack, base) if isinstance(base, int) else self._locate(base)
+            if found is None:
+                raise ValueError("delta base missing")  # e.g. loose: git resolves it
+            at = found
+        data = pack.inflate(pos, size)
+        for delta_pack, delta_pos, delta_size in reversed(deltas):
+            data = _apply_delta(data, delta_pack.inflate(delta_pos, delta_size))
+        return _TYPES[kind], data
 
     def read(self, sha: str) -> GitObject | None:
         try:
             found = self._find(bytes.fromhex(sha))
-        except (OSError, ValueError, IndexError, zlib.error):
+        except (OSError, ValueError, IndexError, zlib.error, struct.error):
             return None  # anything unexpected (a pack gone in a repack too): let git answer
         return None if found is None else GitObject(sha, found[0], found[1])
 

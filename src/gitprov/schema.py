@@ -17,6 +17,7 @@ import yaml
 from gitprov import environment
 from gitprov._version import __version__
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+from gitprov.limits import MAX_BLOB_BYTES, load_yaml
 from gitprov.redact import redact
 
 FORMAT = 1
@@ -139,25 +140,23 @@ def dump(record: Mapping[str, Any]) -> bytes:
 
 def load(data: bytes, session_id: str, where: str) -> dict[str, Any]:
     """Parse a stored record (the blob ``where``, as ``<ref>:<path>``); a broken one is
-    named, in one line, never silently skipped."""
-    problem = None
+    named, in one line, never silently skipped.
+
+    Records come from any remote, so one beyond :mod:`gitprov.limits` (too large, too
+    deep, or whose aliases expand too far) is refused before any of it is built.
+    """
     try:
-        record = yaml.safe_load(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        problem = "is not UTF-8"
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = f"is not valid YAML ({getattr(exc, 'problem', None) or 'unreadable'}{at})"
-    else:
+        if len(data) > MAX_BLOB_BYTES:
+            raise ValueError(f"is {len(data)} bytes, over the {MAX_BLOB_BYTES}-byte limit")
+        record = load_yaml(data.decode("utf-8"))
         if not isinstance(record, dict):
-            problem = "is not a YAML mapping"
-        elif not isinstance(record.get("git") or {}, dict):
-            problem = "has a git section that is not a mapping"
-    if problem is not None:
+            raise ValueError("is not a YAML mapping")
+        if not isinstance(record.get("git") or {}, dict):
+            raise ValueError("has a git section that is not a mapping")
+    except ValueError as exc:
+        problem = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
         raise CorruptRecordError(
             f"the stored record of session {session_id} {problem}; inspect it with "
             f"`git show {where}` (other records are unaffected)"
-        )
-    assert isinstance(record, dict)
+        ) from None
     return record

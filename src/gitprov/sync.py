@@ -9,9 +9,16 @@ entry by entry and only the ``xx/`` fanout buckets whose ids differ are opened, 
 two 20k-record histories that differ by ten records reads a few dozen trees. A record
 changed on one side only (a re-save) takes that side's version; the same session id saved
 with different content on both sides keeps both, the remote's under a distinct, still valid
-id (:func:`conflict_id`). Notes merge as ``git notes merge -s cat_sort_uniq`` would. Both
-local refs then move in one compare-and-swap transaction, and one flock in the common git
-dir keeps two syncs of the same repository from interleaving.
+id (:func:`conflict_id`), which its record names as its ``session_id`` and the id it
+conflicts with as ``conflict_of``. Notes merge as ``git notes merge -s cat_sort_uniq``
+would. Both local refs then move in one compare-and-swap transaction, and one flock in the
+common git dir keeps two syncs of the same repository from interleaving.
+
+Everything from a remote is hostile: of what it changed, the merge takes only what gitprov
+itself writes and reads back (:mod:`gitprov.untrusted`, :func:`schema.load`, and note lines
+that are session entries). The rest is left out, listed once in ``MergeResult.left_out``
+with the reason, and never enters a local ref's tree, so it is never pushed on; a
+fast-forward that would bring it in becomes a commit of the clean tree instead.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from gitprov import notes
 from gitprov.configure import fetch_refspec
 from gitprov.errors import (
     ConcurrentUpdateError,
+    CorruptRecordError,
     GitCommandError,
     GitProvError,
     PushRejectedError,
@@ -39,7 +47,7 @@ from gitprov.errors import (
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
 from gitprov.runner import Git, ObjectReader
-from gitprov.schema import validate_session_id
+from gitprov.schema import dump, load, validate_session_id
 from gitprov.storage import (
     DEFAULT_NOTES_REF,
     DEFAULT_REF,
@@ -50,6 +58,14 @@ from gitprov.storage import (
     fanout,
     tracking_ref,
 )
+from gitprov.untrusted import (
+    BUCKET,
+    LeftOut,
+    bucket_problem,
+    object_problem,
+    root_problem,
+    shown,
+)
 
 #: Fetch-merge-push rounds before ``sync`` gives up on a remote that keeps moving.
 ATTEMPTS = 10
@@ -57,8 +73,9 @@ ATTEMPTS = 10
 LOCK_TIMEOUT = 60.0
 LOCK_NAME = "gitprov-sync.lock"
 
-_BUCKET = re.compile(r"[0-9a-f]{2}")
 _HEX = re.compile(r"[0-9a-f]+")
+_OTHER_FORMAT = f"not {FORMAT_TEXT.decode().strip()!r}, the records format of this gitprov"
+_NOT_A_NOTE = "neither a note nor a fanout folder of notes"
 
 #: What git says when it cannot talk to a remote at all (over any transport).
 _UNREACHABLE = (
@@ -185,6 +202,7 @@ class MergeResult:
     incoming: int = 0  # records new or changed here
     outgoing: int = 0  # records the remote lacks (or has older)
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (id, remote copy's id)
+    left_out: list[LeftOut] = field(default_factory=list)  # what the remote holds, not taken
 
 
 @dataclass
@@ -197,6 +215,7 @@ class SyncReport:
     incoming: int = 0
     outgoing: int = 0
     conflicts: list[tuple[str, str]] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)  # named once, never pushed on
     pushed: list[Moved] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # commits that sessions ran on, absent
     annotated: int = 0
@@ -249,10 +268,21 @@ def _lost_race(exc: GitCommandError) -> bool:
 class _Bucket:
     """One ``xx/`` fanout tree of the records, by file name, on each side and merged."""
 
-    local: dict[str, str]
-    remote: dict[str, str]
-    base: dict[str, str]
-    merged: dict[str, str]
+    local: dict[str, Entry]
+    remote: dict[str, Entry]
+    base: dict[str, Entry]
+    merged: dict[str, Entry]
+
+
+@dataclass(frozen=True)
+class _Union:
+    """A records union: its tree, counts, conflict copies and what it left out."""
+
+    tree: str
+    incoming: int
+    outgoing: int
+    conflicts: list[tuple[str, str]]
+    left_out: list[LeftOut]
 
 
 class Sync:
@@ -306,6 +336,7 @@ class Sync:
                 report.incoming += result.incoming
                 report.outgoing = result.outgoing
                 report.conflicts += result.conflicts
+                report.left_out += (i for i in result.left_out if i not in report.left_out)
             pushed = self._push()
             if pushed is not None:
                 report.pushed = pushed
@@ -384,20 +415,32 @@ class Sync:
         updates: list[tuple[str, str, str | None]] = []
         pairs = list(zip(self.refs, self._tracking(), strict=True))
         with self.git.objects() as cat:
-            tips = [(self.store.tip(cat, ref)[0], self.store.tip(cat, tr)[0]) for ref, tr in pairs]
+            tips = [
+                (self.store.tip(cat, ref)[0], self._remote_tip(cat, tracking, result.left_out))
+                for ref, tracking in pairs
+            ]
             bases = self._merge_bases(tips)
-            for (ref, _), (local, remote), candidates in zip(pairs, tips, bases, strict=True):
+            for (ref, tracking), tip, candidates in zip(pairs, tips, bases, strict=True):
+                local, remote = tip
                 action = _plan(local, remote, candidates)
                 if ref == self.store.ref:
                     base = self._records_base(cat, candidates, local, remote)
-                    new = self._merge_records(cat, base, local, remote, action, result)
+                    new = self._merge_records(cat, tracking, base, tip, action, result)
                 else:
-                    new = self._merge_notes(cat, candidates, local, remote, action)
+                    new = self._merge_notes(cat, tracking, candidates, tip, action, result)
                 if new is not None:
                     updates.append((ref, new, local))
         if updates:
             self.store.move(updates, f"gitprov: merge provenance from {self.remote.spec}")
         return result
+
+    def _remote_tip(self, cat: ObjectReader, tracking: str, left_out: list[LeftOut]) -> str | None:
+        """The commit a remote-tracking ref names; one naming anything else is left out."""
+        obj = cat.read(tracking)
+        if obj is not None and obj.type != "commit":
+            left_out.append(LeftOut(tracking, f"points at a {obj.type}, not a commit"))
+            return None
+        return None if obj is None else obj.sha
 
     def _merge_bases(self, tips: list[tuple[str | None, str | None]]) -> list[list[str]]:
         """``git merge-base --all`` of each pair that has two different tips, run at once."""
@@ -429,16 +472,35 @@ class Sync:
         raw = b"blob %d\0%s" % (len(data), data)
         return hashlib.new(self.git.object_format, raw).hexdigest()
 
+    def _merged(
+        self,
+        tree: str,
+        tips: tuple[str | None, str],
+        action: str,
+        left_out: list[LeftOut],
+        message: str,
+    ) -> str:
+        """The ref's new commit: the remote's own on a fast-forward that leaves nothing out,
+        else one of ``tree`` on both tips. The remote's commit is always a parent, so the
+        next push fast-forwards it; what was left out stays in its history, never in a tree
+        of ours."""
+        local, remote = tips
+        if action == "fast-forward" and not left_out:
+            return remote
+        parents = [local, remote] if local is not None else [remote]
+        return self.store.writer.commit(tree, parents, message)
+
     def _merge_records(
         self,
         cat: ObjectReader,
+        tracking: str,
         base: str | None,
-        local: str | None,
-        remote: str | None,
+        tips: tuple[str | None, str | None],
         action: str,
         result: MergeResult,
     ) -> str | None:
         """The records ref's new value (``None``: unchanged); counts go into ``result``."""
+        local, remote = tips
         result.action = action
         if remote is None or local == remote:
             if remote is None and local is not None:  # all of ours are new to the remote
@@ -446,37 +508,42 @@ class Sync:
             return None
         local_tree = self.store.tip(cat, local)[1] if local else None
         remote_tree = self.store.tip(cat, remote)[1]
-        tree, incoming, outgoing, conflicts = self._union(cat, base, local_tree, remote_tree)
+        union = self._union(cat, tracking, base, local_tree, remote_tree)
+        result.left_out += union.left_out
         if action == "none":
-            result.outgoing = outgoing
+            result.outgoing = union.outgoing
             return None
-        result.incoming = incoming
-        if action == "fast-forward":
-            return remote
-        result.outgoing = outgoing
-        result.conflicts = conflicts
-        assert local is not None
-        message = f"gitprov: merge {_n(incoming)} from {self.remote.spec}\n"
-        return self.store.writer.commit(tree, [local, remote], message)
+        result.incoming = union.incoming
+        result.outgoing = union.outgoing
+        result.conflicts = union.conflicts
+        message = f"gitprov: merge {_n(union.incoming)} from {self.remote.spec}\n"
+        return self._merged(union.tree, (local, remote), action, union.left_out, message)
 
     def _count(self, cat: ObjectReader, tree: str | None) -> int:
         root = self.store.tree(cat, tree)
-        return sum(len(self._names(cat, e)) for n, e in root.items() if _BUCKET.fullmatch(n))
+        return sum(len(self._files(cat, e)) for n, e in root.items() if BUCKET.fullmatch(n))
 
-    def _names(self, cat: ObjectReader, entry: Entry | None) -> dict[str, str]:
-        """A fanout bucket's files (name -> blob id); empty when absent."""
+    def _files(self, cat: ObjectReader, entry: Entry | None) -> dict[str, Entry]:
+        """A fanout bucket's entries by name; empty when it is absent or not a folder."""
         if entry is None or not entry.is_tree:
             return {}
-        return {n: e.sha for n, e in self.store.tree(cat, entry.sha).items() if not e.is_tree}
+        return self.store.tree(cat, entry.sha)
 
     def _union(
-        self, cat: ObjectReader, base: str | None, local: str | None, remote: str | None
-    ) -> tuple[str, int, int, list[tuple[str, str]]]:
-        """Three-way union of records trees: (tree, incoming, outgoing, conflicts).
+        self,
+        cat: ObjectReader,
+        tracking: str,
+        base: str | None,
+        local: str | None,
+        remote: str | None,
+    ) -> _Union:
+        """Three-way union of records trees.
 
         Per file: one side unchanged since the base -> the other side's version; both
         changed the same way -> that; both changed differently -> ours under the id, theirs
-        as a copy under :func:`conflict_id`. Nothing is ever deleted.
+        as a copy under :func:`conflict_id`. Nothing of ours is ever deleted, and nothing of
+        the remote's is taken that :mod:`gitprov.untrusted` or :func:`schema.load` refuses;
+        what is refused and did not change since the base was named then, not again.
         """
         b_root, l_root, r_root = (self.store.tree(cat, t) for t in (base, local, remote))
         opened: dict[str, _Bucket] = {}
@@ -484,122 +551,258 @@ class Sync:
         def bucket(name: str) -> _Bucket:
             if name not in opened:
                 ours, theirs, old = (
-                    self._names(cat, r.get(name)) for r in (l_root, r_root, b_root)
+                    self._files(cat, r.get(name)) for r in (l_root, r_root, b_root)
                 )
                 opened[name] = _Bucket(ours, theirs, old, merged=dict(ours))
             return opened[name]
 
-        result = dict(l_root)
-        theirs_kept: list[tuple[str, str]] = []
+        left_out: list[LeftOut] = []
+        offered: list[tuple[str, Entry]] = []  # (bucket, entry) the remote changed
         for name in sorted(l_root.keys() | r_root.keys()):
             ours, theirs, old = l_root.get(name), r_root.get(name), b_root.get(name)
             if ours == theirs:
                 continue
-            if _BUCKET.fullmatch(name) and all(e is None or e.is_tree for e in (ours, theirs)):
-                files = bucket(name)
-                for file, blob in files.remote.items():
-                    mine, was = files.local.get(file), files.base.get(file)
-                    if blob in (mine, was):
-                        continue
-                    if mine is None or mine == was:
-                        files.merged[file] = blob
-                    elif file.endswith(".yaml"):
-                        theirs_kept.append((file[: -len(".yaml")], blob))
-            elif theirs is not None and (ours is None or ours == old):  # FORMAT and the like
-                result[name] = theirs
+            problem = None
+            if theirs is not None and theirs != old:
+                problem = root_problem(theirs)
+                if problem is None and name == FORMAT_FILE:  # ours is added when missing
+                    problem = None if theirs.sha == self._blob_id(FORMAT_TEXT) else _OTHER_FORMAT
+                if problem is not None:
+                    left_out.append(LeftOut(f"{tracking}:{shown(name)}", problem))
+                elif theirs.is_tree and (ours is None or ours.is_tree):
+                    files = bucket(name)
+                    for file, entry in files.remote.items():
+                        if entry in (files.local.get(file), files.base.get(file)):
+                            continue
+                        problem = bucket_problem(name, entry)
+                        if problem is not None:
+                            where = f"{tracking}:{shown(f'{name}/{file}')}"
+                            left_out.append(LeftOut(where, problem))
+                        else:
+                            offered.append((name, entry))
+            if ours is not None and ours.is_tree:
+                bucket(name)  # opened, so that what the remote lacks of it is counted
+        theirs_kept: list[Entry] = []
+        for name, entry in self._readable(cat, tracking, offered, left_out):
+            files = opened[name]
+            mine, was = files.local.get(entry.name), files.base.get(entry.name)
+            if mine is None or mine == was:
+                files.merged[entry.name] = entry
+            else:
+                theirs_kept.append(entry)
         conflicts = []
-        for session_id, blob in theirs_kept:
-            for digits in (8, 16, len(blob)):  # longer only if 8 hex digits ever collide
-                copy = conflict_id(session_id, self.remote.name, blob, digits)
+        for entry in theirs_kept:
+            session_id = entry.name.removesuffix(".yaml")
+            for digits in (8, 16, len(entry.sha)):  # longer only if 8 hex digits ever collide
+                copy = conflict_id(session_id, self.remote.name, entry.sha, digits)
+                where = f"{tracking}:{fanout(session_id)}/{entry.name}"
+                kept = Entry(BLOB_MODE, f"{copy}.yaml", self._as_copy(cat, where, entry, copy))
                 files = bucket(fanout(copy))
-                if files.merged.get(f"{copy}.yaml") in (None, blob):
+                if files.merged.get(kept.name) in (None, kept):
                     break
-            if files.merged.get(f"{copy}.yaml") != blob:
-                files.merged[f"{copy}.yaml"] = blob
+            if files.merged.get(kept.name) != kept:
+                files.merged[kept.name] = kept
                 conflicts.append((session_id, copy))
         incoming = outgoing = 0
+        root = dict(l_root)
         writer = self.store.writer
         for name, files in opened.items():
-            blobs = [Entry(BLOB_MODE, n, sha) for n, sha in files.merged.items()]
-            result[name] = Entry(TREE_MODE, name, writer.tree(blobs))
-            incoming += sum(files.local.get(n) != sha for n, sha in files.merged.items())
-            outgoing += sum(files.remote.get(n) != sha for n, sha in files.merged.items())
-        if FORMAT_FILE not in result:
-            result[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, writer.blob(FORMAT_TEXT))
-        return writer.tree(list(result.values())), incoming, outgoing, conflicts
+            if files.merged:  # a remote folder whose every record was left out adds none
+                root[name] = Entry(TREE_MODE, name, writer.tree(list(files.merged.values())))
+            incoming += sum(files.local.get(n) != e for n, e in files.merged.items())
+            outgoing += sum(files.remote.get(n) != e for n, e in files.merged.items())
+        if FORMAT_FILE not in root:
+            root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, writer.blob(FORMAT_TEXT))
+        tree = writer.tree(list(root.values()))
+        return _Union(tree, incoming, outgoing, conflicts, left_out)
+
+    def _object_sizes(self, shas: list[str]) -> dict[str, tuple[str, int]]:
+        """(type, size) of each of ``shas`` present, read without reading the objects (one
+        ``cat-file --batch-check``): a record is measured before it is read."""
+        if not shas:
+            return {}
+        listing = self.git.run("cat-file", "--batch-check", input="\n".join(shas).encode() + b"\n")
+        found = {}
+        for line in listing.text.splitlines():
+            parts = line.split()  # "<sha> <type> <size>", or "<sha> missing"
+            if len(parts) == 3 and parts[2].isdigit():
+                found[parts[0]] = (parts[1], int(parts[2]))
+        return found
+
+    def _readable(
+        self,
+        cat: ObjectReader,
+        tracking: str,
+        offered: list[tuple[str, Entry]],
+        left_out: list[LeftOut],
+    ) -> list[tuple[str, Entry]]:
+        """The records of ``offered`` that are files within the size limit and that
+        :func:`schema.load` reads; the others go into ``left_out``."""
+        sizes = self._object_sizes(sorted({entry.sha for _, entry in offered}))
+        readable = []
+        for name, entry in offered:
+            where = f"{tracking}:{name}/{entry.name}"
+            kind, size = sizes.get(entry.sha, ("", None))
+            problem = object_problem(kind, size)
+            if problem is None:
+                obj = cat.read(entry.sha)
+                try:
+                    load(obj.data if obj else b"", entry.name.removesuffix(".yaml"), where)
+                except CorruptRecordError as exc:
+                    problem = str(exc)
+            if problem is not None:
+                left_out.append(LeftOut(where, problem))
+            else:
+                readable.append((name, entry))
+        return readable
+
+    def _as_copy(self, cat: ObjectReader, where: str, entry: Entry, copy: str) -> str:
+        """The blob of the remote's record ``entry`` kept as the conflict copy ``copy``: its
+        own id in ``session_id``, the id it conflicts with in ``conflict_of``.
+
+        Only the leading ``session_id`` line is rewritten, so the rest stays byte for byte
+        and one copy always makes one blob (never added twice); a record laid out otherwise
+        goes through YAML, as deterministically.
+        """
+        session_id = entry.name.removesuffix(".yaml")
+        ids = {"session_id": copy, "conflict_of": session_id}
+        obj = cat.read(entry.sha)
+        data = obj.data if obj is not None else b""
+        first = dump({"session_id": session_id})
+        if data.startswith(first) and b"\nconflict_of:" not in data:
+            return self.store.writer.blob(dump(ids) + data[len(first) :])
+        record = load(data, session_id, where)
+        return self.store.writer.blob(dump(ids | {k: v for k, v in record.items() if k not in ids}))
 
     def _merge_notes(
         self,
         cat: ObjectReader,
+        tracking: str,
         candidates: list[str],
-        local: str | None,
-        remote: str | None,
+        tips: tuple[str | None, str | None],
         action: str,
+        result: MergeResult,
     ) -> str | None:
         """The notes ref's new value (``None``: unchanged)."""
+        local, remote = tips
         if action == "none" or remote is None:
             return None
-        if action == "fast-forward":
-            return remote
-        assert local is not None
-        base_tree = self.store.tip(cat, candidates[0])[1] if candidates else None
-        local_tree, remote_tree = self.store.tip(cat, local)[1], self.store.tip(cat, remote)[1]
-        tree = self._notes_union(cat, base_tree, local_tree, remote_tree)
-        return self.store.writer.commit(
-            tree, [local, remote], f"gitprov: merge notes from {self.remote.spec}\n"
+        trees = (
+            self.store.tip(cat, candidates[0])[1] if candidates else None,
+            self.store.tip(cat, local)[1] if local else None,
+            self.store.tip(cat, remote)[1],
         )
+        left_out: list[LeftOut] = []
+        changes = self._note_changes(cat, tracking, trees, left_out)
+        result.left_out += left_out
+        read_tree = functools.partial(self.store.tree, cat)
+        root = trees[1]
+        if action == "merge" or left_out:  # a clean fast-forward needs no tree of ours
+            for commit, blob in sorted(changes.items()):
+                root = notes.put(read_tree, self.store.writer, root, commit, blob)
+        tree = root if root is not None else self.store.writer.tree([])
+        message = f"gitprov: merge notes from {self.remote.spec}\n"
+        return self._merged(tree, (local, remote), action, left_out, message)
 
-    def _notes_union(
-        self, cat: ObjectReader, base: str | None, local: str | None, remote: str | None
-    ) -> str:
-        """The local notes tree with the remote's notes merged in as git would.
+    def _note_changes(
+        self,
+        cat: ObjectReader,
+        tracking: str,
+        trees: tuple[str | None, str | None, str | None],
+        left_out: list[LeftOut],
+    ) -> dict[str, str]:
+        """What to set in the local notes tree (commit -> note blob) to merge in the
+        remote's notes as git would.
 
         ``git notes merge -s cat_sort_uniq``: per commit, a note changed on one side only
         takes that side's version, and two changed notes are concatenated, sorted and
-        de-duplicated. Both trees may use any fanout, so notes are compared per group of
-        root entries sharing their first two hex digits; equal groups are skipped unread.
+        de-duplicated. Both trees (``trees``: base, local, remote) may use any fanout, so
+        notes are compared per group of root entries sharing their first two hex digits;
+        equal groups are skipped unread. Of the remote's, only notes are taken, and of a
+        note only the lines that are session entries; the rest goes into ``left_out``.
         """
-        groups = [self._note_groups(cat, t) for t in (base, local, remote)]
-        changes: dict[str, str] = {}
+        roots = [self.store.tree(cat, t) for t in trees]
+        for name, entry in sorted(roots[2].items()):
+            if not _HEX.fullmatch(name) and entry not in (roots[0].get(name), roots[1].get(name)):
+                left_out.append(LeftOut(f"{tracking}:{shown(name)}", _NOT_A_NOTE))
+        groups = [_note_groups(root) for root in roots]
+        offered: list[tuple[str, str, str | None, str | None]] = []  # commit, blob, mine, was
         for key in sorted(groups[1].keys() | groups[2].keys()):
             if groups[1].get(key) == groups[2].get(key):
                 continue
-            old, ours, theirs = (self._flatten(cat, g.get(key, ()), "") for g in groups)
+            strays: tuple[dict[str, Entry], dict[str, Entry]] = ({}, {})
+            old = self._flatten(cat, groups[0].get(key, ()), strays[0])
+            ours = self._flatten(cat, groups[1].get(key, ()))
+            theirs = self._flatten(cat, groups[2].get(key, ()), strays[1])
+            for path, entry in sorted(strays[1].items()):
+                if strays[0].get(path) != entry:
+                    left_out.append(LeftOut(f"{tracking}:{shown(path)}", _NOT_A_NOTE))
             for commit, blob in theirs.items():
                 mine, was = ours.get(commit), old.get(commit)
-                if blob in (mine, was):
-                    continue
-                if mine is None or mine == was:
-                    changes[commit] = blob
-                else:
-                    changes[commit] = self.store.writer.blob(_cat_sort_uniq(cat, mine, blob))
+                if blob not in (mine, was):
+                    offered.append((commit, blob, mine, was))
+        sizes = self._object_sizes(sorted({blob for _, blob, _, _ in offered}))
+        changes: dict[str, str] = {}
+        for commit, blob, mine, was in offered:
+            taken = self._note_lines(cat, f"{tracking} (note on {commit})", blob, sizes, left_out)
+            if taken is None:
+                continue
+            if mine is None or mine == was:
+                changes[commit] = taken
+            else:
+                changes[commit] = self.store.writer.blob(_cat_sort_uniq(cat, mine, taken))
+        return changes
 
-        read_tree = functools.partial(self.store.tree, cat)
-        root = local
-        for commit, blob in sorted(changes.items()):
-            root = notes.put(read_tree, self.store.writer, root, commit, blob)
-        assert root is not None
-        return root
-
-    def _note_groups(self, cat: ObjectReader, tree: str | None) -> dict[str, tuple[Entry, ...]]:
-        grouped: dict[str, list[Entry]] = {}
-        for name, entry in sorted(self.store.tree(cat, tree).items()):
-            if _HEX.fullmatch(name):
-                grouped.setdefault(name[:2], []).append(entry)
-        return {key: tuple(entries) for key, entries in grouped.items()}
+    def _note_lines(
+        self,
+        cat: ObjectReader,
+        where: str,
+        blob: str,
+        sizes: dict[str, tuple[str, int]],
+        left_out: list[LeftOut],
+    ) -> str | None:
+        """The remote's note ``blob`` as far as it holds session entries: itself, a blob of
+        those lines only, or ``None`` (none); what else it holds goes into ``left_out``."""
+        kind, size = sizes.get(blob, ("", None))
+        problem = object_problem(kind, size)
+        obj = cat.read(blob) if problem is None else None
+        try:
+            text = obj.data.decode("utf-8") if obj is not None else ""
+        except UnicodeDecodeError:
+            problem = "not UTF-8"
+        if problem is not None:
+            left_out.append(LeftOut(where, problem))
+            return None
+        kept: list[str] = []
+        bad: list[str] = []
+        for line in text.splitlines():
+            if line.strip():
+                (bad if notes.parse_line(line) is None else kept).append(line)
+        if not bad:
+            return blob if kept else None
+        left_out.append(
+            LeftOut(where, f"{len(bad)} line(s) not session entries, such as {bad[0][:60]!r}")
+        )
+        return self.store.writer.blob(("\n".join(kept) + "\n").encode()) if kept else None
 
     def _flatten(
-        self, cat: ObjectReader, entries: tuple[Entry, ...], prefix: str
+        self, cat: ObjectReader, entries: tuple[Entry, ...], strays: dict[str, Entry] | None = None
     ) -> dict[str, str]:
-        """Notes under ``entries`` (a fanout subtree of any depth): commit -> note blob."""
+        """Notes under ``entries`` (a fanout subtree of any depth): commit -> note blob.
+        What is neither a note nor a fanout folder goes into ``strays`` (path -> entry)."""
         found: dict[str, str] = {}
-        for entry in entries:
-            path = prefix + entry.name
-            if entry.is_tree and len(entry.name) == 2:
-                sub = tuple(self.store.tree(cat, entry.sha).values())
-                found.update(self._flatten(cat, sub, path))
-            elif not entry.is_tree and len(path) == self.store.writer.hash_len * 2:
-                found[path] = entry.sha
+        width = self.store.writer.hash_len * 2
+        todo = [("", entry) for entry in entries]
+        while todo:
+            folder, entry = todo.pop()
+            path = folder + entry.name
+            name = path.replace("/", "")
+            if entry.is_tree and BUCKET.fullmatch(entry.name) and len(name) < width:
+                todo += [(f"{path}/", e) for e in self.store.tree(cat, entry.sha).values()]
+            elif entry.mode == BLOB_MODE and len(name) == width and _HEX.fullmatch(name):
+                found[name] = entry.sha
+            elif strays is not None:
+                strays[path] = entry
         return found
 
     # -- push ----------------------------------------------------------------------------
@@ -630,6 +833,15 @@ class Sync:
         reasons = list(dict.fromkeys(r for r in rejected if "atomic push failed" not in r))
         if all(any(m in r for m in _MOVED) for r in reasons):
             return None
+        forced = [ref for flag, ref, summary in statuses if "needs force" in summary]
+        if forced:  # git says so when the remote's ref names no commit: a hostile remote
+            raise PushRejectedError(
+                f"{' and '.join(forced)} on {self.remote.spec} are not commits this clone's "
+                f"refs descend from, so only a forced push could replace them, and gitprov "
+                f"never forces one. Your local records are intact and hold everything "
+                f"readable from there; ask whoever runs the remote to delete those refs "
+                f"(`git update-ref -d REF`), then sync again"
+            )
         if any("shallow update not allowed" in r for r in reasons):
             raise PushRejectedError(
                 f"{self.remote.spec} lacks history that the records pin, and this clone is "
@@ -657,7 +869,7 @@ class Sync:
         with self.git.objects() as cat:
             tree = self.store.tip(cat, self.store.notes_ref)[1]
             entries = tuple(self.store.tree(cat, tree).values())
-            commits = sorted(self._flatten(cat, entries, ""))
+            commits = sorted(self._flatten(cat, entries))
         if not commits:
             return [], 0
         check = self.git.run("cat-file", "--batch-check", input="\n".join(commits).encode() + b"\n")
@@ -672,6 +884,15 @@ def _plan(local: str | None, remote: str | None, candidates: list[str]) -> str:
     if local is None or local in candidates:
         return "fast-forward"
     return "merge"
+
+
+def _note_groups(root: dict[str, Entry]) -> dict[str, tuple[Entry, ...]]:
+    """A notes tree's root entries with hex names, grouped by their first two digits."""
+    grouped: dict[str, list[Entry]] = {}
+    for name, entry in sorted(root.items()):
+        if _HEX.fullmatch(name):
+            grouped.setdefault(name[:2], []).append(entry)
+    return {key: tuple(entries) for key, entries in grouped.items()}
 
 
 def _cat_sort_uniq(cat: ObjectReader, *blobs: str) -> bytes:

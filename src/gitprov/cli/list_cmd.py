@@ -60,7 +60,7 @@ def list_cmd(
     if waiting is not None:
         click.echo(f"gitprov: {waiting}", err=True)
     unfiltered = branch is None and dirty is None
-    broken: list[CorruptRecordError] = []
+    broken: dict[str, CorruptRecordError] = {}
     if rev is not None:
         ran = [entry["session_id"] for entry in log.for_commit(rev)]
         # a note may outlive a record
@@ -87,7 +87,7 @@ def list_cmd(
             click.echo("\n".join(str(r.get("session_id")) for r in records))
     else:
         emit(records, fmt)
-    for exc in broken:
+    for exc in broken.values():
         click.echo(f"gitprov: error: {exc}", err=True)
     if broken:
         sys.exit(1)

@@ -18,9 +18,12 @@ def sync_cmd(target: Target, remote: str | None, attempts: int, lock_timeout: fl
 
     REMOTE defaults to the current branch's upstream remote, else origin. A session id
     saved with different content here and there keeps both; the line `conflict: ...`
-    names the id the remote's copy is kept under.
+    names the id the remote's copy is kept under. What REMOTE holds that is not a record
+    gitprov can read is left out, and named on stderr.
     """
     sync = open_sync(target, remote, lock_timeout)
     report = sync.sync(attempts)
     for line in report.lines():
         click.echo(line)
+    for item in report.left_out:
+        click.echo(f"gitprov: warning: left out {item}", err=True)

@@ -1,0 +1,128 @@
+"""What a records tree from a remote may hold; anything else is left out, and named.
+
+Everything that comes from a remote is hostile until checked: an fsck-clean remote can
+still hold a submodule, a nested folder or a file named ``-rf.yaml`` in a records bucket,
+a ref pointing at a blob, or a record built to exhaust its reader. The merge (``sync``)
+takes, and readers (``SessionLog``) read, only entries that look exactly like what
+gitprov writes: the root holds ``FORMAT`` (a file) and ``xx/`` folders, and a folder holds
+files ``<session id>.yaml`` whose id hashes to that folder, no larger than
+:data:`~gitprov.limits.MAX_BLOB_BYTES`, and (checked by :func:`gitprov.schema.load`) a
+YAML mapping within the limits. The rest is a :class:`LeftOut`, named once to the user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gitprov.errors import GitCommandError, InvalidSessionIdError
+from gitprov.limits import MAX_BLOB_BYTES
+from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.runner import Git, zsplit
+from gitprov.schema import validate_session_id
+from gitprov.storage import FORMAT_FILE, fanout
+
+BUCKET = re.compile(r"[0-9a-f]{2}")
+
+_KINDS = {BLOB_MODE: "file", TREE_MODE: "folder", "160000": "submodule", "120000": "symlink"}
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Something from elsewhere that gitprov did not take: where it is, and why."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+def shown(path: str) -> str:
+    """``path`` as it may be printed on one line (a hostile name may hold a newline)."""
+    return path if path.isprintable() else repr(path)
+
+
+def _kind(mode: str) -> str:
+    return _KINDS.get(mode, f"mode {mode}")
+
+
+def root_problem(entry: Entry) -> str | None:
+    """Why a records tree's root may not hold ``entry`` (``None``: it may)."""
+    if entry.name == FORMAT_FILE:
+        return None if entry.mode == BLOB_MODE else f"a {_kind(entry.mode)}, not a file"
+    if BUCKET.fullmatch(entry.name):
+        return None if entry.mode == TREE_MODE else f"a {_kind(entry.mode)}, not a folder"
+    return "neither FORMAT nor a two-hex-digit folder"
+
+
+def bucket_problem(bucket: str, entry: Entry) -> str | None:
+    """Why the folder ``bucket`` may not hold ``entry`` (``None``: a record's name)."""
+    if entry.mode != BLOB_MODE:
+        return f"a {_kind(entry.mode)}, not a file"
+    session_id = entry.name.removesuffix(".yaml")
+    if session_id == entry.name or not _is_session_id(session_id):
+        return "not named <session id>.yaml after a valid session id"
+    if fanout(session_id) != bucket:
+        return f"a record that belongs in folder {fanout(session_id)}/"
+    return None
+
+
+def _is_session_id(name: str) -> bool:
+    try:
+        validate_session_id(name)
+    except InvalidSessionIdError:
+        return False
+    return True
+
+
+def object_problem(kind: str, size: int | None) -> str | None:
+    """Why a record's blob, an object of ``kind`` and ``size`` (``None``: missing), may
+    not be read."""
+    if size is None:
+        return "its object is missing"
+    if kind != "blob":
+        return f"a {kind} object, not a file"
+    if size > MAX_BLOB_BYTES:
+        return f"{size} bytes, over the {MAX_BLOB_BYTES}-byte limit"
+    return None
+
+
+def list_records(git: Git, ref: str) -> tuple[list[str], list[LeftOut]]:
+    """The session ids ``ref``'s tree holds, ascending, and what else it holds (none of
+    it when ``ref`` does not exist).
+
+    One ``git ls-tree``: names, modes, types and sizes are checked, contents are not (a
+    record is parsed only when read). A folder that is left out is named, its contents
+    are not.
+    """
+    listing = git.run("ls-tree", "-r", "-t", "-l", "-z", ref, "--", ok=(0, 128))
+    if listing.returncode != 0:
+        if b"Not a valid object name" in listing.stderr:
+            return [], []
+        raise GitCommandError(
+            f"cannot list {ref}: {listing.stderr.decode(errors='replace').strip()}"
+        )
+    ids: list[str] = []
+    left_out: list[LeftOut] = []
+    skipped = "\0"  # the folder last left out, as "path/": its contents follow it
+    for item in zsplit(listing.stdout):
+        meta, _, raw = item.partition(b"\t")
+        mode, kind, sha, size = meta.decode("ascii").split()
+        path = raw.decode("utf-8", "surrogateescape")
+        if path.startswith(skipped):
+            continue
+        bucket, _, name = path.rpartition("/")
+        entry = Entry(f"{int(mode, 8):o}", name, sha)  # ls-tree pads modes: 040000
+        if bucket:
+            problem = bucket_problem(bucket, entry) or object_problem(
+                kind, int(size) if size.isdigit() else None
+            )
+        else:
+            problem = root_problem(entry)
+        if problem is not None:
+            left_out.append(LeftOut(f"{ref}:{shown(path)}", problem))
+            skipped = f"{path}/"
+        elif bucket:
+            ids.append(name.removesuffix(".yaml"))
+    return sorted(ids), left_out
