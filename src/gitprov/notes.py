@@ -17,7 +17,7 @@ import yaml
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
 from gitprov.limits import MAX_BLOB_BYTES, MAX_NOTE_LINE, load_yaml
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter
-from gitprov.schema import validate_session_id
+from gitprov.schema import DUMPER, validate_session_id
 
 #: Fields of a note line, in order, taken from a record's ``git:`` and ``run:`` sections.
 LINE_FIELDS = ("session_id", "branch", "dirty", "status", "snapshot")
@@ -29,7 +29,7 @@ SHORT = 12
 def note_line(fields: Mapping[str, Any]) -> str:
     """One session's line: ``- {session_id: ..., branch: ..., dirty: ..., status: ...}``."""
     ordered = {k: fields.get(k) for k in LINE_FIELDS if fields.get(k) is not None or k == "dirty"}
-    flow = yaml.safe_dump(ordered, default_flow_style=True, sort_keys=False, width=10**6)
+    flow = yaml.dump(ordered, Dumper=DUMPER, default_flow_style=True, sort_keys=False, width=10**6)
     return "- " + flow.strip()
 
 

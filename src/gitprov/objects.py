@@ -483,9 +483,15 @@ def write_pack(
     keep = base.with_suffix(".keep")
     written: list[Path] = []
     try:
-        note = f"{KEEP_PREFIX}{os.getpid()} on {socket.gethostname()}\n".encode()
+        # the .keep is a marker, written in place (as index-pack does): one file less
+        fd = os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        written.append(keep)
+        try:
+            os.write(fd, f"{KEEP_PREFIX}{os.getpid()} on {socket.gethostname()}\n".encode())
+        finally:
+            os.close(fd)
+        rules.adjust(keep)
         for path, content, component in (
-            (keep, note, ""),
             (base.with_suffix(".pack"), bytes(body), "pack"),
             (base.with_suffix(".idx"), bytes(idx), "pack-metadata"),
         ):

@@ -131,9 +131,19 @@ def run_status(data: dict[str, Any]) -> str:
     return "failed" if data.get("exception") else "success"
 
 
+#: libyaml's emitter when PyYAML has it: the pure-Python one costs milliseconds a save.
+#: Both write the same YAML (libyaml escapes characters beyond the BMP, like emoji).
+DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def dump(record: Mapping[str, Any]) -> bytes:
-    text = yaml.safe_dump(
-        dict(record), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    text = yaml.dump(
+        dict(record),
+        Dumper=DUMPER,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
     )
     return text.encode("utf-8")
 

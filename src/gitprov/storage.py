@@ -210,9 +210,7 @@ class RecordStore:
         self.git = git
         self.ref = ref
         self.notes_ref = notes_ref
-        self.writer = ObjectWriter(
-            git.objects_dir, git.object_format, rules or WriteRules.of(git)
-        )
+        self.writer = ObjectWriter(git.objects_dir, git.object_format, rules or WriteRules.of(git))
         self._trees: dict[str, dict[str, Entry]] = {}  # parsed trees, by id (immutable)
 
     # -- writing -------------------------------------------------------------------------
