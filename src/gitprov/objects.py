@@ -295,6 +295,9 @@ STALE_KEEP_SECONDS = 3600.0
 
 _TYPE_CODES = {name: code for code, name in _TYPES.items()}
 
+#: Tries at creating a loose object whose folder another process keeps removing.
+_FOLDER_ATTEMPTS = 10
+
 
 def _with_header(kind: str, data: bytes) -> bytes:
     """An object as git hashes it (and stores it loose): ``<type> <size>\\0<data>``."""
@@ -345,9 +348,18 @@ class ObjectWriter:
         return sha
 
     def _write_loose(self, target: Path, raw: bytes) -> None:
-        self.rules.mkdir(target.parent)
         # Created read-only and renamed into place, as git does: readers see it whole.
-        self.rules.write_new(target, zlib.compress(raw, 1), "loose-object")
+        data = zlib.compress(raw, 1)
+        for attempt in range(_FOLDER_ATTEMPTS):
+            self.rules.mkdir(target.parent)
+            try:
+                self.rules.write_new(target, data, "loose-object")
+                return
+            except FileNotFoundError:
+                # `git prune-packed` (repack -d, maintenance) removes empty object folders
+                # at any moment; git itself creates the folder again and retries
+                if attempt == _FOLDER_ATTEMPTS - 1:
+                    raise
 
     @contextmanager
     def batch(self) -> Iterator[Batch]:
