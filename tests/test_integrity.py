@@ -119,7 +119,9 @@ def test_modes_under_shared_repository_match_gits(tmp_path: Path) -> None:
         "os.umask(0o077);"
         "subprocess.run(['git', 'hash-object', '-w', '--stdin'], input=b'by git', check=True,"
         " capture_output=True);"
-        "gitprov.record('.', session_id='one').__enter__().__exit__(None, None, None)"
+        "gitprov.record('.', session_id='one').__enter__().__exit__(None, None, None);"
+        "from gitprov.sync import sync_lock; from gitprov.runner import Git;"
+        "sync_lock(Git.discover('.')).__enter__()"
     )
     objects = repo / ".git" / "objects"
     before = set(objects.rglob("*"))
@@ -136,8 +138,8 @@ def test_modes_under_shared_repository_match_gits(tmp_path: Path) -> None:
     assert set(dirs.values()) == {0o2770}, dirs
     assert set(files.values()) == {0o440}, files
     assert any(name.startswith("pack/") for name in files)  # gitprov's own pack among them
-    lock = repo / ".git" / "gitprov-write.lock"
-    assert stat.S_IMODE(lock.stat().st_mode) == 0o660
+    for lock in ("gitprov-write.lock", "gitprov-sync.lock"):  # a teammate can take them too
+        assert stat.S_IMODE((repo / ".git" / lock).stat().st_mode) == 0o660
     fsck(repo)
 
 

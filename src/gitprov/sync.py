@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import random
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +64,7 @@ from gitprov.untrusted import (
     root_problem,
     shown,
 )
+from gitprov.writing import WriteRules, hold_flock
 
 #: Fetch-merge-push rounds before ``sync`` gives up on a remote that keeps moving.
 ATTEMPTS = 10
@@ -155,34 +154,23 @@ def conflict_id(session_id: str, remote_name: str, blob: str, digits: int = 8) -
     return validate_session_id(session_id[: 128 - len(suffix)] + suffix)
 
 
-@contextmanager
-def sync_lock(git: Git, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the repository's sync lock (``<common git dir>/gitprov-sync.lock``).
-
-    An flock, not a lock file: the kernel drops it when its holder exits or is killed, so a
-    sync killed half-way never leaves the repository locked.
-    """
-    import fcntl  # POSIX only: imported here so that the rest of gitprov loads anywhere
-
-    path = git.common_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise SyncBusyError(
-                        f"another gitprov sync, fetch or push is running in this repository "
-                        f"(it holds {path}); waited {timeout:g}s. Let it finish and run again, "
-                        f"or wait longer with --lock-timeout"
-                    ) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def sync_lock(
+    git: Git, timeout: float = LOCK_TIMEOUT, rules: WriteRules | None = None
+) -> AbstractContextManager[None]:
+    """Hold the repository's sync lock (``<common git dir>/gitprov-sync.lock``), an flock
+    the kernel drops when its holder exits or is killed, so a sync killed half-way never
+    leaves the repository locked. Created with the repository's shared modes, so a
+    teammate's sync can take it too."""
+    return hold_flock(
+        git.common_dir / LOCK_NAME,
+        rules or WriteRules.of(git),
+        timeout,
+        lambda path: SyncBusyError(
+            f"another gitprov sync, fetch or push is running in this repository (it holds "
+            f"{path}); waited {timeout:g}s. Let it finish and run again, or wait longer "
+            f"with --lock-timeout"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -307,22 +295,22 @@ class Sync:
 
     def fetch(self) -> list[Moved]:
         """Fetch both refs into the remote-tracking namespace; how each tracking ref moved."""
-        with sync_lock(self.git, self.lock_timeout):
+        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
             return self._fetch()
 
     def merge(self) -> MergeResult:
         """Merge the (already fetched) remote-tracking refs into the local refs."""
-        with sync_lock(self.git, self.lock_timeout):
+        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
             return self._merge()
 
     def push(self, attempts: int = ATTEMPTS) -> SyncReport:
         """Push both refs; when the remote moved on, fetch, merge and push again."""
-        with sync_lock(self.git, self.lock_timeout):
+        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
             return self._rounds(attempts, fetch_first=False)
 
     def sync(self, attempts: int = ATTEMPTS) -> SyncReport:
         """Fetch, merge and push, again until the push lands or ``attempts`` run out."""
-        with sync_lock(self.git, self.lock_timeout):
+        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
             return self._rounds(attempts, fetch_first=True)
 
     def _rounds(self, attempts: int, fetch_first: bool) -> SyncReport:

@@ -10,7 +10,7 @@ import click
 
 from gitprov.cli.main import Target
 from gitprov.runner import Git
-from gitprov.sync import ATTEMPTS, LOCK_TIMEOUT, Sync, resolve_remote
+from gitprov.sync import ATTEMPTS, LOCK_TIMEOUT, Sync, SyncReport, resolve_remote
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -41,3 +41,11 @@ def open_sync(target: Target, remote: str | None, lock_timeout: float) -> Sync:
         notes_ref=notes_ref,
         lock_timeout=lock_timeout,
     )
+
+
+def echo_report(report: SyncReport) -> None:
+    """What a push or sync did on stdout; what it left out of the merge, once, on stderr."""
+    for line in report.lines():
+        click.echo(line)
+    for item in report.left_out:
+        click.echo(f"gitprov: warning: left out {item}", err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gitprov.cli.main import Target, main
-from gitprov.cli.options import attempts_option, lock_timeout_option, open_sync
+from gitprov.cli.options import attempts_option, echo_report, lock_timeout_option, open_sync
 
 
 @main.command("push")
@@ -20,6 +20,4 @@ def push_cmd(target: Target, remote: str | None, attempts: int, lock_timeout: fl
     first, and the push is tried again.
     """
     sync = open_sync(target, remote, lock_timeout)
-    report = sync.push(attempts)
-    for line in report.lines():
-        click.echo(line)
+    echo_report(sync.push(attempts))

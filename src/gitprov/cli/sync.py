@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gitprov.cli.main import Target, main
-from gitprov.cli.options import attempts_option, lock_timeout_option, open_sync
+from gitprov.cli.options import attempts_option, echo_report, lock_timeout_option, open_sync
 
 
 @main.command("sync")
@@ -22,8 +22,4 @@ def sync_cmd(target: Target, remote: str | None, attempts: int, lock_timeout: fl
     gitprov can read is left out, and named on stderr.
     """
     sync = open_sync(target, remote, lock_timeout)
-    report = sync.sync(attempts)
-    for line in report.lines():
-        click.echo(line)
-    for item in report.left_out:
-        click.echo(f"gitprov: warning: left out {item}", err=True)
+    echo_report(sync.sync(attempts))
