@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 
 from gitprov import GitSessionStore, SessionLog
 
-from conftest import git, make_repo
+from conftest import GIT_ENV, git, make_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,18 +43,85 @@ def clone(tmp_path: Path) -> Path:
 def test_init_is_idempotent_and_reports(clone: Path) -> None:
     first = gitprov("-C", str(clone), "init")
     assert first.returncode == 0, first.stderr
-    assert "+ added notes.displayRef = refs/notes/provenance" in first.stdout
+    assert "+ added notes.displayRef = refs/notes/provenanc[e]" in first.stdout
     second = gitprov("-C", str(clone), "init")
     assert second.returncode == 0
     assert all(line.startswith("= ") for line in second.stdout.splitlines()), second.stdout
     for key in ("notes.displayRef", "notes.rewriteRef"):
-        assert git(clone, "config", "--get-all", key).splitlines() == ["refs/notes/provenance"]
+        assert git(clone, "config", "--get-all", key).splitlines() == ["refs/notes/provenanc[e]"]
     assert git(clone, "config", "notes.provenance.mergeStrategy").strip() == "cat_sort_uniq"
-    assert git(clone, "config", "--get-all", "remote.origin.fetch").splitlines() == [
-        "+refs/heads/*:refs/remotes/origin/*",
-        "refs/provenance/session*:refs/provenance/remotes/origin/session*",
-        "refs/notes/provenanc*:refs/notes/remotes/origin/provenanc*",
-    ]
+    assert git(clone, "config", "--get-all", "remote.origin.fetch").splitlines() == FETCH_SPECS
+
+
+FETCH_SPECS = [
+    "+refs/heads/*:refs/remotes/origin/*",
+    "+refs/provenance/session*:refs/provenance/remotes/origin/session*",
+    "^refs/provenance/sessions/*",
+    "+refs/notes/provenanc*:refs/notes/remotes/origin/provenanc*",
+    "^refs/notes/provenance/*",
+]
+
+
+def test_init_upgrades_what_an_earlier_init_wrote(clone: Path) -> None:
+    for key, value in (
+        ("notes.displayRef", "refs/notes/provenance"),
+        ("notes.rewriteRef", "refs/notes/provenance"),
+        ("remote.origin.fetch", "refs/provenance/session*:refs/provenance/remotes/origin/session*"),
+        ("remote.origin.fetch", "refs/notes/provenanc*:refs/notes/remotes/origin/provenanc*"),
+    ):
+        git(clone, "config", "--add", key, value)
+    proc = gitprov("-C", str(clone), "init")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("upgraded") == 4
+    assert sorted(git(clone, "config", "--get-all", "remote.origin.fetch").splitlines()) == sorted(
+        FETCH_SPECS
+    )
+    for key in ("notes.displayRef", "notes.rewriteRef"):
+        assert git(clone, "config", "--get-all", key).splitlines() == ["refs/notes/provenanc[e]"]
+
+
+def test_plain_git_is_never_blocked_after_init(clone: Path, tmp_path: Path) -> None:
+    remote = Path(git(clone, "remote", "get-url", "origin").strip())
+    assert gitprov("-C", str(clone), "init").returncode == 0
+    # a fresh clone has no notes yet: amend and log say nothing about them
+    amended = subprocess.run(
+        ["git", "-C", str(clone), "commit", "--amend", "-q", "--allow-empty", "-m", "amended"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    )
+    assert amended.returncode == 0 and amended.stderr == "", amended.stderr
+    logged = subprocess.run(["git", "-C", str(clone), "log"], capture_output=True, text=True)
+    assert logged.stderr == ""
+    git(clone, "reset", "-q", "--hard", "origin/main")
+    recorded = gitprov("-C", str(clone), "run", "--", "true")
+    assert recorded.returncode == 0, recorded.stderr
+    assert gitprov("-C", str(clone), "push").returncode == 0
+    # the remote's records rewritten backwards, and a ref below the records ref
+    first = git(remote, "rev-parse", "refs/provenance/sessions^").strip()  # older: backwards
+    git(remote, "update-ref", "refs/provenance/sessions", first)
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    (other / "new.txt").write_text("new code\n")
+    git(other, "add", "new.txt")
+    git(other, "commit", "-q", "-m", "new code")
+    git(other, "push", "-q", "origin", "main")
+    for command in (["fetch"], ["pull", "-q", "--no-rebase"]):
+        proc = subprocess.run(
+            ["git", "-C", str(clone), *command],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **GIT_ENV},
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert (clone / "new.txt").read_text() == "new code\n"  # the user's code was merged
+    # refs below the names the tracking refs use (a file/folder clash for them)
+    git(remote, "update-ref", "-d", "refs/provenance/sessions")
+    git(remote, "update-ref", "refs/provenance/sessions/x", first)
+    git(remote, "update-ref", "-d", "refs/notes/provenance")
+    git(remote, "update-ref", "refs/notes/provenance/x", git(remote, "rev-parse", "main").strip())
+    proc = subprocess.run(["git", "-C", str(clone), "fetch"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_init_never_clobbers_a_user_value(clone: Path) -> None:

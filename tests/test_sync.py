@@ -389,21 +389,19 @@ def test_urls_and_relative_paths_work_as_remotes(team: Team) -> None:
     assert len(tracked.split()) == 2 and all("/url-" in r for r in tracked.split())
 
 
-def test_a_rewritten_remote_is_reported_not_followed(team: Team) -> None:
+def test_a_rewritten_remote_is_mirrored_and_local_records_stay(team: Team) -> None:
     a, b = team.clone("a"), team.clone("b")
     save(a, "a-1")
     sync(a)
     sync(b)
-    git(
-        team.remote,
-        "update-ref",
-        "refs/provenance/sessions",
-        git(team.remote, "rev-parse", "main").strip(),
-    )
+    main = git(team.remote, "rev-parse", "main").strip()
+    git(team.remote, "update-ref", "refs/provenance/sessions", main)
     proc = gitprov("-C", str(b), "fetch")
-    assert proc.returncode == 1
-    assert "were rewritten (force-pushed?)" in proc.stderr
-    assert ids(b) == ["a-1"]
+    assert proc.returncode == 0, proc.stderr  # a tracking ref mirrors the remote
+    assert git(b, "rev-parse", "refs/provenance/remotes/origin/sessions").strip() == main
+    assert ids(b) == ["a-1"]  # the local ref moves only by gitprov's compare-and-swap
+    pulled = subprocess.run(["git", "-C", str(b), "fetch"], capture_output=True, text=True)
+    assert pulled.returncode == 0, pulled.stderr
 
 
 def test_concurrent_syncs_of_one_repository_are_serialised(team: Team) -> None:

@@ -59,14 +59,43 @@ def _set(git: Git, key: str, value: str, why: str) -> Step:
     return Step("changed", f"set {key} = {value} ({why})")
 
 
-def fetch_refspec(ref: str, remote: str) -> str:
-    """A non-forced fetch refspec for ``ref`` into ``remote``'s tracking namespace.
+def fetch_refspecs(ref: str, remote: str) -> list[str]:
+    """How ``ref`` is fetched from ``remote``: into its tracking namespace, never onto the
+    local ref.
 
-    It is a pattern (``.../session*``) rather than the exact name because git refuses a
-    whole ``git fetch`` when an exact configured source ref is missing on the remote, as it
-    is on every remote before the first push of records.
+    Forced (``+``): a tracking ref is a mirror of the remote's, and a remote whose records
+    were rewritten (``gitprov forget``) must never make a plain ``git fetch`` or ``git
+    pull`` fail; the local refs still move only by gitprov's compare-and-swap. A pattern
+    (``.../session*``), because git refuses a whole ``git fetch`` when an exact configured
+    source ref is missing on the remote, as it is on every remote before the first push of
+    records; and a negative refspec, so that a remote ref below the name (``.../sessions/x``)
+    cannot clash with the tracking ref itself.
     """
-    return f"{ref[:-1]}*:{tracking_ref(ref, remote)[:-1]}*"
+    return [f"+{ref[:-1]}*:{tracking_ref(ref, remote)[:-1]}*", f"^{ref}/*"]
+
+
+def _legacy_refspec(ref: str, remote: str) -> str:
+    """The non-forced refspec earlier versions of ``init`` wrote; ``init`` upgrades it."""
+    return fetch_refspecs(ref, remote)[0][1:]
+
+
+def exact_glob(ref: str) -> str:
+    """``ref`` as a glob matching only itself (``refs/notes/provenanc[e]``): git warns
+    about a notes ref named in ``notes.displayRef``/``notes.rewriteRef`` that does not
+    exist yet (a fresh clone), and says nothing of a glob that matches nothing."""
+    return f"{ref[:-1]}[{ref[-1]}]"
+
+
+def _upgrade(git: Git, key: str, old: str, new: str, why: str) -> Step:
+    """Add ``new`` to a multi-valued key, replacing ``old`` (an earlier init's value)."""
+    values = _values(git, key)
+    if old in values and new not in values:
+        git.run("config", "--fixed-value", "--replace-all", key, new, old)
+        return Step("changed", f"upgraded {key}: {old} -> {new} ({why})")
+    if old in values:
+        git.run("config", "--fixed-value", "--unset-all", key, old)
+        return Step("changed", f"removed {key} = {old}, replaced by {new} ({why})")
+    return _add(git, key, new, why)
 
 
 def hooks_dir(git: Git) -> Path:
@@ -122,9 +151,14 @@ def init(
         )
         if value != default or _values(git, key)
     ]
+    shown = exact_glob(notes_ref)
     steps += [
-        _add(git, "notes.displayRef", notes_ref, "git log shows the sessions of each commit"),
-        _add(git, "notes.rewriteRef", notes_ref, "amend and rebase carry sessions along"),
+        _upgrade(
+            git, "notes.displayRef", notes_ref, shown, "git log shows the sessions of each commit"
+        ),
+        _upgrade(
+            git, "notes.rewriteRef", notes_ref, shown, "amend and rebase carry sessions along"
+        ),
         _set(
             git,
             f"notes.{notes_name}.mergeStrategy",
@@ -141,14 +175,11 @@ def init(
             )
             continue
         for r in (ref, notes_ref):
-            steps.append(
-                _add(
-                    git,
-                    f"remote.{remote}.fetch",
-                    fetch_refspec(r, remote),
-                    f"git fetch brings {remote}'s records to {tracking_ref(r, remote)}",
-                )
-            )
+            forced, exclude = fetch_refspecs(r, remote)
+            why = f"git fetch brings {remote}'s records to {tracking_ref(r, remote)}"
+            key = f"remote.{remote}.fetch"
+            steps.append(_upgrade(git, key, _legacy_refspec(r, remote), forced, why))
+            steps.append(_add(git, key, exclude, f"no ref below {r} on {remote} blocks it"))
     if not chosen:
         steps.append(Step("ok", "no remotes yet: run `gitprov init` again after adding one"))
     if hooks:

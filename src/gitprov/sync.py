@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitprov import notes
-from gitprov.configure import fetch_refspec
+from gitprov.configure import fetch_refspecs
 from gitprov.errors import (
     ConcurrentUpdateError,
     CorruptRecordError,
@@ -349,7 +349,7 @@ class Sync:
     def _fetch(self) -> list[Moved]:
         tracking = self._tracking()
         before = self._values(tracking)
-        specs = [fetch_refspec(ref, self.remote.name) for ref in self.refs]
+        specs = [spec for ref in self.refs for spec in fetch_refspecs(ref, self.remote.name)]
         args = ["fetch", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"]
         result = self.git.run(*args, self.remote.spec, *specs, ok=(0, 1, 128))
         if result.returncode != 0:
