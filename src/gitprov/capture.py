@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from gitprov import secret_patterns
 from gitprov.runner import Runner, has_refs_under, zsplit
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.
@@ -40,14 +41,17 @@ _URI = re.compile(r"([^:/?#]+)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?", re.DOTA
 
 
 def scrub_url(url: str) -> str:
-    """A remote URL without credentials; never raises.
+    """A remote URL without credentials, to show or write wherever a remote is named;
+    never raises.
 
     HTTP(S) user info is dropped whole (a bare user is often a token); for ssh only a
-    password goes (``git@`` is not a secret). Secret-looking query values are masked.
+    password goes (``git@`` is not a secret). Secret-looking values of the query and of a
+    ``#key=value`` fragment (``#access_token=...``) are masked, and so is a credential
+    with a shape of its own (:mod:`gitprov.secret_patterns`) anywhere in the URL.
     """
     match = _URI.fullmatch(url)
-    if match is None:
-        return url  # scp-like ``git@host:path`` or a local path: no password syntax
+    if match is None:  # scp-like ``git@host:path`` or a local path: no password syntax
+        return secret_patterns.mask(url, "***")
     scheme, authority, path, query, fragment = match.groups()
     if "@" in authority:
         userinfo, host = authority.rsplit("@", 1)
@@ -56,9 +60,17 @@ def scrub_url(url: str) -> str:
         else:
             authority = host
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs])
-    return f"{scheme}://{authority}{path}{'?' + query if query else ''}{fragment or ''}"
+        query = _scrub_pairs(query)
+    if fragment and "=" in fragment:
+        fragment = "#" + _scrub_pairs(fragment[1:])
+    clean = f"{scheme}://{authority}{path}{'?' + query if query else ''}{fragment or ''}"
+    return secret_patterns.mask(clean, "***")
+
+
+def _scrub_pairs(pairs: str) -> str:
+    """``a=1&token=x`` with the secret-looking values masked."""
+    parsed = parse_qsl(pairs, keep_blank_values=True)
+    return urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in parsed])
 
 
 def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> dict[str, str]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitprov import notes
+from gitprov.capture import scrub_url
 from gitprov.configure import fetch_refspecs
 from gitprov.errors import (
     ConcurrentUpdateError,
@@ -44,6 +45,7 @@ from gitprov.errors import (
     SyncBusyError,
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.redact import redact_text
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import dump, load, validate_session_id
 from gitprov.storage import (
@@ -104,10 +106,19 @@ _MOVED = (
 @dataclass(frozen=True)
 class Remote:
     """A remote as git is given it (``spec``: a remote name, URL or path) and the name of
-    its remote-tracking namespace (``name``)."""
+    its remote-tracking namespace (``name``).
+
+    Only git is given ``spec``, which may hold credentials (``https://oauth2:TOKEN@...``);
+    commit messages, reports and errors name the remote as :attr:`shown`.
+    """
 
     spec: str
     name: str
+
+    @property
+    def shown(self) -> str:
+        """``spec`` without credentials (:func:`scrub_url`)."""
+        return scrub_url(self.spec)
 
 
 def default_remote(git: Git) -> str:
@@ -123,8 +134,9 @@ def default_remote(git: Git) -> str:
 def resolve_remote(git: Git, remote: str | None, cwd: Path = Path()) -> Remote:
     """A configured remote by name, or a URL/path, with its tracking namespace.
 
-    A URL or path gets the namespace ``url-<12 hex of its SHA-1>``: stable, and a valid ref
-    component whatever the URL holds. A relative path is taken from ``cwd`` (``-C``).
+    A URL or path gets the namespace ``url-<12 hex of its SHA-1>``: stable, a valid ref
+    component whatever the URL holds, and no credential of it readable in a ref name. A
+    relative path is taken from ``cwd`` (``-C``).
     """
     names = git.run("remote").text.split()
     spec = default_remote(git) if remote is None else remote
@@ -209,7 +221,7 @@ class SyncReport:
     annotated: int = 0
 
     def lines(self) -> list[str]:
-        where = self.remote.spec
+        where = self.remote.shown
         out = []
         if self.merged:
             out.append(
@@ -332,7 +344,7 @@ class Sync:
                 return report
             time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
         raise ConcurrentUpdateError(
-            f"{self.remote.spec} kept moving: the push lost {attempts} times to other clones' "
+            f"{self.remote.shown} kept moving: the push lost {attempts} times to other clones' "
             f"pushes. Your records are intact and merged locally; run `gitprov sync` again"
         )
 
@@ -357,7 +369,7 @@ class Sync:
             if "[rejected]" in stderr and "non-fast-forward" in stderr:
                 names = " and ".join(tracking)
                 raise RemoteError(
-                    f"the provenance refs on {self.remote.spec} were rewritten (force-pushed?): "
+                    f"the provenance refs on {self.remote.shown} were rewritten (force-pushed?): "
                     f"{names} cannot fast-forward to them, so nothing was fetched. Your records "
                     f"are intact. If the rewrite was meant, drop the stale copy with "
                     f"`git update-ref -d <ref>` for each of {names}, then sync again: the merge "
@@ -371,17 +383,17 @@ class Sync:
         """A failed network command as a clear error; local refs were not touched."""
         lines = [line.strip() for line in stderr.splitlines() if line.strip()]
         fatal = [line.removeprefix("fatal: ") for line in lines if line.startswith("fatal: ")]
-        reason = (fatal or lines or ["no message"])[0]
-        named = self.remote.spec
+        reason = redact_text((fatal or lines or ["no message"])[0])
+        named = self.remote.shown
         if self.remote.name == self.remote.spec:
-            url = self.git.run("remote", "get-url", named, ok=(0, 2, 128)).text.strip()
-            named = f"{named} ({url})" if url else named
+            url = self.git.run("remote", "get-url", self.remote.spec, ok=(0, 2, 128)).text.strip()
+            named = f"{named} ({scrub_url(url)})" if url else named
         if any(p in stderr.lower() for p in _UNREACHABLE):
             return RemoteError(
                 f"cannot reach remote {named}: {reason}. Check its URL (`git remote -v`), "
                 f"the network and your credentials; nothing was changed locally"
             )
-        return GitCommandError(f"`git {verb}` to {named} failed: {reason}", 1, stderr)
+        return GitCommandError(f"`git {verb}` to {named} failed: {reason}", 1, redact_text(stderr))
 
     # -- merge ---------------------------------------------------------------------------
 
@@ -419,7 +431,7 @@ class Sync:
                 if new is not None:
                     updates.append((ref, new, local))
         if updates:
-            self.store.move(updates, f"gitprov: merge provenance from {self.remote.spec}")
+            self.store.move(updates, f"gitprov: merge provenance from {self.remote.shown}")
         return result
 
     def _remote_tip(self, cat: ObjectReader, tracking: str, left_out: list[LeftOut]) -> str | None:
@@ -504,7 +516,7 @@ class Sync:
         result.incoming = union.incoming
         result.outgoing = union.outgoing
         result.conflicts = union.conflicts
-        message = f"gitprov: merge {_n(union.incoming)} from {self.remote.spec}\n"
+        message = f"gitprov: merge {_n(union.incoming)} from {self.remote.shown}\n"
         return self._merged(union.tree, (local, remote), action, union.left_out, message)
 
     def _count(self, cat: ObjectReader, tree: str | None) -> int:
@@ -689,7 +701,7 @@ class Sync:
             for commit, blob in sorted(changes.items()):
                 root = notes.put(read_tree, self.store.writer, root, commit, blob)
         tree = root if root is not None else self.store.writer.tree([])
-        message = f"gitprov: merge notes from {self.remote.spec}\n"
+        message = f"gitprov: merge notes from {self.remote.shown}\n"
         return self._merged(tree, (local, remote), action, left_out, message)
 
     def _note_changes(
@@ -824,7 +836,7 @@ class Sync:
         forced = [ref for flag, ref, summary in statuses if "needs force" in summary]
         if forced:  # git says so when the remote's ref names no commit: a hostile remote
             raise PushRejectedError(
-                f"{' and '.join(forced)} on {self.remote.spec} are not commits this clone's "
+                f"{' and '.join(forced)} on {self.remote.shown} are not commits this clone's "
                 f"refs descend from, so only a forced push could replace them, and gitprov "
                 f"never forces one. Your local records are intact and hold everything "
                 f"readable from there; ask whoever runs the remote to delete those refs "
@@ -832,16 +844,16 @@ class Sync:
             )
         if any("shallow update not allowed" in r for r in reasons):
             raise PushRejectedError(
-                f"{self.remote.spec} lacks history that the records pin, and this clone is "
+                f"{self.remote.shown} lacks history that the records pin, and this clone is "
                 f"shallow, so it cannot send it. Run `git fetch --unshallow`, then push "
                 f"again; your local records are intact"
             )
         said = (
             ln[len("remote:") :].strip() for ln in stderr.splitlines() if ln.startswith("remote:")
         )
-        remote_said = "; ".join(line for line in said if line)
+        remote_said = redact_text("; ".join(line for line in said if line))
         raise PushRejectedError(
-            f"{self.remote.spec} refused the provenance refs: {'; '.join(reasons)}"
+            f"{self.remote.shown} refused the provenance refs: {redact_text('; '.join(reasons))}"
             + (f" (the remote said: {remote_said})" if remote_said else "")
             + ". Your local records are intact; ask whoever runs the remote to allow pushes "
             "to refs/provenance/* and refs/notes/*"

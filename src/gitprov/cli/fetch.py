@@ -22,7 +22,7 @@ def fetch_cmd(target: Target, remote: str | None, lock_timeout: float) -> None:
     sync = open_sync(target, remote, lock_timeout)
     for move in sync.fetch():
         if move.new is None:
-            click.echo(f"{move.ref}: {sync.remote.spec} has none yet")
+            click.echo(f"{move.ref}: {sync.remote.shown} has none yet")
         elif move.old == move.new:
             click.echo(f"{move.ref}: up to date")
         elif move.old is None:
