@@ -435,3 +435,13 @@ def test_a_conflict_copy_names_itself_and_what_it_conflicts_with(team: Team) -> 
     again = gitprov(team.victim, "sync")
     assert again.returncode == 0 and "conflict" not in again.stdout  # never copied twice
     assert SessionLog(team.mate).ids() == log.ids()
+
+
+def test_a_record_claiming_another_id_is_not_read_as_it() -> None:
+    from gitprov.errors import CorruptRecordError
+    from gitprov.schema import load
+
+    with pytest.raises(CorruptRecordError, match="claims to be session 'y'"):
+        load(b"session_id: y\ngit: {}\n", "x", "refs/provenance/remotes/origin/sessions:xx/x.yaml")
+    assert load(b"session_id: x\n", "x", "here")["session_id"] == "x"
+    assert load(b"session_id: x\n", "x+origin-1a2b3c4d", "here")["session_id"] == "x"

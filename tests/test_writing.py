@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitprov.errors import GitProvError
 from gitprov.runner import Git
 from gitprov.writing import DEFAULT_FSYNC, WriteRules
 
@@ -68,3 +69,36 @@ def test_command_line_config_is_left_to_git(repo: Path, monkeypatch: pytest.Monk
     assert WriteRules.of(g).shared == 0o660
     monkeypatch.delenv("GIT_CONFIG_COUNT")
     assert WriteRules.of(g) == WriteRules(0, DEFAULT_FSYNC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [  # as git 2.39's parse_fsync_components computes them (checked with strace on git)
+        ("pack,-pack", {"pack", "pack-metadata", "commit-graph"}),
+        ("none,pack", {"pack", "pack-metadata", "commit-graph"}),
+        ("loose-object,none", {"loose-object"}),
+        ("loose-object,-loose-object", {"loose-object", "pack", "pack-metadata", "commit-graph"}),
+        ("loose", {"loose-object", "pack", "pack-metadata", "commit-graph"}),
+        ("-pack", {"commit-graph"}),
+        ("none", set()),
+        ("committed", {"loose-object", "pack", "pack-metadata", "commit-graph", "reference"}),
+    ],
+)
+def test_core_fsync_is_read_as_git_reads_it(value: str, expected: set[str]) -> None:
+    assert WriteRules.parse(f"core.fsync\n{value}\0".encode()).fsync == expected
+
+
+def test_a_byte_order_mark_and_crlf_are_read_as_git_reads_them(repo: Path) -> None:
+    config = repo / ".git" / "config"
+    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes().replace(b"\n", b"\r\n"))
+    config.write_bytes(config.read_bytes() + b"[core]\r\n\tsharedRepository = group\r\n")
+    g = Git.discover(repo)
+    assert WriteRules.from_files(g.common_dir) == WriteRules.read(g)
+    assert WriteRules.read(g).shared == 0o660
+
+
+@pytest.mark.parametrize("value", ["World", "Group", "0400", "sometimes"])
+def test_a_shared_repository_value_git_refuses_is_refused(repo: Path, value: str) -> None:
+    git(repo, "config", "core.sharedRepository", value)
+    with pytest.raises(GitProvError, match="sharedRepository"):
+        WriteRules.of(Git.discover(repo))

@@ -332,6 +332,9 @@ class ObjectWriter:
         self.hash_len = hashlib.new(object_format).digest_size
         self.rules = rules or WriteRules()
         self._batch: Batch | None = None
+        self._deferring = False
+        #: Objects held back for the next batches (see :meth:`deferring`).
+        self._deferred: dict[str, tuple[str, bytes]] = {}
 
     def write(self, kind: str, data: bytes) -> str:
         """Store ``data`` as an object of ``kind``; return its id. Idempotent."""
@@ -343,9 +346,33 @@ class ObjectWriter:
                 os.utime(target)
         elif self._batch is not None:
             self._batch.pending[sha] = (kind, data)
+        elif self._deferring:
+            self._deferred[sha] = (kind, data)
         else:
             self._write_loose(target, raw)
         return sha
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Objects written inside (a snapshot's commit) are held back and go into every
+        batch until :meth:`settle`, so that they reach the store in a kept pack with the
+        save that refers to them, not as loose objects a prune may take first."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+
+    def settle(self) -> None:
+        """The refs now point at the deferred objects: stop carrying them."""
+        self._deferred.clear()
+
+    def flush_deferred(self) -> None:
+        """Write the deferred objects loose (the save that needed them did not happen, and
+        a spooled record still names them)."""
+        for sha, (kind, data) in self._deferred.items():
+            self._write_loose(self.objects_dir / sha[:2] / sha[2:], _with_header(kind, data))
+        self._deferred.clear()
 
     def _write_loose(self, target: Path, raw: bytes) -> None:
         # Created read-only and renamed into place, as git does: readers see it whole.
@@ -371,6 +398,7 @@ class ObjectWriter:
         if self._batch is not None:
             raise RuntimeError("ObjectWriter.batch() does not nest")
         batch = self._batch = Batch()
+        batch.pending.update(self._deferred)
         try:
             yield batch
         finally:

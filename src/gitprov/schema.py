@@ -163,6 +163,13 @@ def load(data: bytes, session_id: str, where: str) -> dict[str, Any]:
             raise ValueError("is not a YAML mapping")
         if not isinstance(record.get("git") or {}, dict):
             raise ValueError("has a git section that is not a mapping")
+        claimed = record.get("session_id")
+        # a record is stored under its own id; conflict copies of older versions
+        # (``<id>+<remote>-<blob>``) kept the id they copied
+        if claimed is not None and str(claimed) != session_id:
+            copy = re.fullmatch(rf"{re.escape(str(claimed))}\+[\w@-]+-[0-9a-f]{{8,}}", session_id)
+            if copy is None:
+                raise ValueError(f"claims to be session {str(claimed)[:60]!r}")
     except ValueError as exc:
         problem = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
         raise CorruptRecordError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,10 @@ from typing import Any
 
 import yaml
 
+from gitprov import notes
 from gitprov.errors import GitProvError
 from gitprov.runner import Git
+from gitprov.schema import validate_session_id
 from gitprov.storage import Note, RecordStore
 from gitprov.writing import WriteRules
 
@@ -141,21 +144,48 @@ def pending(git: Git) -> list[Path]:
     return sorted(found, key=lambda p: p.name.rsplit(".", 2)[-2])
 
 
-def write_all(git: Git, rules: WriteRules) -> tuple[list[str], list[tuple[Path, str]]]:
-    """Write every spooled record as its save would have; return the ids written and the
-    entries that still fail (with why). A pin whose commit git no longer has is dropped:
-    a parent that does not exist would corrupt the ref."""
+def _checked(entry: Spooled, hash_len: int) -> Spooled:
+    """``entry`` if everything it would write is well formed (a spool file is a file
+    anyone could have edited, and its ids become tree entries and parents)."""
+    object_id = re.compile(f"[0-9a-f]{{{hash_len * 2}}}")
+    validate_session_id(entry.session_id)
+    for ref in (entry.ref, entry.notes_ref):
+        if ref is not None and not ref.startswith("refs/"):
+            raise GitProvError(f"{ref!r} is not a full ref name")
+    for sha in [*entry.pins, *([entry.note[0]] if entry.note else [])]:
+        if not object_id.fullmatch(sha):
+            raise GitProvError(f"{sha!r} is not an object id of this repository")
+    if entry.note is not None:
+        parsed = notes.parse_line(entry.note[1])
+        if parsed is None or parsed["session_id"] != entry.session_id:
+            raise GitProvError(f"its index line is not {entry.session_id}'s")
+    return entry
+
+
+def write_all(
+    git: Git, rules: WriteRules, *, replace: bool = False
+) -> tuple[list[str], list[tuple[Path, str]]]:
+    """Write every spooled record as its save would have (``replace``: also over a record
+    the id got meanwhile); return the ids written and the entries that still fail (with
+    why). A pin whose commit git no longer has is dropped: a parent that does not exist
+    would corrupt the ref."""
     written: list[str] = []
     failed: list[tuple[Path, str]] = []
     for path in pending(git):
         try:
-            entry = Spooled.load(path)
+            entry = _checked(Spooled.load(path), hashlib.new(git.object_format).digest_size)
             store = RecordStore(git, entry.ref, entry.notes_ref, rules)
             with git.local_objects() as cat:
                 pins = [pin for pin in entry.pins if cat.read(pin) is not None]
             note = Note(*entry.note) if entry.note else None
-            store.save(entry.session_id, entry.record, note=note, pins=pins, replace=entry.replace)
-        except (GitProvError, OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            store.save(
+                entry.session_id,
+                entry.record,
+                note=note,
+                pins=pins,
+                replace=entry.replace or replace,
+            )
+        except (GitProvError, OSError, yaml.YAMLError, KeyError, TypeError, IndexError) as exc:
             failed.append((path, str(exc)))
             continue
         path.unlink(missing_ok=True)

@@ -23,64 +23,85 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gitprov.errors import GitProvError
+
 if TYPE_CHECKING:  # runner imports objects, which writes through these rules
     from gitprov.runner import Git, Runner, Started
 
 #: ``git config --get-regexp`` pattern of the settings read here (keys come back lowercased).
 CONFIG_PATTERN = r"^core\.(sharedrepository|fsync|fsyncobjectfiles)$"
 
-#: Components as ``core.fsync`` names them; aggregates expand to these.
-_AGGREGATES = {
-    "objects": {"loose-object", "pack"},
-    "derived-metadata": {"pack-metadata", "commit-graph"},
-    "default": {"pack", "pack-metadata", "commit-graph"},
-    "committed": {"loose-object", "pack", "reference"},
-    "added": {"loose-object", "pack", "reference", "index"},
-    "all": {"loose-object", "pack", "pack-metadata", "commit-graph", "index", "reference"},
-}
+#: ``core.fsync``'s names, in git's order (config.c), with the components each stands for.
+_FSYNC_NAMES = (
+    ("loose-object", {"loose-object"}),
+    ("pack", {"pack"}),
+    ("pack-metadata", {"pack-metadata"}),
+    ("commit-graph", {"commit-graph"}),
+    ("index", {"index"}),
+    ("reference", {"reference"}),
+    ("objects", {"loose-object", "pack"}),
+    ("derived-metadata", {"pack-metadata", "commit-graph"}),
+    ("default", {"pack", "pack-metadata", "commit-graph"}),
+    ("committed", {"loose-object", "pack", "reference"}),
+    ("added", {"loose-object", "pack", "reference", "index"}),
+    ("all", {"loose-object", "pack", "pack-metadata", "commit-graph", "index", "reference"}),
+)
 #: git's platform default: packs and their indexes, not loose objects.
-DEFAULT_FSYNC = frozenset(_AGGREGATES["default"])
+DEFAULT_FSYNC = frozenset(_FSYNC_NAMES[8][1])
 
 _TRUE = {"true", "yes", "on", "1", ""}
+_FALSE = {"false", "no", "off", "0", ""}
 _PERM_GROUP, _PERM_EVERYBODY = 0o660, 0o664
 
 
 def _shared_value(value: str) -> int:
-    """``core.sharedRepository`` as git's ``git_config_perm`` reads it: 0 (umask), bits to
-    add (group, everybody), or the negated exact mode of an octal ``0xxx``."""
-    word = value.strip().lower()
-    if word in ("umask", "false", "no", "off"):
-        return 0
-    if word in ("group", "true", "yes", "on"):
-        return _PERM_GROUP
-    if word in ("all", "world", "everybody"):
-        return _PERM_EVERYBODY
+    """``core.sharedRepository`` exactly as git's ``git_config_perm`` reads it: 0 (umask),
+    bits to add (group, everybody), or the negated mode of an octal ``0xxx``; a value git
+    dies on raises ``ValueError``."""
+    words = {"umask": 0, "group": _PERM_GROUP, "all": _PERM_EVERYBODY}
+    words |= {"world": _PERM_EVERYBODY, "everybody": _PERM_EVERYBODY}
+    if value in words:  # strcmp: case matters
+        return words[value]
     try:
-        number = int(word, 8)
+        number = int(value, 8)
     except ValueError:
-        return 0
+        word = value.lower()
+        if word in _TRUE - {""}:
+            return _PERM_GROUP
+        if word in _FALSE:
+            return 0
+        raise ValueError(f"core.sharedRepository={value!r} is not a value git accepts") from None
     if number in (0, 1, 2):
         return (0, _PERM_GROUP, _PERM_EVERYBODY)[number]
+    if number & 0o600 != 0o600:
+        raise ValueError(f"core.sharedRepository={value!r}: the owner must read and write")
     return -(number & 0o666)
 
 
 def _fsync_components(value: str) -> frozenset[str]:
-    """``core.fsync``: start from the default, ``none`` clears, ``-x`` removes, ``x`` adds."""
+    """``core.fsync`` exactly as git's ``parse_fsync_components`` reads it: every word is a
+    prefix of the names it adds (``pack`` is also ``pack-metadata``), ``-word`` removes,
+    ``none`` clears the default only as the last word, and the result is ``(default minus
+    removed) plus added``, whatever the order."""
     current = set(DEFAULT_FSYNC)
-    for word in (t.strip().lower() for t in value.split(",")):
-        if not word:
-            continue
-        if word == "none":
-            current.clear()
-            continue
-        remove = word.startswith("-")
-        name = word.lstrip("-")
-        names = _AGGREGATES.get(name, {name})
-        if remove:
-            current -= names
+    positive: set[str] = set()
+    negative: set[str] = set()
+    rest = value
+    while rest:
+        rest = rest.lstrip(", \t\n\r")
+        word, _, after = rest.partition(",")
+        if rest == "none":
+            current = set()
         else:
-            current |= names
-    return frozenset(current)
+            negated = word.startswith("-")
+            word = word[1:] if negated else word
+            if not word:
+                break
+            for name, components in _FSYNC_NAMES:
+                if name.startswith(word):
+                    (negative if negated else positive).update(components)
+        rest = after
+    return frozenset((current - negative) | positive)
 
 
 #: Environment variables that add or redirect config in ways only git itself resolves.
@@ -90,21 +111,31 @@ _SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\s*\](.*)')
 _KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*")
 
 
-def _config_files(common_dir: Path) -> list[Path]:
+#: Where a git installed under /usr (every distribution's) reads its system config.
+_SYSTEM_CONFIG = Path("/etc/gitconfig")
+
+
+def _config_files(common_dir: Path) -> list[Path] | None:
     """The config files git reads, lowest precedence first (``git help config``, FILES):
-    system, then global (XDG, then ``~/.gitconfig``), then the repository's."""
+    system, then global (XDG, then ``~/.gitconfig``), then the repository's; ``None`` when
+    only git can tell (a git built elsewhere reads its own ``<sysconfdir>/gitconfig``)."""
     files: list[Path] = []
-    if os.environ.get("GIT_CONFIG_NOSYSTEM", "").lower() not in _TRUE - {""}:
+    nosystem = os.environ.get("GIT_CONFIG_NOSYSTEM", "")
+    try:  # git_env_bool: a boolean word or an integer
+        skip_system = nosystem.lower() in _TRUE - {""} or bool(nosystem and int(nosystem))
+    except ValueError:
+        if nosystem.lower() not in _FALSE:
+            return None
+        skip_system = False
+    if not skip_system:
         system = os.environ.get("GIT_CONFIG_SYSTEM")
         if system:
             files.append(Path(system))
-        else:  # Debian's /etc, or <prefix>/etc next to a git built elsewhere
-            files.append(Path("/etc/gitconfig"))
+        else:
             found = shutil.which("git")
-            if found:
-                prefix_etc = Path(os.path.realpath(found)).parent.parent / "etc" / "gitconfig"
-                if prefix_etc != Path("/etc/gitconfig"):
-                    files.append(prefix_etc)
+            if found is None or not os.path.realpath(found).startswith("/usr/bin/"):
+                return None
+            files.append(_SYSTEM_CONFIG)
     global_ = os.environ.get("GIT_CONFIG_GLOBAL")
     if global_:
         files.append(Path(global_))
@@ -123,8 +154,8 @@ def _core_values(text: str) -> dict[str, str] | None:
         return None
     values: dict[str, str] = {}
     section = ""
-    for raw in text.splitlines():
-        line = raw
+    for raw in text.removeprefix("\ufeff").split("\n"):  # git skips a BOM; lines end at \n
+        line = raw.removesuffix("\r")
         header = _SECTION.fullmatch(line)
         if header is not None:
             section = header.group(1).lower() + ("" if header.group(2) is None else ".sub")
@@ -164,7 +195,14 @@ class WriteRules:
         fsync = _fsync_components(values.get("core.fsync", ""))
         if values.get("core.fsyncobjectfiles", "false").strip().lower() in _TRUE:
             fsync |= {"loose-object"}
-        return cls(_shared_value(values.get("core.sharedrepository", "umask")), fsync)
+        try:
+            shared = _shared_value(values.get("core.sharedrepository", "umask"))
+        except ValueError as exc:
+            raise GitProvError(
+                f"{exc}: git itself refuses this repository. Set a value git accepts, e.g. "
+                f"`git config core.sharedRepository group` (or umask, all, 0660)"
+            ) from None
+        return cls(shared, fsync)
 
     @classmethod
     def of(cls, git: Git) -> WriteRules:
@@ -181,7 +219,10 @@ class WriteRules:
         if any(name in os.environ for name in _CONFIG_ENV):
             return None
         values: dict[str, str] = {}
-        for path in _config_files(common_dir):
+        files = _config_files(common_dir)
+        if files is None:
+            return None
+        for path in files:
             try:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:

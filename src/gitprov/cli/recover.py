@@ -13,12 +13,17 @@ from gitprov.writing import WriteRules
 
 
 @main.command()
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Write a spooled record even over a record its id got meanwhile.",
+)
 @click.pass_obj
-def recover(target: Target) -> None:
+def recover(target: Target, replace: bool) -> None:
     """Write spooled records (kept when a stale lock, a full disk or a read-only
     repository stopped their save). Exit 1 if any still cannot be written."""
     git = Git.discover(target.path)
-    written, failed = spool.write_all(git, WriteRules.of(git))
+    written, failed = spool.write_all(git, WriteRules.of(git), replace=replace)
     for session_id in written:
         click.echo(f"recovered session {session_id}")
     for path, why in failed:
