@@ -75,3 +75,7 @@ class PushRejectedError(RemoteError):
 
 class SyncBusyError(GitProvError):
     """Another sync of the same repository held the lock for longer than the timeout."""
+
+
+class SessionForgottenError(SessionNotFoundError):
+    """The session was forgotten (``gitprov forget``): only its tombstone is left."""

@@ -9,6 +9,10 @@ A fetched copy is a remote's, and anything may have been pushed there: what it h
 gitprov does not write (see :mod:`gitprov.untrusted`), a record that does not parse, or a
 copy that is not a commit at all is skipped, named once in a warning, and the rest is read
 as usual. Only the local ref's own damage is an error.
+
+A session forgotten (``gitprov forget``) here or on a remote whose copy was fetched is
+neither listed nor read, even while a stale copy still holds its record: its tombstone
+says when, by whom and why it was forgotten.
 """
 
 from __future__ import annotations
@@ -26,15 +30,18 @@ from gitprov.errors import (
     RepositoryCorruptError,
     SessionNotFoundError,
 )
-from gitprov.runner import Git, ObjectReader
+from gitprov.forget import Forgotten, forget
+from gitprov.runner import Git, ObjectReader, has_refs_under
 from gitprov.schema import load, validate_session_id
 from gitprov.storage import (
     DEFAULT_NOTES_REF,
     DEFAULT_REF,
     RecordStore,
     record_path,
+    tombstone_path,
     tracking_prefix,
 )
+from gitprov.tombstones import Tombstone
 from gitprov.untrusted import LeftOut, list_records
 
 logger = logging.getLogger(__name__)
@@ -128,11 +135,13 @@ class SessionLog:
     def ids(self) -> list[str]:
         """Every recorded session id, ascending (Kedro's ids sort by time)."""
         found: set[str] = set()
+        forgotten: set[str] = set()
         for ref in self.sources()[0]:
-            ids, left_out = list_records(self.git, ref)
-            self._skip(left_out)
-            found.update(ids)
-        return sorted(found)
+            listing = list_records(self.git, ref)
+            self._skip(listing.left_out)
+            found.update(listing.ids)
+            forgotten.update(listing.forgotten)
+        return sorted(found - forgotten)
 
     def resolve(self, id_or_prefix: str) -> str:
         """The one stored id equal to, or else starting with, ``id_or_prefix``."""
@@ -153,11 +162,15 @@ class SessionLog:
 
     def get(self, id_or_prefix: str) -> dict[str, Any]:
         """The record of a session, by full id or unique prefix. A record that does not
-        parse raises ``CorruptRecordError``, also when only fetched copies hold it."""
+        parse raises ``CorruptRecordError``, also when only fetched copies hold it; a
+        forgotten session raises ``SessionForgottenError`` saying when and why."""
         validate_session_id(id_or_prefix)
         session_id = id_or_prefix
         unreadable: list[LeftOut] = []
         with self.git.objects() as cat:
+            tombstone = self._tombstone(cat, session_id)
+            if tombstone is not None:
+                raise tombstone.error()
             found = self._find(cat, [self.ref], session_id, unreadable)
             if found is None:  # only now look for fetched copies: a local hit costs no more
                 refs = self.sources()[0]
@@ -170,6 +183,35 @@ class SessionLog:
         if found is None:
             raise self._not_found(session_id)
         return found
+
+    def tombstone(self, session_id: str) -> Tombstone | None:
+        """The tombstone of a forgotten session (here or in a fetched copy), else ``None``."""
+        validate_session_id(session_id)
+        with self.git.objects() as cat:
+            return self._tombstone(cat, session_id)
+
+    def _tombstone(self, cat: ObjectReader, session_id: str) -> Tombstone | None:
+        refs = [self.ref]
+        if has_refs_under(self.git.common_dir, tracking_prefix(self.ref)) is not False:
+            refs = self.sources()[0]
+        for ref in refs:
+            where = f"{ref}:{tombstone_path(session_id)}"
+            obj = cat.read(where)
+            if obj is None or obj.type != "blob":
+                continue
+            try:
+                return Tombstone.load(obj.data, session_id, where)
+            except CorruptRecordError as exc:
+                if ref == self.ref:
+                    raise
+                self._skip([LeftOut(where, str(exc))])
+        return None
+
+    def forget(self, ids: list[str], reason: str) -> Forgotten:
+        """Forget sessions for good (``gitprov forget``): their records leave the records
+        ref's whole history, a tombstone each stays; ``gitprov sync`` then purges them from
+        the remote and every clone that syncs. See :mod:`gitprov.forget`."""
+        return forget(self._store, ids, reason)
 
     def items(
         self,

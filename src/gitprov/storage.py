@@ -29,14 +29,18 @@ from gitprov.errors import (
     StaleLockError,
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
-from gitprov.runner import Git, ObjectReader, Started, zsplit
+from gitprov.runner import Git, ObjectReader, Started, read_ref_file, zsplit
 from gitprov.schema import validate_session_id
+from gitprov.tombstones import Tombstone
 from gitprov.writing import WriteRules, hold_flock
 
 DEFAULT_REF = "refs/provenance/sessions"
 DEFAULT_NOTES_REF = "refs/notes/provenance"
 FORMAT_FILE = "FORMAT"
 FORMAT_TEXT = b"gitprov-records 1\n"
+#: The records tree's folder of tombstones, ``forgotten/<xx>/<session_id>.yaml``
+#: (:mod:`gitprov.tombstones`).
+FORGOTTEN_DIR = "forgotten"
 
 #: How long a writer keeps retrying a lost compare-and-swap before giving up.
 RETRY_SECONDS = 60.0
@@ -70,6 +74,10 @@ def fanout(session_id: str) -> str:
 
 def record_path(session_id: str) -> str:
     return f"{fanout(session_id)}/{session_id}.yaml"
+
+
+def tombstone_path(session_id: str) -> str:
+    return f"{FORGOTTEN_DIR}/{record_path(session_id)}"
 
 
 @dataclass(frozen=True)
@@ -280,10 +288,29 @@ class RecordStore:
         """(commit, tree) of ``ref``, or ``(None, None)`` when it does not exist yet."""
         obj = cat.read(ref)
         if obj is None:
-            return None, None
+            named = self._ref_value(ref)
+            if named is None:
+                return None, None
+            raise RepositoryCorruptError(
+                f"{ref} points at {named}, which is missing in {self.git.root}; nothing was "
+                f"written. `git fsck --full` names the damage; restore the object from a "
+                f"clone (`git fetch` from a teammate)"
+            )
         if obj.type != "commit":
             raise GitCommandError(f"{ref} points at a {obj.type}, not a commit")
         return obj.sha, commit_tree(obj.data)
+
+    def _ref_value(self, ref: str) -> str | None:
+        """What ``ref`` names (``None``: it does not exist), told apart from a missing
+        object; from the ref files, or git for anything else (reftable)."""
+        known, sha = read_ref_file(self.git.common_dir, ref)
+        if known:
+            return sha
+        listed = self.git.run("for-each-ref", "--format=%(objectname) %(refname)", ref)
+        named = [
+            line.split(" ", 1)[0] for line in listed.text.splitlines() if line.endswith(f" {ref}")
+        ]
+        return named[0] if named else None
 
     def tree(self, cat: ObjectReader, tree_id: str | None) -> dict[str, Entry]:
         """The entries of ``tree_id`` (a fresh dict, the caller's to change; empty for
@@ -320,6 +347,9 @@ class RecordStore:
         root = self.tree(cat, tree)
         first = tip if tip is not None else self._start(root)
         bucket = fanout(session_id)
+        forgotten = self.tombstone(cat, root, session_id)
+        if forgotten is not None:
+            raise forgotten.error()
         sub = self.tree(cat, root[bucket].sha if bucket in root else None)
         name = f"{session_id}.yaml"
         if not replace and name in sub and sub[name].sha != blob:
@@ -330,6 +360,27 @@ class RecordStore:
         parents = [first, *(p for p in pins if p != first)]
         commit = self.writer.commit(new_tree, parents, f"gitprov: save session {session_id}\n")
         return self.ref, commit, tip
+
+    def tombstone(
+        self, cat: ObjectReader, root: dict[str, Entry], session_id: str
+    ) -> Tombstone | None:
+        """``session_id``'s tombstone in the records tree ``root``: two small trees read,
+        whatever the number of records and tombstones."""
+        folder = root.get(FORGOTTEN_DIR)
+        bucket = (
+            self.tree(cat, folder.sha).get(fanout(session_id))
+            if folder and folder.is_tree
+            else None
+        )
+        entry = (
+            self.tree(cat, bucket.sha).get(f"{session_id}.yaml")
+            if bucket and bucket.is_tree
+            else None
+        )
+        obj = cat.read(entry.sha) if entry else None
+        if obj is None:
+            return None
+        return Tombstone.load(obj.data, session_id, f"{self.ref}:{tombstone_path(session_id)}")
 
     def _start(self, root: dict[str, Entry]) -> str:
         """The root commit of a new records ref: just ``FORMAT`` (added to ``root`` too).
@@ -412,6 +463,8 @@ class RecordStore:
                 f"cannot list {self.ref}: {result.stderr.decode(errors='replace').strip()}"
             )
         names = (p.decode("utf-8", "surrogateescape") for p in zsplit(result.stdout))
-        return sorted(
-            n.split("/", 1)[1][: -len(".yaml")] for n in names if "/" in n and n.endswith(".yaml")
+        return sorted(  # tombstones (forgotten/xx/id.yaml) are one folder deeper
+            n.split("/", 1)[1][: -len(".yaml")]
+            for n in names
+            if n.count("/") == 1 and n.endswith(".yaml")
         )

@@ -19,6 +19,13 @@ itself writes and reads back (:mod:`gitprov.untrusted`, :func:`schema.load`, and
 that are session entries). The rest is left out, listed once in ``MergeResult.left_out``
 with the reason, and never enters a local ref's tree, so it is never pushed on; a
 fast-forward that would bring it in becomes a commit of the clean tree instead.
+
+Forgotten sessions (:mod:`gitprov.forget`) are the one exception to "nothing lost":
+tombstones are unioned like records, a remote's new tombstones first rewrite the local
+history without those records, and a remote whose history still holds what this clone
+forgot is rewritten the same way, merged, and pushed with ``--force-with-lease`` on the
+value fetched: the one forced push gitprov makes. Tracking refs are forced mirrors, so a
+rewritten remote is simply taken as it is.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import hashlib
 import random
 import re
 import time
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +51,7 @@ from gitprov.errors import (
     RemoteError,
     SyncBusyError,
 )
+from gitprov.forget import Rewrite, Tombstones, notes_without, with_tombstones
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
 from gitprov.redact import redact_text
 from gitprov.runner import Git, ObjectReader
@@ -51,6 +59,7 @@ from gitprov.schema import dump, load, validate_session_id
 from gitprov.storage import (
     DEFAULT_NOTES_REF,
     DEFAULT_REF,
+    FORGOTTEN_DIR,
     FORMAT_FILE,
     FORMAT_TEXT,
     RETRY_SECONDS,
@@ -58,10 +67,12 @@ from gitprov.storage import (
     fanout,
     tracking_ref,
 )
+from gitprov.tombstones import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.untrusted import (
     BUCKET,
     LeftOut,
     bucket_problem,
+    folder_problem,
     object_problem,
     root_problem,
     shown,
@@ -203,6 +214,8 @@ class MergeResult:
     outgoing: int = 0  # records the remote lacks (or has older)
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (id, remote copy's id)
     left_out: list[LeftOut] = field(default_factory=list)  # what the remote holds, not taken
+    forgotten: list[str] = field(default_factory=list)  # ids the remote's tombstones forgot here
+    purged: list[str] = field(default_factory=list)  # ids forgotten here, purged from the remote's
 
 
 @dataclass
@@ -219,6 +232,8 @@ class SyncReport:
     pushed: list[Moved] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # commits that sessions ran on, absent
     annotated: int = 0
+    forgotten: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         where = self.remote.shown
@@ -227,6 +242,16 @@ class SyncReport:
             out.append(
                 f"{where}: {_n(self.incoming)} in, {_n(self.outgoing)} out"
                 f" ({self.attempts} attempt{'s' if self.attempts > 1 else ''})"
+            )
+        if self.forgotten:
+            out.append(
+                f"forgot here what {where} has tombstones for (its history rewritten): "
+                f"session {', '.join(self.forgotten)}"
+            )
+        if self.purged:
+            out.append(
+                f"rewrote {where}'s records without the sessions forgotten here (a push with "
+                f"a lease on the value fetched): session {', '.join(self.purged)}"
             )
         for move in self.pushed:
             change = f"{_short(move.old)}..{_short(move.new)}" if move.old else "new"
@@ -274,6 +299,21 @@ class _Bucket:
     merged: dict[str, Entry]
 
 
+@dataclass
+class _Purge:
+    """What the tombstones of both sides make of a records merge: the tips to merge (either
+    rewritten without forgotten records), the merged ``forgotten/`` folder, and the commits
+    whose notes may hold a forgotten session's line."""
+
+    local: str | None
+    remote: str | None
+    folder: Entry | None = None
+    noted_on: set[str] = field(default_factory=set)
+
+    def forgotten(self, store: RecordStore, cat: ObjectReader) -> Tombstones | None:
+        return None if self.folder is None else Tombstones(store, cat, self.folder)
+
+
 @dataclass(frozen=True)
 class _Union:
     """A records union: its tree, counts, conflict copies and what it left out."""
@@ -302,6 +342,8 @@ class Sync:
         self.refs = [ref] + ([notes_ref] if notes_ref else [])
         self.store = RecordStore(git, ref, notes_ref)
         self.lock_timeout = lock_timeout
+        #: ref -> the remote's value it was rewritten from: pushed with a lease on it
+        self._leases: dict[str, str] = {}
 
     # -- the commands --------------------------------------------------------------------
 
@@ -337,6 +379,8 @@ class Sync:
                 report.outgoing = result.outgoing
                 report.conflicts += result.conflicts
                 report.left_out += (i for i in result.left_out if i not in report.left_out)
+                report.forgotten += (i for i in result.forgotten if i not in report.forgotten)
+                report.purged = result.purged
             pushed = self._push()
             if pushed is not None:
                 report.pushed = pushed
@@ -364,18 +408,8 @@ class Sync:
         specs = [spec for ref in self.refs for spec in fetch_refspecs(ref, self.remote.name)]
         args = ["fetch", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"]
         result = self.git.run(*args, self.remote.spec, *specs, ok=(0, 1, 128))
-        if result.returncode != 0:
-            stderr = result.stderr.decode(errors="replace")
-            if "[rejected]" in stderr and "non-fast-forward" in stderr:
-                names = " and ".join(tracking)
-                raise RemoteError(
-                    f"the provenance refs on {self.remote.shown} were rewritten (force-pushed?): "
-                    f"{names} cannot fast-forward to them, so nothing was fetched. Your records "
-                    f"are intact. If the rewrite was meant, drop the stale copy with "
-                    f"`git update-ref -d <ref>` for each of {names}, then sync again: the merge "
-                    f"puts every local record back on the remote"
-                )
-            raise self._remote_error("fetch", stderr)
+        if result.returncode != 0:  # a rewritten remote is taken as it is: the specs force
+            raise self._remote_error("fetch", result.stderr.decode(errors="replace"))
         after = self._values(tracking)
         return [Moved(ref, before.get(ref), after.get(ref)) for ref in tracking]
 
@@ -414,25 +448,155 @@ class Sync:
         result = MergeResult()
         updates: list[tuple[str, str, str | None]] = []
         pairs = list(zip(self.refs, self._tracking(), strict=True))
-        with self.git.objects() as cat:
+        self._leases = {}
+        # the packs of rewrites keep their .keep (and saves wait) until the refs moved
+        with ExitStack() as held, self.git.objects() as cat:
             tips = [
                 (self.store.tip(cat, ref)[0], self._remote_tip(cat, tracking, result.left_out))
                 for ref, tracking in pairs
             ]
             bases = self._merge_bases(tips)
+            purge = self._purge(cat, pairs[0][1], tips[0], bases[0], result, held)
+            if (purge.local, purge.remote) != tips[0]:
+                bases[0] = self._merge_bases([(purge.local, purge.remote)])[0]
             for (ref, tracking), tip, candidates in zip(pairs, tips, bases, strict=True):
                 local, remote = tip
-                action = _plan(local, remote, candidates)
                 if ref == self.store.ref:
-                    base = self._records_base(cat, candidates, local, remote)
-                    new = self._merge_records(cat, tracking, base, tip, action, result)
+                    merging = (purge.local, purge.remote)
+                    action = _plan(*merging, candidates)
+                    base = self._records_base(cat, candidates, *merging)
+                    new = self._merge_records(cat, tracking, base, merging, action, result, purge)
+                    new = new or (purge.local if purge.local != local else None)
                 else:
-                    new = self._merge_notes(cat, tracking, candidates, tip, action, result)
+                    action = _plan(local, remote, candidates)
+                    new = self._merge_notes(cat, tracking, candidates, tip, action, result, purge)
                 if new is not None:
                     updates.append((ref, new, local))
-        if updates:
-            self.store.move(updates, f"gitprov: merge provenance from {self.remote.shown}")
+            if updates:
+                self.store.move(updates, f"gitprov: merge provenance from {self.remote.shown}")
         return result
+
+    # -- forgetting ----------------------------------------------------------------------
+
+    def _purge(
+        self,
+        cat: ObjectReader,
+        tracking: str,
+        tips: tuple[str | None, str | None],
+        candidates: list[str],
+        result: MergeResult,
+        held: ExitStack,
+    ) -> _Purge:
+        """Apply the tombstones of each side to the other side's records history.
+
+        A remote whose tip this clone already has brings nothing, and the local history
+        holds no record that a local tombstone names, so only a remote with new commits is
+        looked at. The remote's tombstones that this clone lacks rewrite the local history
+        (all of it); this clone's that the remote lacks rewrite the commits of the remote
+        that the (clean) local history does not reach, and the push then goes with a lease.
+        """
+        local, remote = tips
+        l_root, r_root = (
+            self.store.tree(cat, self.store.tip(cat, t)[1] if t else None) for t in tips
+        )
+        ours, theirs = l_root.get(FORGOTTEN_DIR), r_root.get(FORGOTTEN_DIR)
+        purge = _Purge(local, remote, ours)
+        if remote is None or remote in (local, *candidates) or ours is theirs is None:
+            return purge
+        offered, there = self._tombstone_changes(cat, tracking, ours, theirs, result.left_out)
+        mine = Tombstones(self.store, cat, ours)
+        here = sorted(i for i in offered if i not in mine)
+        if not here and not there:
+            purge.folder = with_tombstones(self.store, cat, ours, offered) if offered else ours
+            return purge
+        held.enter_context(self.store.write_lock())  # a save now would only be merged again
+        if here and local is not None:
+            purge.local = self._rewrite(cat, here, local, None, purge, held)
+        if there:
+            within = self.git.run(
+                "rev-list", remote, *(["--not", purge.local] if purge.local else [])
+            )
+            purge.remote = self._rewrite(cat, there, remote, set(within.text.split()), purge, held)
+            if purge.remote != remote:
+                self._leases[self.store.ref] = remote
+                result.purged = there
+        result.forgotten = here
+        purge.folder = with_tombstones(self.store, cat, ours, offered)
+        return purge
+
+    def _rewrite(
+        self,
+        cat: ObjectReader,
+        ids: list[str],
+        tip: str,
+        within: set[str] | None,
+        purge: _Purge,
+        held: ExitStack,
+    ) -> str:
+        """``tip`` rewritten without the records of ``ids`` (its objects in one pack, kept
+        until the refs moved); where their note lines may be goes into ``purge``."""
+        rewrite = Rewrite(self.store, ids)
+        with self.store.writer.batch() as batch:
+            held.callback(batch.release)
+            new = rewrite.run(tip, within)
+        purge.noted_on |= rewrite.noted_on(cat)
+        return new
+
+    def _tombstone_changes(
+        self,
+        cat: ObjectReader,
+        tracking: str,
+        ours: Entry | None,
+        theirs: Entry | None,
+        left_out: list[LeftOut],
+    ) -> tuple[dict[str, Entry], list[str]]:
+        """The remote's tombstones that differ from this clone's, as far as they are what
+        gitprov writes (id -> entry; the rest into ``left_out``), and the ids of this
+        clone's tombstones that the remote lacks. Only folders that differ are opened."""
+        where = f"{tracking}:{FORGOTTEN_DIR}"
+        mine = self._files(cat, ours)
+        if theirs is not None and (problem := root_problem(theirs)) is not None:
+            left_out.append(LeftOut(where, problem))
+            theirs = None
+        other = self._files(cat, theirs)
+        offered: list[tuple[str, Entry]] = []
+        there: list[str] = []
+        for name in sorted(mine.keys() | other.keys()):
+            if mine.get(name) == other.get(name):
+                continue
+            if name in other and (problem := folder_problem(other[name])) is not None:
+                left_out.append(LeftOut(f"{where}/{shown(name)}", problem))
+                other.pop(name)
+            ours_files, theirs_files = (
+                self._files(cat, mine.get(name)),
+                self._files(cat, other.get(name)),
+            )
+            there += (n.removesuffix(".yaml") for n in ours_files if n not in theirs_files)
+            for file, entry in theirs_files.items():
+                if ours_files.get(file) == entry:
+                    continue
+                problem = bucket_problem(name, entry)
+                if problem is not None:
+                    left_out.append(LeftOut(f"{where}/{shown(f'{name}/{file}')}", problem))
+                else:
+                    offered.append((name, entry))
+        sizes = self._object_sizes(sorted({entry.sha for _, entry in offered}))
+        valid: dict[str, Entry] = {}
+        for name, entry in offered:
+            session_id, path = entry.name.removesuffix(".yaml"), f"{where}/{name}/{entry.name}"
+            kind, size = sizes.get(entry.sha, ("", None))
+            problem = object_problem(kind, size, MAX_TOMBSTONE_BYTES)
+            if problem is None:
+                obj = cat.read(entry.sha)
+                try:
+                    Tombstone.load(obj.data if obj else b"", session_id, path)
+                except CorruptRecordError as exc:
+                    problem = str(exc)
+            if problem is not None:
+                left_out.append(LeftOut(path, problem))
+            else:
+                valid[session_id] = entry
+        return valid, sorted(there)
 
     def _remote_tip(self, cat: ObjectReader, tracking: str, left_out: list[LeftOut]) -> str | None:
         """The commit a remote-tracking ref names; one naming anything else is left out."""
@@ -498,6 +662,7 @@ class Sync:
         tips: tuple[str | None, str | None],
         action: str,
         result: MergeResult,
+        purge: _Purge,
     ) -> str | None:
         """The records ref's new value (``None``: unchanged); counts go into ``result``."""
         local, remote = tips
@@ -508,7 +673,7 @@ class Sync:
             return None
         local_tree = self.store.tip(cat, local)[1] if local else None
         remote_tree = self.store.tip(cat, remote)[1]
-        union = self._union(cat, tracking, base, local_tree, remote_tree)
+        union = self._union(cat, tracking, base, local_tree, remote_tree, purge)
         result.left_out += union.left_out
         if action == "none":
             result.outgoing = union.outgoing
@@ -536,6 +701,7 @@ class Sync:
         base: str | None,
         local: str | None,
         remote: str | None,
+        purge: _Purge,
     ) -> _Union:
         """Three-way union of records trees.
 
@@ -544,8 +710,10 @@ class Sync:
         as a copy under :func:`conflict_id`. Nothing of ours is ever deleted, and nothing of
         the remote's is taken that :mod:`gitprov.untrusted` or :func:`schema.load` refuses;
         what is refused and did not change since the base was named then, not again.
+        Tombstones come from ``purge``, and no record they name is taken.
         """
         b_root, l_root, r_root = (self.store.tree(cat, t) for t in (base, local, remote))
+        forgotten = purge.forgotten(self.store, cat)
         opened: dict[str, _Bucket] = {}
 
         def bucket(name: str) -> _Bucket:
@@ -560,7 +728,7 @@ class Sync:
         offered: list[tuple[str, Entry]] = []  # (bucket, entry) the remote changed
         for name in sorted(l_root.keys() | r_root.keys()):
             ours, theirs, old = l_root.get(name), r_root.get(name), b_root.get(name)
-            if ours == theirs:
+            if ours == theirs or name == FORGOTTEN_DIR:
                 continue
             problem = None
             if theirs is not None and theirs != old:
@@ -584,6 +752,8 @@ class Sync:
                 bucket(name)  # opened, so that what the remote lacks of it is counted
         theirs_kept: list[Entry] = []
         for name, entry in self._readable(cat, tracking, offered, left_out):
+            if forgotten is not None and entry.name.removesuffix(".yaml") in forgotten:
+                continue  # a stale copy of a forgotten record: never taken back
             files = opened[name]
             mine, was = files.local.get(entry.name), files.base.get(entry.name)
             if mine is None or mine == was:
@@ -613,6 +783,8 @@ class Sync:
             outgoing += sum(files.remote.get(n) != e for n, e in files.merged.items())
         if FORMAT_FILE not in root:
             root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, writer.blob(FORMAT_TEXT))
+        if purge.folder is not None:
+            root[FORGOTTEN_DIR] = purge.folder
         tree = writer.tree(list(root.values()))
         return _Union(tree, incoming, outgoing, conflicts, left_out)
 
@@ -682,11 +854,41 @@ class Sync:
         tips: tuple[str | None, str | None],
         action: str,
         result: MergeResult,
+        purge: _Purge,
     ) -> str | None:
-        """The notes ref's new value (``None``: unchanged)."""
+        """The notes ref's new value (``None``: unchanged), without the lines of forgotten
+        sessions on the notes it changed or where ``purge`` says they may be."""
         local, remote = tips
-        if action == "none" or remote is None:
-            return None
+        new = None
+        changed: set[str] = set()
+        if action != "none" and remote is not None:
+            new, changed = self._notes_union(cat, tracking, candidates, tips, action, result)
+        forgotten = purge.forgotten(self.store, cat)
+        tip = new or local
+        if forgotten is None or tip is None:
+            return new
+        tree = self.store.tip(cat, tip)[1]
+        cleaned = notes_without(
+            self.store, cat, tree, purge.noted_on | changed, forgotten.__contains__
+        )
+        if cleaned is None:
+            return new
+        message = "gitprov: forget the notes of forgotten sessions\n"
+        return self.store.writer.commit(cleaned, [tip], message)
+
+    def _notes_union(
+        self,
+        cat: ObjectReader,
+        tracking: str,
+        candidates: list[str],
+        tips: tuple[str | None, str | None],
+        action: str,
+        result: MergeResult,
+    ) -> tuple[str, set[str]]:
+        """The notes merged as ``cat_sort_uniq`` would, and the commits whose notes the
+        remote changed."""
+        local, remote = tips
+        assert remote is not None
         trees = (
             self.store.tip(cat, candidates[0])[1] if candidates else None,
             self.store.tip(cat, local)[1] if local else None,
@@ -702,7 +904,7 @@ class Sync:
                 root = notes.put(read_tree, self.store.writer, root, commit, blob)
         tree = root if root is not None else self.store.writer.tree([])
         message = f"gitprov: merge notes from {self.remote.shown}\n"
-        return self._merged(tree, (local, remote), action, left_out, message)
+        return self._merged(tree, (local, remote), action, left_out, message), set(changes)
 
     def _note_changes(
         self,
@@ -808,7 +1010,9 @@ class Sync:
     # -- push ----------------------------------------------------------------------------
 
     def _push(self) -> list[Moved] | None:
-        """Push the local refs that exist, never forced, all or none.
+        """Push the local refs that exist, all or none; never forced, but for a records
+        ref the merge rewrote to purge forgotten sessions, which goes with a lease on the
+        value it was rewritten from (:attr:`_leases`).
 
         Returns the refs the remote took (empty: it had them all), or ``None`` when it
         moved on since our fetch and the caller should fetch, merge and try again.
@@ -817,15 +1021,19 @@ class Sync:
         present = [ref for ref in self.refs if ref in local]
         if not present:
             return []
-        args = ["push", "--porcelain", "--atomic", "--no-verify", self.remote.spec]
+        leases = [
+            f"--force-with-lease={r}:{old}" for r, old in self._leases.items() if r in present
+        ]
+        args = ["push", "--porcelain", "--atomic", "--no-verify", *leases, self.remote.spec]
         result = self.git.run(*args, *(f"{ref}:{ref}" for ref in present), ok=(0, 1, 128))
         statuses = _porcelain(result.text)
         stderr = result.stderr.decode(errors="replace")
         if result.returncode == 0:
+            self._leases = {}
             return [
                 Moved(ref, summary.split("..")[0] if ".." in summary else None, local[ref])
                 for flag, ref, summary in sorted(statuses, key=lambda s: self.refs.index(s[1]))
-                if flag in ("*", " ")
+                if flag in ("*", " ", "+")
             ]
         rejected = [summary for flag, _, summary in statuses if flag == "!"]
         if not rejected:

@@ -4,23 +4,28 @@ Everything that comes from a remote is hostile until checked: an fsck-clean remo
 still hold a submodule, a nested folder or a file named ``-rf.yaml`` in a records bucket,
 a ref pointing at a blob, or a record built to exhaust its reader. The merge (``sync``)
 takes, and readers (``SessionLog``) read, only entries that look exactly like what
-gitprov writes: the root holds ``FORMAT`` (a file) and ``xx/`` folders, and a folder holds
-files ``<session id>.yaml`` whose id hashes to that folder, no larger than
+gitprov writes: the root holds ``FORMAT`` (a file), ``xx/`` folders and ``forgotten/``; a
+folder holds files ``<session id>.yaml`` whose id hashes to that folder, no larger than
 :data:`~gitprov.limits.MAX_BLOB_BYTES`, and (checked by :func:`gitprov.schema.load`) a
-YAML mapping within the limits. The rest is a :class:`LeftOut`, named once to the user.
+YAML mapping within the limits. ``forgotten/`` holds ``xx/`` folders of tombstones, named as
+records are, each within :data:`~gitprov.tombstones.MAX_TOMBSTONE_BYTES` (and checked by
+:meth:`~gitprov.tombstones.Tombstone.load`). The rest is a :class:`LeftOut`, named once to
+the user.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gitprov.errors import GitCommandError, InvalidSessionIdError
 from gitprov.limits import MAX_BLOB_BYTES
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
 from gitprov.runner import Git, zsplit
 from gitprov.schema import validate_session_id
-from gitprov.storage import FORMAT_FILE, fanout
+from gitprov.storage import FORGOTTEN_DIR, FORMAT_FILE, fanout
+from gitprov.tombstones import MAX_TOMBSTONE_BYTES
 
 BUCKET = re.compile(r"[0-9a-f]{2}")
 
@@ -51,9 +56,16 @@ def root_problem(entry: Entry) -> str | None:
     """Why a records tree's root may not hold ``entry`` (``None``: it may)."""
     if entry.name == FORMAT_FILE:
         return None if entry.mode == BLOB_MODE else f"a {_kind(entry.mode)}, not a file"
-    if BUCKET.fullmatch(entry.name):
+    if BUCKET.fullmatch(entry.name) or entry.name == FORGOTTEN_DIR:
         return None if entry.mode == TREE_MODE else f"a {_kind(entry.mode)}, not a folder"
-    return "neither FORMAT nor a two-hex-digit folder"
+    return f"neither FORMAT nor a two-hex-digit folder (nor {FORGOTTEN_DIR}/)"
+
+
+def folder_problem(entry: Entry) -> str | None:
+    """Why ``forgotten/`` may not hold ``entry`` (``None``: a folder of tombstones)."""
+    if not BUCKET.fullmatch(entry.name):
+        return "not a two-hex-digit folder"
+    return None if entry.mode == TREE_MODE else f"a {_kind(entry.mode)}, not a folder"
 
 
 def bucket_problem(bucket: str, entry: Entry) -> str | None:
@@ -76,21 +88,44 @@ def _is_session_id(name: str) -> bool:
     return True
 
 
-def object_problem(kind: str, size: int | None) -> str | None:
-    """Why a record's blob, an object of ``kind`` and ``size`` (``None``: missing), may
-    not be read."""
+def object_problem(kind: str, size: int | None, limit: int = MAX_BLOB_BYTES) -> str | None:
+    """Why a record's blob (or a tombstone's, ``limit`` bytes at most), an object of
+    ``kind`` and ``size`` (``None``: missing), may not be read."""
     if size is None:
         return "its object is missing"
     if kind != "blob":
         return f"a {kind} object, not a file"
-    if size > MAX_BLOB_BYTES:
-        return f"{size} bytes, over the {MAX_BLOB_BYTES}-byte limit"
+    if size > limit:
+        return f"{size} bytes, over the {limit}-byte limit"
     return None
 
 
-def list_records(git: Git, ref: str) -> tuple[list[str], list[LeftOut]]:
-    """The session ids ``ref``'s tree holds, ascending, and what else it holds (none of
-    it when ``ref`` does not exist).
+class Listing(NamedTuple):
+    """What a records tree holds: session ids with a record, ids with a tombstone (both
+    ascending), and everything else."""
+
+    ids: list[str]
+    forgotten: list[str]
+    left_out: list[LeftOut]
+
+
+def _problem(path: str, entry: Entry, kind: str, size: str) -> str | None:
+    """Why the records tree may not hold ``entry`` at ``path`` (:func:`list_records`)."""
+    bucket = path.rpartition("/")[0]
+    if not bucket:
+        return root_problem(entry)
+    top, _, folder = bucket.partition("/")
+    if top == FORGOTTEN_DIR and not folder:
+        return folder_problem(entry)
+    limit = MAX_TOMBSTONE_BYTES if top == FORGOTTEN_DIR else MAX_BLOB_BYTES
+    return bucket_problem(folder or bucket, entry) or object_problem(
+        kind, int(size) if size.isdigit() else None, limit
+    )
+
+
+def list_records(git: Git, ref: str) -> Listing:
+    """The session ids ``ref``'s tree holds, with a record or a tombstone, and what else
+    it holds (none of it when ``ref`` does not exist).
 
     One ``git ls-tree``: names, modes, types and sizes are checked, contents are not (a
     record is parsed only when read). A folder that is left out is named, its contents
@@ -99,11 +134,11 @@ def list_records(git: Git, ref: str) -> tuple[list[str], list[LeftOut]]:
     listing = git.run("ls-tree", "-r", "-t", "-l", "-z", ref, "--", ok=(0, 128))
     if listing.returncode != 0:
         if b"Not a valid object name" in listing.stderr:
-            return [], []
+            return Listing([], [], [])
         raise GitCommandError(
             f"cannot list {ref}: {listing.stderr.decode(errors='replace').strip()}"
         )
-    ids: list[str] = []
+    found: dict[bool, list[str]] = {False: [], True: []}  # by "is a tombstone"
     left_out: list[LeftOut] = []
     skipped = "\0"  # the folder last left out, as "path/": its contents follow it
     for item in zsplit(listing.stdout):
@@ -112,17 +147,11 @@ def list_records(git: Git, ref: str) -> tuple[list[str], list[LeftOut]]:
         path = raw.decode("utf-8", "surrogateescape")
         if path.startswith(skipped):
             continue
-        bucket, _, name = path.rpartition("/")
-        entry = Entry(f"{int(mode, 8):o}", name, sha)  # ls-tree pads modes: 040000
-        if bucket:
-            problem = bucket_problem(bucket, entry) or object_problem(
-                kind, int(size) if size.isdigit() else None
-            )
-        else:
-            problem = root_problem(entry)
+        entry = Entry(f"{int(mode, 8):o}", path.rpartition("/")[2], sha)  # ls-tree pads modes
+        problem = _problem(path, entry, kind, size)
         if problem is not None:
             left_out.append(LeftOut(f"{ref}:{shown(path)}", problem))
             skipped = f"{path}/"
-        elif bucket:
-            ids.append(name.removesuffix(".yaml"))
-    return sorted(ids), left_out
+        elif entry.mode == BLOB_MODE and "/" in path:
+            found[path.startswith(f"{FORGOTTEN_DIR}/")].append(entry.name.removesuffix(".yaml"))
+    return Listing(sorted(found[False]), sorted(found[True]), left_out)

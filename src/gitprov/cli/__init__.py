@@ -6,6 +6,7 @@ from gitprov.cli import (  # noqa: F401  (registers the commands)
     checkout,
     diff,
     fetch,
+    forget,
     init,
     list_cmd,
     push,
