@@ -30,6 +30,7 @@ from typing import Any
 import gitprov
 from gitprov import notes as gp_notes
 from gitprov import schema as gp_record
+from gitprov import snapshot as gp_snapshot
 from gitprov import storage as gp_storage
 from gitprov.capture import probe
 from gitprov.objects import MAX_PACKS, ObjectWriter
@@ -42,6 +43,7 @@ BIG_FILES = 10_000
 BIG_DIRS = 300
 HISTORY_COMMITS = 200
 SESSIONS_PER_COMMIT = 100
+SCREENED_CHANGES = 30  # changed files of the secret-screening target (12)
 WARMUP = 2
 
 IDENTITY = {
@@ -129,6 +131,20 @@ def make_repo(path: Path, files: int, dirs: int, *, dirty: bool = True) -> Path:
         (path / "scratch.md").write_text("untracked notes\n")
     git(path, "status", "--porcelain")  # settle the index once, as any user's shell would
     return path
+
+
+def make_changes(path: Path, count: int) -> None:
+    """Make ``count`` paths of a ``make_repo`` repository differ from HEAD: two thirds
+    modified modules, one third new ones, as a run in progress has."""
+    have = len(git(path, "status", "--porcelain").splitlines())
+    new = (count - have) // 3
+    tracked = sorted((path / "src").rglob("*.py"))
+    for target in tracked[1 : 1 + count - have - new]:
+        with target.open("a") as fh:
+            fh.write("# edited\n")
+    for i in range(new):
+        (path / "src" / f"new_{i}.py").write_text(f"def g{i}(x):\n    return x + {i}\n")
+    git(path, "status", "--porcelain")
 
 
 _id_counter = 0
@@ -616,6 +632,55 @@ def run_all(tmp: Path, rounds: int) -> int:
         "git status --porcelain=v2",
         lambda: git_quiet(big, "status", "--porcelain=v2"),
         1.5,
+    )
+
+    # 12. screening a dirty save's changed files for secrets (names, .gitprovignore, size,
+    # detect-secrets) vs the same save with the screen replaced by a pass-through
+    screened = make_repo(tmp / "screened", BIG_FILES, BIG_DIRS)
+    make_changes(screened, SCREENED_CHANGES)
+    screen_fn = gp_snapshot.screen
+
+    def unscreened(repo: Path) -> Staged:
+        inner = save_only(repo)
+
+        def prepare() -> Callable[[], None]:
+            act = inner.prepare()
+
+            def go() -> None:
+                gp_snapshot.screen = lambda root, candidates, rules: []
+                try:
+                    act()
+                finally:
+                    gp_snapshot.screen = screen_fn
+
+            return go
+
+        return Staged(prepare)
+
+    bench.run(
+        f"12 dirty save(), screening on vs off, 10k files, {SCREENED_CHANGES} changed",
+        "store.save()",
+        save_only(screened),
+        "store.save(), gitprov.snapshot.screen a pass-through",
+        unscreened(screened),
+        1.3,
+    )
+
+    # ... and in a new process, as `gitprov run` saves: detect-secrets and pathspec imported
+    recorded = "import sys, gitprov\nwith gitprov.record(sys.argv[1]): pass\n"
+    passthrough = "import gitprov.snapshot as s\ns.screen = lambda root, candidates, rules: []\n"
+
+    def process(code: str) -> Callable[[], None]:
+        return lambda: subprocess.run([sys.executable, "-c", code, str(screened)], check=True)
+
+    bench.run(
+        f"12 new process + dirty save, screening on vs off, 10k files, {SCREENED_CHANGES} changed",
+        "python -c 'gitprov.record(repo)'",
+        process(recorded),
+        "the same, gitprov.snapshot.screen a pass-through",
+        process(passthrough + recorded),
+        1.3,
+        target=False,
     )
 
     # 7. a clean run pays nothing for snapshots

@@ -15,6 +15,12 @@ commit it ran on as an extra parent); the notes ref with one ``xx/<38hex>`` note
 commit, its lines sorted. A bare remote and a clone are copied from it, and each then saves
 5 more sessions through gitprov's own ``RecordStore.save`` (records, note, pin), so the two
 histories hold 20,000 records each and differ by 10.
+
+Forget (``--forget-rounds N``, default 5; 0 skips it): ``SessionLog.forget`` of the oldest
+record of the local clone (the worst case: every later commit of the 20,000 is rewritten;
+the record half-way in is timed too, as an extra) on a fresh copy, against a ``git fetch``
+of both refs of that history from the bare remote into a fresh empty repository, the order
+alternating. Target: median(forget) / median(fetch) <= 3.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from gitprov import SessionLog
 from gitprov import notes as gp_notes
 from gitprov import storage as gp_storage
 from gitprov.runner import Git
@@ -155,12 +162,13 @@ def timed(fn: object) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--forget-rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the temporary repositories")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gitprov-bench-sync-"))
     try:
         isolate(tmp)
-        return run(tmp, args.rounds)
+        return run(tmp, args.rounds, args.forget_rounds)
     finally:
         if args.keep:
             print(f"kept {tmp}")
@@ -168,7 +176,7 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(tmp: Path, rounds: int) -> int:
+def run(tmp: Path, rounds: int, forget_rounds: int) -> int:
     started = time.perf_counter()
     base = tmp / "base.git"
     build_fixture(base, RECORDS - EACH_SIDE)
@@ -237,7 +245,56 @@ def run(tmp: Path, rounds: int) -> int:
         f"ratio {ratio:.2f} (limit 3.0, paired ratios p25-p75 {q[0]:.2f}-{q[2]:.2f}): "
         f"{'ok' if ratio <= 3.0 else 'MISSED'}"
     )
+    if forget_rounds > 0:
+        bench_forget(tmp, local, remote, forget_rounds)
     return 0
+
+
+def bench_forget(tmp: Path, local: Path, remote: Path, rounds: int) -> None:
+    """``forget`` of one record against a ``git fetch`` of the whole history (see above)."""
+    oldest, middle = session_id(0), session_id((RECORDS - EACH_SIDE) // 2)
+
+    def copy(name: str) -> Path:
+        target = tmp / name
+        shutil.copytree(local, target, symlinks=True)
+        return target
+
+    # Correctness first: the record is gone from every commit, every other record stays.
+    check = copy("forget-check.git")
+    done = SessionLog(check).forget([oldest], "bench")
+    assert done.ids == [oldest] and done.rewritten == RECORDS, done  # every save commit
+    assert len(SessionLog(check).ids()) == RECORDS - 1
+    assert SessionLog(check).tombstone(oldest) is not None
+    path = gp_storage.record_path(oldest)
+    held = git(check, "log", "--all", "--format=%H", "--", path).split()
+    assert held == [], held  # no commit of any ref holds it
+    git(check, "fsck", "--strict", "--no-progress", "--no-dangling")
+    shutil.rmtree(check)
+
+    samples: list[list[float]] = [[], [], []]  # fetch, forget oldest, forget middle
+    for r in range(rounds + 1):
+        empty = tmp / f"empty{r}.git"
+        git(tmp, "init", "-q", "--bare", str(empty))
+        fetch = ["git", "-C", str(empty), "fetch", "-q", "--no-tags", str(remote), *REFSPECS]
+        logs = [SessionLog(copy(f"forget{r}-{k}.git")) for k in range(2)]
+        steps = [
+            functools.partial(subprocess.run, fetch, check=True),
+            functools.partial(logs[0].forget, [oldest], "bench"),
+            functools.partial(logs[1].forget, [middle], "bench"),
+        ]
+        for k in [(r + n) % 3 for n in range(3)]:
+            took = timed(steps[k])
+            if r >= 1:  # one warm-up round
+                samples[k].append(took)
+        for folder in (empty, *(log.git.git_dir for log in logs)):
+            shutil.rmtree(folder)
+    fetch_ms, oldest_ms, middle_ms = (statistics.median(x) * 1000 for x in samples)
+    ratio = oldest_ms / fetch_ms
+    print(f"forget: {RECORDS} records, rounds: {rounds}")
+    print(f"git fetch of the history (anchor) median {fetch_ms:7.1f} ms")
+    print(f"forget the oldest record          median {oldest_ms:7.1f} ms")
+    print(f"  [extra] forget one half-way in  median {middle_ms:7.1f} ms")
+    print(f"ratio {ratio:.2f} (limit 3.0): {'ok' if ratio <= 3.0 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import functools
 import getpass
 import hashlib
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -39,7 +40,7 @@ from gitprov.errors import (
     RepositoryCorruptError,
     SessionNotFoundError,
 )
-from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, format_tree, parse_tree
+from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import load, now_utc, validate_session_id
 from gitprov.storage import (
@@ -123,8 +124,7 @@ class Rewrite:
         if not self._names:
             return tip
         commits = self._walk(tip, within)
-        folders = self._folders(commits)
-        roots = self._roots(folders)
+        folders, roots = self._roots(commits)
         for sha in _parents_first(commits):
             commit = commits[sha]
             first = commit.parents[0] if commit.parents else None
@@ -186,12 +186,15 @@ class Rewrite:
         records: dict[str, bool] = {}  # extra parent -> is a records commit
         format_id = _blob_id(self.git, FORMAT_TEXT)
         heads = [tip]
-        with self.git.local_objects() as cat:
+        packs = PackedObjects(self.git.objects_dir, self.store.writer.hash_len)
+        with ExitStack() as stack:
+            stack.callback(packs.close)
+            cat = stack.enter_context(self.git.local_objects())
             while heads:
                 extra: set[str] = set()
                 for sha in heads:
                     while sha not in commits and (within is None or sha in within):
-                        obj = cat.read(sha)
+                        obj = packs.read(sha) or cat.read(sha)  # packs first: most are there
                         if obj is None or obj.type != "commit":
                             raise RepositoryCorruptError(
                                 f"commit {sha}, reached from {self.store.ref}, is missing; "
@@ -229,22 +232,6 @@ class Rewrite:
             raise GitCommandError(f"cat-file answered {len(out)} of {len(names)} lookups")
         return out
 
-    def _folders(self, commits: dict[str, _Commit]) -> dict[str, dict[str, str]]:
-        """The ``xx/`` folders of the forgotten ids in each walked root tree (tree ->
-        xx -> folder id), and what each folder becomes without the forgotten records."""
-        trees = sorted({commit.tree for commit in commits.values()})
-        wanted = [(tree, name) for tree in trees for name in sorted(self._names)]
-        found = self._lookup([f"{tree}:{name}" for tree, name in wanted])
-        folders: dict[str, dict[str, str]] = {}
-        with self.git.local_objects() as cat:
-            for (tree, name), entry in zip(wanted, found, strict=True):
-                if entry is None or entry[0] != "tree":
-                    continue  # no such folder (or not one gitprov wrote): nothing to remove
-                folders.setdefault(tree, {})[name] = entry[1]
-                if entry[1] not in self._held:
-                    self._forget_in(cat, name, entry[1])
-        return folders
-
     def _forget_in(self, cat: ObjectReader, name: str, folder: str) -> None:
         files = self.store.tree(cat, folder)
         held = {n: files.pop(n).sha for n in sorted(self._names[name] & files.keys())}
@@ -257,34 +244,68 @@ class Rewrite:
         """The forgotten records (name -> blob) a root with these folders holds."""
         return {n: b for folder in folders.values() for n, b in self._held[folder].items()}
 
-    def _roots(self, folders: dict[str, dict[str, str]]) -> dict[str, str]:
-        """Old root tree -> new, for each root that held a forgotten record (each read
-        whole, once, through one ``cat-file --batch``)."""
-        changed = {
-            tree: {
-                n: (old, self._buckets[old]) for n, old in by_name.items() if old in self._buckets
-            }
-            for tree, by_name in folders.items()
-        }
-        changed = {tree: swaps for tree, swaps in changed.items() if swaps}
-        roots = {}
-        for tree, data in self._read(sorted(changed)):
-            roots[tree] = self.store.writer.write("tree", self._swap(data, changed[tree]))
-        return roots
+    def _roots(
+        self, commits: dict[str, _Commit]
+    ) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        """Each walked root tree's ``xx/`` folders of the forgotten ids (root -> xx ->
+        folder id), and the new id of each root that held a forgotten record.
 
-    def _swap(self, data: bytes, swaps: dict[str, tuple[str, str | None]]) -> bytes:
-        """A raw root tree with folders replaced (``None``: removed), found by their exact
-        bytes; a tree written otherwise than gitprov writes is parsed and written anew."""
-        for name, (old, new) in swaps.items():
-            entry = b"%s %s\0%s" % (TREE_MODE.encode(), name.encode(), bytes.fromhex(old))
-            at = data.find(entry)
-            if at < 0:
-                entries = parse_tree(data, self.store.writer.hash_len)
+        Every root is read once, streamed through one ``cat-file --batch``; one laid out
+        exactly as gitprov writes them (:func:`_layout`) is searched and edited as bytes,
+        any other is parsed and written anew.
+        """
+        folders: dict[str, dict[str, str]] = {}
+        roots: dict[str, str] = {}
+        layout = _layout(self.store.writer.hash_len)
+        with self.git.local_objects() as cat:
+            for tree, data in self._read(sorted({commit.tree for commit in commits.values()})):
+                exact = layout.fullmatch(data) is not None
+                found = folders[tree] = self._folders(tree, data, exact)
+                swaps: dict[str, tuple[str, str | None]] = {}
+                for name, folder in found.items():
+                    if folder not in self._held:
+                        self._forget_in(cat, name, folder)
+                    if folder in self._buckets:
+                        swaps[name] = (folder, self._buckets[folder])
+                if swaps:
+                    roots[tree] = self.store.writer.write("tree", self._swap(data, swaps, exact))
+        return folders, roots
+
+    def _folders(self, tree: str, data: bytes, exact: bool) -> dict[str, str]:
+        """The ``xx/`` folders of the forgotten ids in the raw root tree ``data``."""
+        if exact:
+            found = {}
+            for name in self._names:
+                at = data.find(b"%s %s\0" % (TREE_MODE.encode(), name.encode()))
+                if at >= 0:
+                    at += len(TREE_MODE) + len(name) + 2
+                    found[name] = data[at : at + self.store.writer.hash_len].hex()
+            return found
+        entries = self._parse(tree, data)
+        return {n: entries[n].sha for n in self._names if n in entries and entries[n].is_tree}
+
+    def _parse(self, tree: str, data: bytes) -> dict[str, Entry]:
+        try:
+            return parse_tree(data, self.store.writer.hash_len)
+        except ValueError as exc:
+            raise RepositoryCorruptError(
+                f"tree {tree} of {self.store.ref} cannot be parsed ({exc}); nothing was "
+                f"rewritten. `git fsck --full` names the damage"
+            ) from exc
+
+    def _swap(self, data: bytes, swaps: dict[str, tuple[str, str | None]], exact: bool) -> bytes:
+        """A raw root tree with folders replaced (``None``: removed): their bytes edited
+        in place in a root laid out as gitprov writes them, else the tree written anew."""
+        if not exact:
+            entries = parse_tree(data, self.store.writer.hash_len)
+            for name, (_, new) in swaps.items():
                 entries.pop(name)
                 if new is not None:
                     entries[name] = Entry(TREE_MODE, name, new)
-                data = format_tree(list(entries.values()), self.store.writer.hash_len)
-                continue
+            return format_tree(list(entries.values()), self.store.writer.hash_len)
+        for name, (old, new) in swaps.items():
+            entry = b"%s %s\0%s" % (TREE_MODE.encode(), name.encode(), bytes.fromhex(old))
+            at = data.find(entry)
             keep = b"" if new is None else entry[: -len(bytes.fromhex(old))] + bytes.fromhex(new)
             data = data[:at] + keep + data[at + len(entry) :]
         return data
@@ -316,6 +337,18 @@ class Rewrite:
         finally:
             feeder.join()
             self.git.finish(started)
+
+
+@functools.cache
+def _layout(hash_len: int) -> re.Pattern[bytes]:
+    """A records root tree exactly as gitprov writes one, entries in git's order: ``xx/``
+    folders (digits first), ``FORMAT``, more ``xx/`` folders, maybe ``forgotten/``."""
+    sha = b".{%d}" % hash_len
+    folder = b"(?:40000 [0-9a-f]{2}\x00%s)*" % sha
+    return re.compile(
+        b"%s100644 FORMAT\x00%s%s(?:40000 forgotten\x00%s)?" % (folder, sha, folder, sha),
+        re.DOTALL,
+    )
 
 
 def _parents_first(commits: dict[str, _Commit]) -> list[str]:

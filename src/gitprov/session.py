@@ -23,7 +23,8 @@ from gitprov.log import SessionLog
 from gitprov.policy import Policy
 from gitprov.runner import Git, has_refs_under
 from gitprov.schema import build, dump, load, run_status, validate_session_id
-from gitprov.snapshot import MAX_UNTRACKED_BYTES, take_snapshot
+from gitprov.screen import MAX_TOTAL_BYTES, MAX_UNTRACKED_BYTES, Rules
+from gitprov.snapshot import take_snapshot
 from gitprov.storage import (
     DEFAULT_NOTES_REF,
     DEFAULT_REF,
@@ -42,9 +43,13 @@ class Session:
 
     Options: ``ref``/``notes_ref`` (``None`` turns the commit index off), ``untracked``
     (``all``, ``normal``, ``no``), ``max_changes``, ``dirty`` (``allow``, ``warn``,
-    ``refuse``), ``require_pushed``, ``snapshot``, ``snapshot_max_bytes``, ``secret_keys``
-    (extra words that mark a key as secret) and ``replace`` (an id that already has a
-    record is refused unless it is true; a session saving again replaces its own record).
+    ``refuse``), ``require_pushed``, ``snapshot``, ``snapshot_max_bytes`` (per untracked
+    file), ``snapshot_max_total_bytes`` (all changed files of one snapshot),
+    ``snapshot_exclude`` (gitignore patterns, added to the repository's ``.gitprovignore``:
+    what a snapshot must not store, on top of the secret-looking files it never stores),
+    ``secret_keys`` (extra words that mark a key as secret) and ``replace`` (an id that
+    already has a record is refused unless it is true; a session saving again replaces its
+    own record).
 
     A repository gitprov cannot write to (bare, read-only) is refused here, before the run.
     A save that fails afterwards keeps the record in the spool (:mod:`gitprov.spool`),
@@ -65,6 +70,8 @@ class Session:
         require_pushed: bool = False,
         snapshot: bool = True,
         snapshot_max_bytes: int = MAX_UNTRACKED_BYTES,
+        snapshot_max_total_bytes: int = MAX_TOTAL_BYTES,
+        snapshot_exclude: Sequence[str] = (),
         secret_keys: Sequence[str] = (),
         replace: bool = False,
     ) -> None:
@@ -78,7 +85,9 @@ class Session:
         self._untracked = untracked
         self._max_changes = max_changes
         self._snapshot = snapshot
-        self._snapshot_max_bytes = snapshot_max_bytes
+        # one pattern given as a string (as a settings.py may) is one pattern, not letters
+        exclude = (snapshot_exclude,) if isinstance(snapshot_exclude, str) else snapshot_exclude
+        self._screen = Rules(tuple(exclude), snapshot_max_bytes, snapshot_max_total_bytes)
         self._secret_keys = tuple(secret_keys)
         self._replace = replace
         #: Whether the id had a record when this session began (checked unless ``replace``).
@@ -126,7 +135,7 @@ class Session:
                     section,
                     self.session_id,
                     untracked_listed=self._untracked == "all",
-                    max_untracked_bytes=self._snapshot_max_bytes,
+                    rules=self._screen,
                 )
             except GitProvError as exc:  # the record (and its commit) matter more
                 logger.warning("gitprov: no snapshot of session %s: %s", self.session_id, exc)

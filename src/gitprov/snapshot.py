@@ -2,8 +2,10 @@
 
 The tree is built in a throwaway copy of the user's index (``GIT_INDEX_FILE``), so the
 user's own index is never written and unchanged files are not hashed again: only the paths
-``git status`` reported are updated. Untracked files over a size limit are left out and
-named in the record instead, so one stray data dump cannot bloat the repository.
+``git status`` reported are updated. Before any of them is hashed, :mod:`gitprov.screen`
+leaves out what must not travel to every clone (secrets, the user's exclusions, what is over
+the size limits); they are named in the record instead, and a tracked one keeps HEAD's
+version in the snapshot.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from typing import Any
 
 from gitprov.objects import ObjectWriter
 from gitprov.runner import Git, map_error, zsplit
-
-#: Untracked files larger than this are not put in a snapshot (``snapshot_max_bytes``).
-MAX_UNTRACKED_BYTES = 10 * 1024 * 1024
+from gitprov.screen import DEFAULT_RULES, Candidate, Rules, Skip, screen
 
 
 @dataclass(frozen=True)
@@ -91,14 +91,6 @@ def scratch_index(git: Git, seed: bool) -> Iterator[dict[str, str]]:
                 os.unlink(leftover)
 
 
-def _oversized(root: Path, path: str, limit: int) -> int | None:
-    try:
-        size = os.lstat(root / path).st_size
-    except OSError:
-        return None
-    return size if size > limit else None
-
-
 def _untracked(git: Git) -> list[str]:
     """Every untracked, non-ignored file, for when status folded them into folders."""
     listed = git.run("ls-files", "--others", "--exclude-standard", "-z", ":/")
@@ -116,6 +108,32 @@ def _refused(stderr: bytes, paths: list[str]) -> tuple[str, str] | None:
     return None
 
 
+_KEPT = {True: "HEAD's version", False: "no version of it (HEAD has none)"}
+
+
+def _keep_head(git: Git, env: dict[str, str], commit: str | None, left: list[Skip]) -> list[Skip]:
+    """Put HEAD's version of the left-out tracked paths back in the scratch index (it was
+    seeded with the user's staged ones), or drop the paths HEAD does not have; ``left``
+    with reasons that say which."""
+    paths = sorted({s.path for s in left})
+    head: dict[str, bytes] = {}
+    if commit:  # the whole listing: any number of paths, and no pathspec magic to escape
+        wanted = set(paths)
+        for item in zsplit(git.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout):
+            path = os.fsdecode(item.partition(b"\t")[2])
+            if path in wanted:
+                head[path] = item
+    zero = b"0" * (64 if git.object_format == "sha256" else 40)
+    # mode 0 drops every stage of the path (a conflicted one has three), then HEAD's entry
+    lines = [b"0 " + zero + b"\t" + os.fsencode(path) for path in paths]
+    lines += [head[path] for path in paths if path in head]
+    git.run("update-index", "-z", "--index-info", input=b"".join(x + b"\0" for x in lines), env=env)
+    return [
+        Skip(s.path, True, f"{s.reason}; the snapshot keeps {_KEPT[s.path in head]}", s.size)
+        for s in left
+    ]
+
+
 def take_snapshot(
     git: Git,
     writer: ObjectWriter,
@@ -123,7 +141,7 @@ def take_snapshot(
     session_id: str,
     *,
     untracked_listed: bool,
-    max_untracked_bytes: int = MAX_UNTRACKED_BYTES,
+    rules: Rules = DEFAULT_RULES,
 ) -> Snapshot:
     """Commit the work tree as it is now (parent: HEAD) and return it.
 
@@ -138,13 +156,17 @@ def take_snapshot(
         if untracked_listed
         else _untracked(git)
     )
-    skipped: list[dict[str, Any]] = []
-    for path in untracked:
-        size = _oversized(git.worktree, path, max_untracked_bytes)
-        if size is not None:
-            reason = f"untracked file over the {max_untracked_bytes}-byte snapshot limit"
-            skipped.append({"path": path, "size": size, "reason": reason})
-    left_out = {s["path"] for s in skipped}
+    candidates = [Candidate(p, True) for p in tracked] + [Candidate(p, False) for p in untracked]
+    left = screen(git.worktree, candidates, rules)
+    left_out = {s.path for s in left}
+    # a renamed file left out takes its old name back too: HEAD's version is under it
+    renamed_from = [
+        Skip(c["from"], True, f"renamed to {c['path']}, which is left out")
+        for c in changed
+        if c["path"] in left_out and "from" in c
+    ]
+    left_tracked = [s for s in left if s.tracked] + renamed_from
+    skipped = [s for s in left if not s.tracked]
     # a nested repository shows as "dir/": update-index records it as a gitlink by its name
     paths = [p.rstrip("/") for p in tracked + untracked if p not in left_out]
     with scratch_index(git, seed=True) as env:
@@ -158,9 +180,12 @@ def take_snapshot(
                     raise map_error(args, result.returncode, result.stderr.decode(), git.root)
                 break
             path, reason = refused  # e.g. a nested repository with no commit yet
-            skipped.append({"path": path, "reason": f"git cannot add it: {reason}"})
+            skipped.append(Skip(path, False, f"git cannot add it: {reason}"))
             paths.remove(path)
+        if left_tracked:
+            left_tracked = _keep_head(git, env, section["commit"], left_tracked)
         tree = git.run("write-tree", env=env).text.strip()
     parents = [section["commit"]] if section["commit"] else []
     commit = writer.commit(tree, parents, f"gitprov: snapshot of session {session_id}\n")
-    return Snapshot(commit, skipped)
+    listed = [s.entry() for s in sorted(skipped + left_tracked, key=lambda s: s.path)]
+    return Snapshot(commit, listed)

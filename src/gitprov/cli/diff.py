@@ -14,6 +14,15 @@ from gitprov.cli.main import Target, main
 @click.argument("session_id")
 @click.pass_obj
 def diff_cmd(target: Target, session_id: str) -> None:
-    """Print the uncommitted change of SESSION_ID against its commit (empty for clean runs)."""
-    sys.stdout.buffer.write(diff(target.log(), session_id))
+    """Print the uncommitted change of SESSION_ID against its commit (empty for clean runs);
+    files the snapshot left out (secrets, exclusions, size) are named on stderr."""
+    log = target.log()
+    sys.stdout.buffer.write(diff(log, session_id))
     sys.stdout.flush()
+    for left in (log.get(session_id).get("git") or {}).get("snapshot_skipped") or []:
+        if isinstance(left, dict):
+            click.echo(
+                f"gitprov: not in the patch: {left.get('path')} (left out of the snapshot: "
+                f"{left.get('reason')})",
+                err=True,
+            )

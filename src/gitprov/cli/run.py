@@ -29,6 +29,14 @@ from gitprov.runner import Git
     "--require-pushed", is_flag=True, help="Refuse to start unless HEAD is on its upstream."
 )
 @click.option("--replace", is_flag=True, help="Replace the record of an --id that already has one.")
+@click.option(
+    "--snapshot-exclude",
+    "snapshot_exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave files matching PATTERN (gitignore syntax) out of a dirty run's snapshot, "
+    "as .gitprovignore does; repeatable.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
 def run(
@@ -37,6 +45,7 @@ def run(
     dirty: str,
     require_pushed: bool,
     replace: bool,
+    snapshot_exclude: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND in the repository and record it; exit as COMMAND exits.
@@ -57,6 +66,7 @@ def run(
         dirty=dirty,
         require_pushed=require_pushed,
         replace=replace,
+        snapshot_exclude=snapshot_exclude,
     )
     outcome = child.Outcome(1)
     try:
