@@ -33,7 +33,7 @@ import re
 import stat
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,11 +268,8 @@ class _Detector:
         from detect_secrets.plugins import keyword
         from detect_secrets.plugins.base import BasePlugin
 
-        classes: list[type[BasePlugin]] = [
-            cls
-            for cls in get_mapping_from_secret_type_to_class().values()
-            if cls.__name__ not in PLUGINS_OFF
-        ]
+        known: Mapping[str, type[BasePlugin]] = get_mapping_from_secret_type_to_class()
+        classes = [cls for cls in known.values() if cls.__name__ not in PLUGINS_OFF]
         # fixed formats first: their finding is final
         self.plugins = [cls() for cls in sorted(classes, key=lambda c: c.__name__ in HEURISTIC)]
         # Every KeywordDetector pattern needs one of its keywords, case-insensitively: a
