@@ -45,6 +45,22 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     return path
 
 
+def remove_object(repo: Path, sha: str) -> None:
+    """Make ``sha`` unreadable: unpack everything loose, then delete its file."""
+    aside = repo.parent / "packs-aside"
+    aside.mkdir(exist_ok=True)
+    for packed in (repo / ".git" / "objects" / "pack").glob("pack-*"):
+        packed.rename(aside / packed.name)
+    for pack in aside.glob("*.pack"):
+        with pack.open("rb") as stdin:
+            subprocess.run(
+                ["git", "-C", str(repo), "unpack-objects", "-q"], stdin=stdin, check=True
+            )
+    path = repo / ".git" / "objects" / sha[:2] / sha[2:]
+    path.chmod(0o644)
+    path.unlink()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

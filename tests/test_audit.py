@@ -18,7 +18,7 @@ from gitprov.errors import UnpushedCommitError
 from gitprov.runner import Git
 from gitprov.snapshot import scratch_index
 
-from conftest import git, make_repo
+from conftest import git, make_repo, remove_object
 
 
 def gitprov(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -274,9 +274,7 @@ def test_unknown_id(repo: Path, tmp_path: Path) -> None:
 def test_verify_names_a_missing_snapshot(dirty: Path) -> None:
     save(dirty, "fine")
     snapshot = str(save(dirty, "broken")["git"]["snapshot"])
-    loose = dirty / ".git" / "objects" / snapshot[:2] / snapshot[2:]
-    loose.chmod(0o644)
-    loose.unlink()
+    remove_object(dirty, snapshot)
     proc = gitprov("-C", str(dirty), "verify")
     assert proc.returncode == 1
     lines = proc.stdout.decode().splitlines()

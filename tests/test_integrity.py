@@ -21,7 +21,7 @@ from gitprov import SessionLog
 from gitprov.errors import RepositoryCorruptError, SessionExistsError
 from gitprov.storage import fanout
 
-from conftest import git, make_repo
+from conftest import git, make_repo, remove_object
 from kedro_project import kedro_run, make_kedro_project
 
 GITPROV = [sys.executable, "-m", "gitprov"]
@@ -59,22 +59,6 @@ def _bucket_of(repo: Path, session_id: str) -> str:
     return line.split()[2]
 
 
-def _remove_object(repo: Path, sha: str) -> None:
-    """Make ``sha`` unreadable: unpack everything loose, then delete its file."""
-    aside = repo.parent / "packs-aside"
-    aside.mkdir(exist_ok=True)
-    for packed in pack_dir(repo).glob("pack-*"):
-        packed.rename(aside / packed.name)
-    for pack in aside.glob("*.pack"):
-        with pack.open("rb") as stdin:
-            subprocess.run(
-                ["git", "-C", str(repo), "unpack-objects", "-q"], stdin=stdin, check=True
-            )
-    path = repo / ".git" / "objects" / sha[:2] / sha[2:]
-    path.chmod(0o644)
-    path.unlink()
-
-
 def test_a_missing_bucket_tree_stops_the_save_and_keeps_the_record(repo: Path) -> None:
     # two ids in one bucket: losing the bucket must not lose the other record
     ids = [f"run-{i}" for i in range(5000)]
@@ -83,7 +67,7 @@ def test_a_missing_bucket_tree_stops_the_save_and_keeps_the_record(repo: Path) -
     gitprov.record(repo, session_id=first).__enter__().__exit__(None, None, None)
     tip = git(repo, "rev-parse", "refs/provenance/sessions").strip()
     bucket = _bucket_of(repo, first)
-    _remove_object(repo, bucket)
+    remove_object(repo, bucket)
 
     with pytest.raises(RepositoryCorruptError, match=bucket):  # before the run, if it can
         gitprov.record(repo, session_id=second)
@@ -100,7 +84,7 @@ def test_a_corrupt_root_tree_names_the_object(repo: Path) -> None:
     gitprov.record(repo, session_id="a").__enter__().__exit__(None, None, None)
     root = git(repo, "rev-parse", "refs/provenance/sessions^{tree}").strip()
     tip = git(repo, "rev-parse", "refs/provenance/sessions").strip()
-    _remove_object(repo, root)
+    remove_object(repo, root)
     marker = repo.parent / "ran"
     proc = gitprov_cli(repo, "run", "--", "touch", str(marker))
     assert proc.returncode == 1 and not marker.exists()  # refused before the command
@@ -146,7 +130,7 @@ def test_modes_under_shared_repository_match_gits(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 @pytest.mark.parametrize(
     ("setting", "pack_synced"),
-    [(None, True), ("none", False), ("pack,-pack-metadata", True)],
+    [(None, True), ("none", False), ("-pack-metadata", True)],
 )
 def test_packs_are_fsynced_as_git_would(
     tmp_path: Path, setting: str | None, pack_synced: bool
@@ -178,7 +162,7 @@ def test_packs_are_fsynced_as_git_would(
     synced = trace.read_text()
     # the pack and its index are flushed as temporary files, before the rename
     assert ("/pack/tmp_pack_" in synced) == pack_synced, synced
-    if setting == "pack,-pack-metadata":
+    if setting == "-pack-metadata":
         assert "/pack/tmp_idx_" not in synced
     elif setting is None:
         assert "/pack/tmp_idx_" in synced  # git's default hardens pack metadata too
@@ -309,6 +293,18 @@ def test_a_full_disk_keeps_the_run_status_and_the_record(small_disk: Path) -> No
     assert "spool" in proc.stderr  # kept outside the full disk, and said where
     packs = {p.stem for p in pack_dir(repo).glob("*.pack")}
     assert packs == {p.stem for p in pack_dir(repo).glob("*.idx")}  # no pack without index
+    # no room for the spool either: the record is printed whole, and said to be lost
+    cache = small_disk / "cache"
+    proc = subprocess.run(
+        [*GITPROV, "-C", str(repo), "run", "--id", "lost", "--", "true"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(cache), "COLUMNS": "1000"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "session lost was NOT recorded" in proc.stderr
+    assert "recorded session lost" not in proc.stderr
+    assert "session_id: lost" in proc.stderr  # the record itself, to be saved by hand
     filler.unlink()
     assert gitprov_cli(repo, "recover").returncode == 0
     (session_id,) = SessionLog(repo).ids()
@@ -383,3 +379,69 @@ def test_a_kedro_run_with_a_stale_lock_succeeds_and_keeps_its_record(tmp_path: P
     assert gitprov_cli(project, "recover").returncode == 0
     (session_id,) = SessionLog(project).ids()
     assert SessionLog(project).get(session_id)["run"]["status"] == "success"
+
+
+def test_a_snapshot_commit_goes_into_the_saves_kept_pack(repo: Path) -> None:
+    (repo / "dirty.txt").write_text("dirty\n")
+    with gitprov.record(repo, session_id="d"):
+        pass
+    snapshot = SessionLog(repo).get("d")["git"]["snapshot"]
+    loose = repo / ".git" / "objects" / snapshot[:2] / snapshot[2:]
+    assert not loose.exists()  # not a loose object a prune could take before the ref moved
+    (idx,) = pack_dir(repo).glob("*.idx")
+    assert snapshot in git(repo, "verify-pack", "-v", str(idx))
+
+
+def test_a_missing_tip_commit_is_named_at_once(repo: Path) -> None:
+    for session_id in ("a", "b"):
+        gitprov.record(repo, session_id=session_id).__enter__().__exit__(None, None, None)
+    tip = git(repo, "rev-parse", "refs/provenance/sessions").strip()
+    remove_object(repo, tip)
+    started = time.monotonic()
+    proc = gitprov_cli(repo, "run", "--id", "c", "--", sys.executable, "-c", "exit(4)")
+    assert time.monotonic() - started < 20  # not the retry budget of a lost race
+    assert proc.returncode in (1, 4)  # refused before, or the command's own status
+    assert tip in proc.stderr and "other writers" not in proc.stderr
+    assert git(repo, "rev-parse", "refs/provenance/sessions").strip() == tip
+
+
+def test_a_tampered_spool_file_writes_nothing(repo: Path) -> None:
+    lock = repo / ".git" / "refs" / "provenance" / "sessions.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("")
+    os.utime(lock, (time.time() - 60,) * 2)
+    with gitprov.record(repo, session_id="kept") as rec:
+        pass
+    lock.unlink()
+    assert rec.session.spooled is not None
+    good = rec.session.spooled.read_text()
+    head = git(repo, "rev-parse", "HEAD").strip()
+    for name, old, new in (
+        ("pin", f"- {head}", "- HEAD"),
+        ("note", f"- {head}", "- zz"),
+    ):
+        bad = rec.session.spooled.with_name(f"{name}.1.yaml")
+        bad.write_text(good.replace("session_id: kept", f"session_id: {name}").replace(old, new))
+    proc = gitprov_cli(repo, "recover")
+    assert proc.returncode == 1  # the tampered ones are named, and stay
+    assert "not an object id" in proc.stderr
+    assert "recovered session kept" in proc.stdout
+    assert SessionLog(repo).ids() == ["kept"]
+    fsck(repo)  # nothing malformed was written
+
+
+def test_recover_replace_writes_over_an_id_taken_meanwhile(repo: Path) -> None:
+    lock = repo / ".git" / "refs" / "provenance" / "sessions.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("")
+    os.utime(lock, (time.time() - 60,) * 2)
+    proc = gitprov_cli(repo, "run", "--id", "same", "--", sys.executable, "-c", "exit(2)")
+    assert proc.returncode == 2
+    lock.unlink()
+    assert gitprov_cli(repo, "run", "--id", "same", "--", "true").returncode == 0
+    # the next save tried the spooled one: the id had a record by then
+    assert SessionLog(repo).get("same")["run"]["exit_code"] == 0
+    assert gitprov_cli(repo, "recover").returncode == 1
+    proc = gitprov_cli(repo, "recover", "--replace")
+    assert proc.returncode == 0, proc.stderr
+    assert SessionLog(repo).get("same")["run"]["exit_code"] == 2

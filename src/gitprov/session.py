@@ -54,7 +54,8 @@ class Session:
     A repository gitprov cannot write to (bare, read-only) is refused here, before the run.
     A save that fails afterwards keeps the record in the spool (:mod:`gitprov.spool`),
     logs one line saying how to recover it, and does not raise: the run's own outcome
-    stands. ``spooled`` then names the spool file.
+    stands. ``spooled`` then names the spool file; ``recorded`` says whether the last save
+    reached the ref.
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class Session:
         #: Whether the id had a record when this session began (checked unless ``replace``).
         self.existing = not replace and self.records.has(self.session_id)
         self.spooled: Path | None = None
+        self.recorded = False
         self._saved = False  # a session saving again replaces its own record
         # Read now, so that save() needs no more than `git status` (a moved HEAD is
         # described again there).
@@ -161,8 +163,10 @@ class Session:
         try:
             # update-ref starts first and the trees are read while `git status` runs, so
             # the save then waits on little more than git status itself.
+            writer = self.records.writer
             with self.records.saving(self.session_id) as pending:
-                git = self._git_section(meanwhile=pending.prefetch)
+                with writer.deferring():  # the snapshot's commit goes into the save's pack
+                    git = self._git_section(meanwhile=pending.prefetch)
                 record = build(
                     self.session_id, data, git, project=self.project, secret_keys=self._secret_keys
                 )
@@ -171,12 +175,14 @@ class Session:
                 pins = [pin] if pin else []
                 payload = dump(record)
                 pending.save(payload, note=note, pins=pins, replace=replace)
+                writer.settle()
         except Exception as exc:
             return self._keep(data, record, payload, note, pins, replace, exc)
         except BaseException as exc:  # interrupted mid-save: keep the record, then stop
             self._keep(data, record, payload, note, pins, replace, exc)
             raise
-        self._saved = True
+        self._saved = self.recorded = True
+        self.spooled = None
         logger.info(
             "gitprov: recorded session %s on %s (commit %s%s)",
             self.session_id,
@@ -210,6 +216,13 @@ class Session:
     ) -> dict[str, Any]:
         """Spool the record a failed save could not write, and say so in one line."""
         reason = str(exc) or type(exc).__name__
+        self.recorded = False
+        try:
+            self.records.writer.flush_deferred()  # the snapshot a spooled record pins
+        except OSError as error:
+            logger.warning(
+                "gitprov: the snapshot of session %s is lost: %s", self.session_id, error
+            )
         if payload is None:  # the failure came before the record was whole
             try:
                 record = record or build(
@@ -232,6 +245,7 @@ class Session:
             None if note is None else (note.commit, note.line),
             pins,
         )
+        self.spooled = None
         try:
             self.spooled = spool.keep(self.git, self.rules, entry)
         except GitProvError as error:

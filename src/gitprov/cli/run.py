@@ -80,12 +80,15 @@ def run(
     except GitProvError as exc:  # the command ran, but its record could not be written
         click.echo(f"gitprov: error: {exc}", err=True)
         child.exit_like(outcome)
-    if recording.session.spooled is None:
+    session = recording.session
+    if session.recorded:
         click.echo(f"gitprov: recorded session {recording.session_id}", err=True)
-    else:  # the session logged why, and where the record is kept
+    elif session.spooled is not None:  # the session logged why
         click.echo(
-            f"gitprov: session {recording.session_id} is spooled in "
-            f"{recording.session.spooled}; `gitprov recover` writes it",
+            f"gitprov: session {recording.session_id} is spooled in {session.spooled}; "
+            f"`gitprov recover` writes it",
             err=True,
         )
+    else:  # the session logged why, and the record itself
+        click.echo(f"gitprov: session {recording.session_id} was NOT recorded", err=True)
     child.exit_like(outcome)
