@@ -9,6 +9,7 @@ any repository holds the forgotten record's content or its snapshot's files.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,9 @@ import yaml
 from gitprov import GitSessionStore, SessionLog
 from gitprov.errors import SessionForgottenError
 from gitprov.runner import Git
-from gitprov.storage import RecordStore, tombstone_path
+from gitprov.storage import RecordStore, fanout, tombstone_path
 
-from conftest import git, make_repo
+from conftest import GIT_ENV, git, make_repo
 
 CLI = [sys.executable, "-c", "from gitprov.cli import main; main()"]
 FORGOTTEN = "2026-01-02T10.00.00.000Z"
@@ -186,3 +187,152 @@ def test_forget_purges_a_record_from_every_clone_and_the_remote(team: Team) -> N
     with pytest.raises(SessionForgottenError):
         RecordStore(Git.discover(b)).save(FORGOTTEN, f"session_id: {FORGOTTEN}\n".encode())
     assert SessionLog(b).ids() == kept
+
+
+def test_a_commit_another_record_pins_stays_until_its_last_record_goes(team: Team) -> None:
+    a = team.clone("a")
+    (a / "detached.txt").write_text("CODE-ONLY-THE-RUNS-PIN-9e41\n")
+    git(a, "add", "detached.txt")
+    git(a, "commit", "-qm", "a commit no branch keeps")
+    code = git(a, "rev-parse", "HEAD").strip()
+    git(a, "checkout", "-q", "--detach")
+    git(a, "branch", "-q", "-f", "main", "HEAD~1")  # only the records keep `code` now
+    save(a, "clean-1")
+    save(a, "clean-2")  # both pin `code`: clean runs pin the commit they ran on
+    git(a, "checkout", "-q", "main")
+    ok(a, "forget", "clean-1", "--reason", "test")
+    purge(a)
+    assert git(a, "cat-file", "-t", code).strip() == "commit"  # clean-2's save pins it
+    assert SessionLog(a).ids() == ["clean-2"]
+    assert [entry["session_id"] for entry in SessionLog(a).for_commit(code)] == ["clean-2"]
+    out = ok(a, "forget", "clean-2", "--reason", "test")
+    assert code[:12] in out  # no save pins it any longer
+    purge(a)
+    assert b"CODE-ONLY-THE-RUNS-PIN-9e41" not in objects(a)
+    gone = subprocess.run(["git", "-C", str(a), "cat-file", "-e", code], capture_output=True)
+    assert gone.returncode != 0
+    assert SessionLog(a).ids() == []
+    git(a, "fsck", "--strict", "--full", "--no-progress")
+
+
+def test_forget_refuses_unknown_ids_says_already_and_needs_a_reason(team: Team) -> None:
+    a, b = team.clone("a"), team.clone("b")
+    save(b, "only-fetched")
+    ok(b, "sync")
+    git(a, "fetch", "-q")  # a knows it only from its tracking ref
+    save(a, "local-1")
+    before = git(a, "for-each-ref")
+    unknown = gitprov(a, "forget", "local-1", "nope", "--reason", "typo")
+    assert unknown.returncode == 1 and "no session nope is recorded" in unknown.stderr
+    assert git(a, "for-each-ref") == before  # nothing forgotten, not even local-1
+    assert gitprov(a, "forget", "local-1").returncode == 2  # --reason is required
+    blank = gitprov(a, "forget", "local-1", "--reason", "  ")
+    assert blank.returncode == 1 and "give the reason" in blank.stderr
+    assert "forgot session only-fetched" in ok(a, "forget", "only-fetched", "--reason", "r1")
+    assert "only-fetched" not in SessionLog(a).ids()  # the stale fetched copy is not read
+    again = ok(a, "forget", "only-fetched", "--reason", "r2")
+    assert again.startswith("session only-fetched was already forgotten on ") and ": r1" in again
+    ok(a, "sync")
+    assert SessionLog(team.remote).ids() == ["local-1"]
+    ok(b, "sync")
+    assert SessionLog(b).ids() == ["local-1"]
+    refused = gitprov(b, "run", "--id", "only-fetched", "--", "true")
+    assert "session only-fetched was forgotten on " in refused.stderr
+    assert SessionLog(b).tombstone("only-fetched") is not None
+    assert "only-fetched" not in SessionLog(b).ids()
+
+
+def test_two_clones_forgetting_one_record_converge(team: Team) -> None:
+    a, b = team.clone("a"), team.clone("b")
+    save(a, "twice", note=RECORD_MARKER)
+    save(a, "kept")
+    ok(a, "sync")
+    ok(b, "sync")
+    ok(a, "forget", "twice", "--reason", "from a")
+    ok(b, "forget", "twice", "--reason", "from b")
+    for repo in (a, b, a, b):
+        ok(repo, "sync")
+    tips = {git(r, "rev-parse", "refs/provenance/sessions") for r in (a, b, team.remote)}
+    assert len(tips) == 1  # one history, one tombstone (the same one everywhere)
+    for repo in (a, b, team.remote):
+        purge(repo)
+        assert RECORD_MARKER.encode() not in objects(repo)
+        assert SessionLog(repo).ids() == ["kept"]
+        git(repo, "fsck", "--strict", "--full", "--no-progress")
+
+
+def plumb(repo: Path, *args: str, data: bytes = b"") -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    proc = subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.decode().strip()
+
+
+def mktree(repo: Path, rows: dict[str, tuple[str, str]]) -> str:
+    """A tree of ``rows`` (name -> (mode, id)), written by git's own ``mktree``."""
+    lines = [
+        f"{mode} {'tree' if mode == '040000' else 'blob'} {sha}\t{name}\0"
+        for name, (mode, sha) in rows.items()
+    ]
+    return plumb(repo, "mktree", "-z", data="".join(lines).encode())
+
+
+def test_a_remotes_tombstones_are_checked_and_the_valid_ones_applied(team: Team) -> None:
+    a = team.clone("a")
+    save(a, "doomed", note=RECORD_MARKER)
+    save(a, "kept")
+    ok(a, "sync")
+    remote = team.remote
+
+    def blob(data: bytes) -> str:
+        return plumb(remote, "hash-object", "-w", "--stdin", data=data)
+
+    def stone(session_id: str, extra: str = "") -> str:
+        return blob(
+            f"session_id: {session_id}\nforgotten_at: '2026-01-01T00:00:00.000Z'\n"
+            f"by: someone\nreason: on the remote\n{extra}".encode()
+        )
+
+    folders: dict[str, dict[str, tuple[str, str]]] = {}
+    for session_id, folder, data in (
+        ("doomed", fanout("doomed"), stone("doomed")),
+        ("chatty", fanout("chatty"), stone("chatty", "record: a copy of the content\n")),
+        ("misplaced", "00" if fanout("misplaced") != "00" else "01", stone("misplaced")),
+    ):
+        folders.setdefault(folder, {})[f"{session_id}.yaml"] = ("100644", data)
+    rows = {name: ("040000", mktree(remote, files)) for name, files in folders.items()}
+    rows["zz"] = ("040000", mktree(remote, {"x.yaml": ("100644", stone("x"))}))
+    root = {}
+    for line in plumb(remote, "ls-tree", "refs/provenance/sessions").splitlines():
+        meta, name = line.split("\t")
+        mode, _, sha = meta.split()
+        root[name] = (mode, sha)
+    root["forgotten"] = ("040000", mktree(remote, rows))
+    tip = plumb(remote, "rev-parse", "refs/provenance/sessions")
+    commit = plumb(remote, "commit-tree", mktree(remote, root), "-p", tip, "-m", "tombstones")
+    plumb(remote, "update-ref", "refs/provenance/sessions", commit)
+
+    synced = gitprov(a, "sync")
+    assert synced.returncode == 0, synced.stderr
+    forgot = "forgot here what origin has tombstones for (this clone's history rewritten)"
+    assert f"{forgot}: session doomed" in synced.stdout
+    tracking = "refs/provenance/remotes/origin/sessions:forgotten"
+    for named in (
+        f"{tracking}/{fanout('chatty')}/chatty.yaml: the tombstone of session chatty is not a "
+        "mapping of exactly session_id, forgotten_at, by, reason",
+        f"{tracking}/{'00' if fanout('misplaced') != '00' else '01'}/misplaced.yaml: a record "
+        f"that belongs in folder {fanout('misplaced')}/",
+        f"{tracking}/zz: not a two-hex-digit folder",
+    ):
+        assert synced.stderr.count(named) == 1, (named, synced.stderr)
+    assert SessionLog(a).ids() == ["kept"]
+    assert SessionLog(a).tombstone("doomed") is not None
+    held = git(a, "ls-tree", "-r", "--name-only", "refs/provenance/sessions", "forgotten")
+    assert held.split() == [f"forgotten/{fanout('doomed')}/doomed.yaml"]
+    # the remote added the tombstone, not the rewrite: its own history is purged too
+    assert "rewrote origin's records history without the forgotten sessions it still held" in (
+        synced.stdout
+    )
+    for repo in (a, remote):
+        assert RECORD_MARKER.encode() not in reachable(repo, "refs/provenance/sessions")
+        git(repo, "fsck", "--strict", "--full", "--no-progress")

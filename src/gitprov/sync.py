@@ -245,13 +245,14 @@ class SyncReport:
             )
         if self.forgotten:
             out.append(
-                f"forgot here what {where} has tombstones for (its history rewritten): "
-                f"session {', '.join(self.forgotten)}"
+                f"forgot here what {where} has tombstones for (this clone's history "
+                f"rewritten): session {', '.join(self.forgotten)}"
             )
         if self.purged:
             out.append(
-                f"rewrote {where}'s records without the sessions forgotten here (a push with "
-                f"a lease on the value fetched): session {', '.join(self.purged)}"
+                f"rewrote {where}'s records history without the forgotten sessions it still "
+                f"held (pushed with a lease on the value fetched): session "
+                f"{', '.join(self.purged)}"
             )
         for move in self.pushed:
             change = f"{_short(move.old)}..{_short(move.new)}" if move.old else "new"
@@ -309,6 +310,7 @@ class _Purge:
     remote: str | None
     folder: Entry | None = None
     noted_on: set[str] = field(default_factory=set)
+    left_out: list[LeftOut] = field(default_factory=list)  # of the remote's tombstones
 
     def forgotten(self, store: RecordStore, cat: ObjectReader) -> Tombstones | None:
         return None if self.folder is None else Tombstones(store, cat, self.folder)
@@ -492,8 +494,10 @@ class Sync:
         A remote whose tip this clone already has brings nothing, and the local history
         holds no record that a local tombstone names, so only a remote with new commits is
         looked at. The remote's tombstones that this clone lacks rewrite the local history
-        (all of it); this clone's that the remote lacks rewrite the commits of the remote
-        that the (clean) local history does not reach, and the push then goes with a lease.
+        (all of it). Then the ids whose tombstones either side lacks rewrite the commits of
+        the remote that the (now clean) local history does not reach: a remote that lacks
+        a tombstone, or holds one but not the rewrite (a plain commit adding it), still
+        holds the record; then the push goes with a lease, and cleans the remote too.
         """
         local, remote = tips
         l_root, r_root = (
@@ -503,7 +507,8 @@ class Sync:
         purge = _Purge(local, remote, ours)
         if remote is None or remote in (local, *candidates) or ours is theirs is None:
             return purge
-        offered, there = self._tombstone_changes(cat, tracking, ours, theirs, result.left_out)
+        offered, there = self._tombstone_changes(cat, tracking, ours, theirs, purge.left_out)
+        result.left_out += purge.left_out
         mine = Tombstones(self.store, cat, ours)
         here = sorted(i for i in offered if i not in mine)
         if not here and not there:
@@ -511,16 +516,13 @@ class Sync:
             return purge
         held.enter_context(self.store.write_lock())  # a save now would only be merged again
         if here and local is not None:
-            purge.local = self._rewrite(cat, here, local, None, purge, held)
-        if there:
-            within = self.git.run(
-                "rev-list", remote, *(["--not", purge.local] if purge.local else [])
-            )
-            purge.remote = self._rewrite(cat, there, remote, set(within.text.split()), purge, held)
-            if purge.remote != remote:
-                self._leases[self.store.ref] = remote
-                result.purged = there
-        result.forgotten = here
+            purge.local, result.forgotten = self._rewrite(cat, here, local, None, purge, held)
+        new = sorted({*here, *there})
+        within = self.git.run("rev-list", remote, *(["--not", purge.local] if purge.local else []))
+        purge.remote, found = self._rewrite(cat, new, remote, set(within.text.split()), purge, held)
+        if purge.remote != remote:
+            self._leases[self.store.ref] = remote
+            result.purged = found
         purge.folder = with_tombstones(self.store, cat, ours, offered)
         return purge
 
@@ -532,15 +534,16 @@ class Sync:
         within: set[str] | None,
         purge: _Purge,
         held: ExitStack,
-    ) -> str:
+    ) -> tuple[str, list[str]]:
         """``tip`` rewritten without the records of ``ids`` (its objects in one pack, kept
-        until the refs moved); where their note lines may be goes into ``purge``."""
+        until the refs moved), and the ids whose records it held; where their note lines
+        may be goes into ``purge``."""
         rewrite = Rewrite(self.store, ids)
         with self.store.writer.batch() as batch:
             held.callback(batch.release)
             new = rewrite.run(tip, within)
         purge.noted_on |= rewrite.noted_on(cat)
-        return new
+        return new, sorted(set(rewrite.records.values()))
 
     def _tombstone_changes(
         self,
@@ -682,7 +685,8 @@ class Sync:
         result.outgoing = union.outgoing
         result.conflicts = union.conflicts
         message = f"gitprov: merge {_n(union.incoming)} from {self.remote.shown}\n"
-        return self._merged(union.tree, (local, remote), action, union.left_out, message)
+        left_out = union.left_out + purge.left_out
+        return self._merged(union.tree, (local, remote), action, left_out, message)
 
     def _count(self, cat: ObjectReader, tree: str | None) -> int:
         root = self.store.tree(cat, tree)
