@@ -74,8 +74,11 @@ def _text(path: Path) -> str:
 def _declared(project: Path) -> list[str]:
     names: list[str] = []
     pyproject = _text(project / "pyproject.toml")
-    if pyproject and sys.version_info >= (3, 11):
-        import tomllib
+    if pyproject:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # the same parser, before it joined the standard library
+            import tomli as tomllib
 
         try:
             table: dict[str, Any] = tomllib.loads(pyproject)
