@@ -130,6 +130,13 @@ def test_forget_purges_a_record_from_every_clone_and_the_remote(team: Team) -> N
     assert "rewrote " in ok(a, "sync")  # the one forced push, with a lease
     assert FORGOTTEN not in SessionLog(team.remote).ids()
 
+    # a plain git fetch takes the rewritten remote as it is; from then on C's stale copy is
+    # neither listed nor shown, though C still holds it until its next sync
+    git(c, "fetch", "-q")
+    assert FORGOTTEN in git(c, "ls-tree", "-r", "--name-only", "refs/provenance/sessions")
+    assert FORGOTTEN not in ok(c, "list", "--format", "ids")
+    assert FORGOTTEN not in ok(c, "list", "--commit", head, "--format", "ids")
+    assert f"session {FORGOTTEN} was forgotten on " in gitprov(c, "show", FORGOTTEN).stderr
     # C still holds the record: a plain git push through the pre-push hook cannot bring it
     # back (the hook's non-forced push is refused), nor can `gitprov push` or `sync`
     (c / "work.txt").write_text("work\n")

@@ -31,16 +31,10 @@ from gitprov.errors import (
     SessionNotFoundError,
 )
 from gitprov.forget import Forgotten, forget
+from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
 from gitprov.runner import Git, ObjectReader, has_refs_under
 from gitprov.schema import load, validate_session_id
-from gitprov.storage import (
-    DEFAULT_NOTES_REF,
-    DEFAULT_REF,
-    RecordStore,
-    record_path,
-    tombstone_path,
-    tracking_prefix,
-)
+from gitprov.storage import RecordStore, record_path, tombstone_path
 from gitprov.tombstones import Tombstone
 from gitprov.untrusted import LeftOut, list_records
 
@@ -48,15 +42,12 @@ logger = logging.getLogger(__name__)
 
 
 class _Copies:
-    """The remote-tracking copies of the refs (``storage.tracking_ref``), looked up by one
+    """The remote-tracking copies of the refs (``refs.tracking_ref``), looked up by one
     ``for-each-ref`` that runs while the caller starts reading the local refs."""
 
     def __init__(self, git: Git, refs: list[str]) -> None:
         self._git = git
-        self._patterns = {}
-        for ref in refs:
-            self._patterns[ref] = (tracking_prefix(ref), f"/{ref.rpartition('/')[2]}")
-        prefixes = sorted({prefix for prefix, _ in self._patterns.values()})
+        prefixes = sorted({tracking_prefix(ref) for ref in refs})
         self._proc = git.start("for-each-ref", "--format=%(objecttype) %(refname)", *prefixes)
         self._found: dict[str, str] | None = None  # ref -> type of the object it names
 
@@ -73,12 +64,7 @@ class _Copies:
         if self._found is None:
             lines = self._git.finish(self._proc).text.splitlines()
             self._found = {r: kind for kind, _, r in (line.partition(" ") for line in lines)}
-        pre, suf = self._patterns[ref]
-        copies = sorted(
-            r
-            for r in self._found
-            if r.startswith(pre) and r.endswith(suf) and len(r) > len(pre + suf)
-        )
+        copies = sorted(r for r in self._found if is_tracking_ref(r, ref))
         others = [
             LeftOut(r, f"points at a {self._found[r]}, not a commit")
             for r in copies
@@ -91,16 +77,17 @@ class SessionLog:
     """Read-only view of the recorded sessions of the repository containing ``path`` (or
     of the repository a :class:`Git` already located).
 
-    ``skipped`` lists what was not read, each named once in a warning (logger
-    ``gitprov.log``).
+    ``ref``/``notes_ref`` default to the repository's ``gitprov.ref``/``gitprov.notesRef``,
+    else the default names (:func:`gitprov.refs.resolve`). ``skipped`` lists what was not
+    read, each named once in a warning (logger ``gitprov.log``).
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str] | Git = ".",
         *,
-        ref: str = DEFAULT_REF,
-        notes_ref: str | None = DEFAULT_NOTES_REF,
+        ref: str | None = None,
+        notes_ref: NotesRefOption = CONFIGURED,
     ) -> None:
         self.git = path if isinstance(path, Git) else Git.discover(path)
         self._store = RecordStore(self.git, ref, notes_ref)
@@ -168,12 +155,12 @@ class SessionLog:
         session_id = id_or_prefix
         unreadable: list[LeftOut] = []
         with self.git.objects() as cat:
-            tombstone = self._tombstone(cat, session_id)
+            refs = self._records_refs()
+            tombstone = self._tombstone(cat, refs, session_id)
             if tombstone is not None:
                 raise tombstone.error()
             found = self._find(cat, [self.ref], session_id, unreadable)
-            if found is None:  # only now look for fetched copies: a local hit costs no more
-                refs = self.sources()[0]
+            if found is None:
                 found = self._find(cat, refs[1:], session_id, unreadable)
                 if found is None and not unreadable:
                     session_id = self.resolve(id_or_prefix)
@@ -188,12 +175,17 @@ class SessionLog:
         """The tombstone of a forgotten session (here or in a fetched copy), else ``None``."""
         validate_session_id(session_id)
         with self.git.objects() as cat:
-            return self._tombstone(cat, session_id)
+            return self._tombstone(cat, self._records_refs(), session_id)
 
-    def _tombstone(self, cat: ObjectReader, session_id: str) -> Tombstone | None:
-        refs = [self.ref]
-        if has_refs_under(self.git.common_dir, tracking_prefix(self.ref)) is not False:
-            refs = self.sources()[0]
+    def _records_refs(self) -> list[str]:
+        """The records refs to read: the local one, and fetched copies when there may be
+        some (no process when the ref files say there are none)."""
+        if has_refs_under(self.git.common_dir, tracking_prefix(self.ref)) is False:
+            return [self.ref]
+        return self.sources()[0]
+
+    def _tombstone(self, cat: ObjectReader, refs: list[str], session_id: str) -> Tombstone | None:
+        """``session_id``'s tombstone in the first of ``refs`` that holds a readable one."""
         for ref in refs:
             where = f"{ref}:{tombstone_path(session_id)}"
             obj = cat.read(where)
@@ -286,12 +278,14 @@ class SessionLog:
         ``snapshot`` when there is one, and the full ``commit``; ``get(session_id)`` or
         ``records(ids)`` give the whole records. Answering from the index alone keeps this
         as cheap as ``git notes show``, however many sessions ran on the commit. A fetched
-        note's lines that are not session entries are skipped.
+        note's lines that are not session entries are skipped, and so are forgotten
+        sessions (a stale copy may still list them).
         """
         if self._store.notes_ref is None:
             raise GitProvError("the commit index is turned off (notes_ref=None)")
         notes_ref = self._store.notes_ref
         with self._copies() as copies, self.git.objects() as cat:
+            records_refs = self._sources(copies, self.ref)
             commit = cat.read(f"{rev}^{{commit}}")
             if commit is None:
                 raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
@@ -306,7 +300,8 @@ class SessionLog:
                     continue
                 for entry in found:
                     entries.setdefault(entry["session_id"], {**entry, "commit": commit.sha})
-        return [entries[session_id] for session_id in sorted(entries)]
+            forgotten = {i for i in entries if self._tombstone(cat, records_refs, i)}
+        return [entries[i] for i in sorted(entries) if i not in forgotten]
 
     def _note(self, cat: ObjectReader, source: str, commit: str) -> list[dict[str, Any]]:
         """The entries of ``commit``'s note in the notes ref ``source``; a fetched one's
