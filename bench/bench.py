@@ -29,6 +29,7 @@ from typing import Any
 
 import gitprov
 from gitprov import notes as gp_notes
+from gitprov import refs as gp_refs
 from gitprov import schema as gp_record
 from gitprov import snapshot as gp_snapshot
 from gitprov import storage as gp_storage
@@ -226,7 +227,7 @@ def build_sessions(repo: Path, commits: Sequence[str]) -> dict[str, list[str]]:
     stamp = int(time.time())
     per_commit: dict[str, list[str]] = {}
     records = bytearray()
-    records += b"commit %s\n" % gp_storage.DEFAULT_REF.encode()
+    records += b"commit %s\n" % gp_refs.DEFAULT_REF.encode()
     records += b"committer gitprov <gitprov@localhost> %d +0000\n" % stamp
     records += data_cmd(b"bench fixture: %d sessions" % (len(commits) * SESSIONS_PER_COMMIT))
     records += b"M 100644 inline %s\n" % gp_storage.FORMAT_FILE.encode()
@@ -256,7 +257,7 @@ def build_sessions(repo: Path, commits: Sequence[str]) -> dict[str, list[str]]:
         note_files += data_cmd(note)
     records += b"\n"
     notes_commit = bytearray()
-    notes_commit += b"commit %s\n" % gp_storage.DEFAULT_NOTES_REF.encode()
+    notes_commit += b"commit %s\n" % gp_refs.DEFAULT_NOTES_REF.encode()
     notes_commit += b"committer gitprov <gitprov@localhost> %d +0000\n" % stamp
     notes_commit += data_cmd(b"bench fixture: notes")
     notes_commit += note_files + b"\n"
@@ -282,7 +283,7 @@ def verify_fixture(repo: Path, per_commit: dict[str, list[str]]) -> None:
     shown = git(repo, "notes", "--ref", "provenance", "show", rev)
     if len(shown.splitlines()) != SESSIONS_PER_COMMIT:
         raise RuntimeError("fixture: git notes show does not see the 2-level fanout note")
-    tree = git(repo, "ls-tree", "--name-only", gp_storage.DEFAULT_NOTES_REF)
+    tree = git(repo, "ls-tree", "--name-only", gp_refs.DEFAULT_NOTES_REF)
     if any(len(name) != 2 for name in tree.split()):
         raise RuntimeError("fixture: notes tree root is not a 2-hex fanout")
     fsck = subprocess.run(

@@ -71,3 +71,14 @@ def test_a_dirty_recording_stays_within_budget(repo: Path, tmp_path: Path) -> No
     assert sorted(verbs(calls)) == sorted(
         ["rev-parse", "status", "update-ref", "update-index", "write-tree"]
     )
+
+
+def test_refs_kept_in_the_config_cost_no_process(repo: Path, tmp_path: Path) -> None:
+    """``gitprov.ref``/``gitprov.notesRef`` are read from the config file in-process."""
+    git(repo, "config", "gitprov.ref", "refs/provenance/team")
+    git(repo, "config", "gitprov.notesRef", "refs/notes/team")
+    calls = git_calls(repo, tmp_path, "team")
+    assert sorted(verbs(calls)) == ["rev-parse", "status", "update-ref"]
+    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/provenance").split() == [
+        "refs/provenance/team"
+    ]

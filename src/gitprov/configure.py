@@ -12,15 +12,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitprov.refs import (
+    DEFAULT_NOTES_REF,
+    DEFAULT_REF,
+    NOTES_REF_CONFIG,
+    REF_CONFIG,
+    exact_glob,
+    fetch_refspecs,
+    tracking_ref,
+)
 from gitprov.runner import Git
-from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF, tracking_ref
 
 HOOK_MARKER = b"gitprov pre-push hook"
-
-#: Where non-default ref names are kept (by ``gitprov --ref/--notes-ref ... init``), so that
-#: later commands and the pre-push hook use them without being told again.
-REF_CONFIG = "gitprov.ref"
-NOTES_REF_CONFIG = "gitprov.notesRef"
 
 
 @dataclass(frozen=True)
@@ -59,31 +62,9 @@ def _set(git: Git, key: str, value: str, why: str) -> Step:
     return Step("changed", f"set {key} = {value} ({why})")
 
 
-def fetch_refspecs(ref: str, remote: str) -> list[str]:
-    """How ``ref`` is fetched from ``remote``: into its tracking namespace, never onto the
-    local ref.
-
-    Forced (``+``): a tracking ref is a mirror of the remote's, and a remote whose records
-    were rewritten (``gitprov forget``) must never make a plain ``git fetch`` or ``git
-    pull`` fail; the local refs still move only by gitprov's compare-and-swap. A pattern
-    (``.../session*``), because git refuses a whole ``git fetch`` when an exact configured
-    source ref is missing on the remote, as it is on every remote before the first push of
-    records; and a negative refspec, so that a remote ref below the name (``.../sessions/x``)
-    cannot clash with the tracking ref itself.
-    """
-    return [f"+{ref[:-1]}*:{tracking_ref(ref, remote)[:-1]}*", f"^{ref}/*"]
-
-
 def _legacy_refspec(ref: str, remote: str) -> str:
     """The non-forced refspec earlier versions of ``init`` wrote; ``init`` upgrades it."""
     return fetch_refspecs(ref, remote)[0][1:]
-
-
-def exact_glob(ref: str) -> str:
-    """``ref`` as a glob matching only itself (``refs/notes/provenanc[e]``): git warns
-    about a notes ref named in ``notes.displayRef``/``notes.rewriteRef`` that does not
-    exist yet (a fresh clone), and says nothing of a glob that matches nothing."""
-    return f"{ref[:-1]}[{ref[-1]}]"
 
 
 def _upgrade(git: Git, key: str, old: str, new: str, why: str) -> Step:

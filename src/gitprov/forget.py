@@ -41,6 +41,7 @@ from gitprov.errors import (
     SessionNotFoundError,
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
+from gitprov.refs import tracking_prefix
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import load, now_utc, validate_session_id
 from gitprov.storage import (
@@ -53,7 +54,6 @@ from gitprov.storage import (
     fanout,
     lost_race,
     record_path,
-    tracking_prefix,
 )
 from gitprov.tombstones import MAX_REASON, Tombstone
 

@@ -31,16 +31,10 @@ from gitprov.errors import (
     SessionNotFoundError,
 )
 from gitprov.forget import Forgotten, forget
+from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
 from gitprov.runner import Git, ObjectReader, has_refs_under
 from gitprov.schema import load, validate_session_id
-from gitprov.storage import (
-    DEFAULT_NOTES_REF,
-    DEFAULT_REF,
-    RecordStore,
-    record_path,
-    tombstone_path,
-    tracking_prefix,
-)
+from gitprov.storage import RecordStore, record_path, tombstone_path
 from gitprov.tombstones import Tombstone
 from gitprov.untrusted import LeftOut, list_records
 
@@ -48,15 +42,12 @@ logger = logging.getLogger(__name__)
 
 
 class _Copies:
-    """The remote-tracking copies of the refs (``storage.tracking_ref``), looked up by one
+    """The remote-tracking copies of the refs (``refs.tracking_ref``), looked up by one
     ``for-each-ref`` that runs while the caller starts reading the local refs."""
 
     def __init__(self, git: Git, refs: list[str]) -> None:
         self._git = git
-        self._patterns = {}
-        for ref in refs:
-            self._patterns[ref] = (tracking_prefix(ref), f"/{ref.rpartition('/')[2]}")
-        prefixes = sorted({prefix for prefix, _ in self._patterns.values()})
+        prefixes = sorted({tracking_prefix(ref) for ref in refs})
         self._proc = git.start("for-each-ref", "--format=%(objecttype) %(refname)", *prefixes)
         self._found: dict[str, str] | None = None  # ref -> type of the object it names
 
@@ -73,12 +64,7 @@ class _Copies:
         if self._found is None:
             lines = self._git.finish(self._proc).text.splitlines()
             self._found = {r: kind for kind, _, r in (line.partition(" ") for line in lines)}
-        pre, suf = self._patterns[ref]
-        copies = sorted(
-            r
-            for r in self._found
-            if r.startswith(pre) and r.endswith(suf) and len(r) > len(pre + suf)
-        )
+        copies = sorted(r for r in self._found if is_tracking_ref(r, ref))
         others = [
             LeftOut(r, f"points at a {self._found[r]}, not a commit")
             for r in copies
@@ -91,16 +77,17 @@ class SessionLog:
     """Read-only view of the recorded sessions of the repository containing ``path`` (or
     of the repository a :class:`Git` already located).
 
-    ``skipped`` lists what was not read, each named once in a warning (logger
-    ``gitprov.log``).
+    ``ref``/``notes_ref`` default to the repository's ``gitprov.ref``/``gitprov.notesRef``,
+    else the default names (:func:`gitprov.refs.resolve`). ``skipped`` lists what was not
+    read, each named once in a warning (logger ``gitprov.log``).
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str] | Git = ".",
         *,
-        ref: str = DEFAULT_REF,
-        notes_ref: str | None = DEFAULT_NOTES_REF,
+        ref: str | None = None,
+        notes_ref: NotesRefOption = CONFIGURED,
     ) -> None:
         self.git = path if isinstance(path, Git) else Git.discover(path)
         self._store = RecordStore(self.git, ref, notes_ref)

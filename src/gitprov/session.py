@@ -21,18 +21,12 @@ from gitprov.capture import MAX_CHANGES, Static, capped, probe
 from gitprov.errors import GitProvError, SessionNotFoundError
 from gitprov.log import SessionLog
 from gitprov.policy import Policy
+from gitprov.refs import CONFIGURED, NotesRefOption, tracking_prefix
 from gitprov.runner import Git, has_refs_under
 from gitprov.schema import build, dump, load, run_status, validate_session_id
 from gitprov.screen import MAX_TOTAL_BYTES, MAX_UNTRACKED_BYTES, Rules
 from gitprov.snapshot import take_snapshot
-from gitprov.storage import (
-    DEFAULT_NOTES_REF,
-    DEFAULT_REF,
-    Note,
-    RecordStore,
-    record_path,
-    tracking_prefix,
-)
+from gitprov.storage import Note, RecordStore, record_path
 from gitprov.writing import WriteRules
 
 logger = logging.getLogger(__name__)
@@ -41,15 +35,16 @@ logger = logging.getLogger(__name__)
 class Session:
     """The recording of one session id in the repository containing ``path``.
 
-    Options: ``ref``/``notes_ref`` (``None`` turns the commit index off), ``untracked``
-    (``all``, ``normal``, ``no``), ``max_changes``, ``dirty`` (``allow``, ``warn``,
-    ``refuse``), ``require_pushed``, ``snapshot``, ``snapshot_max_bytes`` (per untracked
-    file), ``snapshot_max_total_bytes`` (all changed files of one snapshot),
-    ``snapshot_exclude`` (gitignore patterns, added to the repository's ``.gitprovignore``:
-    what a snapshot must not store, on top of the secret-looking files it never stores),
-    ``secret_keys`` (extra words that mark a key as secret) and ``replace`` (an id that
-    already has a record is refused unless it is true; a session saving again replaces its
-    own record).
+    Options: ``ref``/``notes_ref`` (default: the repository's ``gitprov.ref`` and
+    ``gitprov.notesRef``, else the defaults, :func:`gitprov.refs.resolve`; ``None`` turns
+    the commit index off), ``untracked`` (``all``, ``normal``, ``no``), ``max_changes``,
+    ``dirty`` (``allow``, ``warn``, ``refuse``), ``require_pushed``, ``snapshot``,
+    ``snapshot_max_bytes`` (per untracked file), ``snapshot_max_total_bytes`` (all changed
+    files of one snapshot), ``snapshot_exclude`` (gitignore patterns, added to the
+    repository's ``.gitprovignore``: what a snapshot must not store, on top of the
+    secret-looking files it never stores), ``secret_keys`` (extra words that mark a key as
+    secret) and ``replace`` (an id that already has a record is refused unless it is true;
+    a session saving again replaces its own record).
 
     A repository gitprov cannot write to (bare, read-only) is refused here, before the run.
     A save that fails afterwards keeps the record in the spool (:mod:`gitprov.spool`),
@@ -63,8 +58,8 @@ class Session:
         path: str | os.PathLike[str],
         session_id: str,
         *,
-        ref: str = DEFAULT_REF,
-        notes_ref: str | None = DEFAULT_NOTES_REF,
+        ref: str | None = None,
+        notes_ref: NotesRefOption = CONFIGURED,
         untracked: str = "all",
         max_changes: int = MAX_CHANGES,
         dirty: str = "allow",

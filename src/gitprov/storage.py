@@ -29,13 +29,12 @@ from gitprov.errors import (
     StaleLockError,
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
+from gitprov.refs import CONFIGURED, WRITE_LOCK, NotesRefOption, resolve
 from gitprov.runner import Git, ObjectReader, Started, read_ref_file, zsplit
 from gitprov.schema import validate_session_id
 from gitprov.tombstones import Tombstone
 from gitprov.writing import WriteRules, hold_flock
 
-DEFAULT_REF = "refs/provenance/sessions"
-DEFAULT_NOTES_REF = "refs/notes/provenance"
 FORMAT_FILE = "FORMAT"
 FORMAT_TEXT = b"gitprov-records 1\n"
 #: The records tree's folder of tombstones, ``forgotten/<xx>/<session_id>.yaml``
@@ -44,21 +43,6 @@ FORGOTTEN_DIR = "forgotten"
 
 #: How long a writer keeps retrying a lost compare-and-swap before giving up.
 RETRY_SECONDS = 60.0
-
-
-def tracking_ref(ref: str, remote: str) -> str:
-    """Where a remote's copy of ``ref`` is fetched to, never onto the local ref itself.
-
-    ``refs/provenance/sessions`` -> ``refs/provenance/remotes/<remote>/sessions`` and
-    ``refs/notes/provenance`` -> ``refs/notes/remotes/<remote>/provenance`` (still under
-    ``refs/notes/``, so ``git notes`` commands accept it).
-    """
-    return f"{tracking_prefix(ref)}{remote}/{ref.rpartition('/')[2]}"
-
-
-def tracking_prefix(ref: str) -> str:
-    """What every remote's copy of ``ref`` starts with: ``refs/provenance/remotes/``."""
-    return f"{ref.rpartition('/')[0]}/remotes/"
 
 
 def exists_error(session_id: str, ref: str) -> SessionExistsError:
@@ -88,10 +72,6 @@ class Note:
     line: str
 
 
-#: The flock every save holds while it reads the tip, writes its objects and moves the
-#: refs: concurrent gitprov writers queue instead of racing (each lost race would leave a
-#: pack of garbage behind). Compare-and-swap still guards against every other writer.
-WRITE_LOCK = "gitprov-write.lock"
 #: How long a save waits for the write lock (each holder keeps it for milliseconds).
 WRITE_LOCK_SECONDS = 30.0
 #: A ref lock file (git's ``<ref>.lock``) unchanged this long was left by a crash: git
@@ -206,25 +186,28 @@ class PendingSave:
 
 
 class RecordStore:
-    """Reads and writes records of one repository under ``ref`` (and ``notes_ref``)."""
+    """Reads and writes records of one repository under ``ref`` (and ``notes_ref``),
+    chosen by :func:`gitprov.refs.resolve` (the options, else the repository's config,
+    else the defaults)."""
 
     def __init__(
         self,
         git: Git,
-        ref: str = DEFAULT_REF,
-        notes_ref: str | None = DEFAULT_NOTES_REF,
+        ref: str | None = None,
+        notes_ref: NotesRefOption = CONFIGURED,
         rules: WriteRules | None = None,
     ) -> None:
         self.git = git
-        self.ref = ref
-        self.notes_ref = notes_ref
+        self.ref, self.notes_ref = resolve(git, ref, notes_ref)
         self.writer = ObjectWriter(git.objects_dir, git.object_format, rules or WriteRules.of(git))
         self._trees: dict[str, dict[str, Entry]] = {}  # parsed trees, by id (immutable)
 
     # -- writing -------------------------------------------------------------------------
 
     def write_lock(self) -> AbstractContextManager[None]:
-        """Hold the repository's write lock (:data:`WRITE_LOCK`)."""
+        """Hold the repository's write lock (:data:`WRITE_LOCK`): concurrent
+        gitprov writers queue instead of racing (each lost race would leave a pack of
+        garbage behind). Compare-and-swap still guards against every other writer."""
         return hold_flock(
             self.git.common_dir / WRITE_LOCK,
             self.writer.rules,

@@ -41,7 +41,6 @@ from pathlib import Path
 
 from gitprov import notes
 from gitprov.capture import scrub_url
-from gitprov.configure import fetch_refspecs
 from gitprov.errors import (
     ConcurrentUpdateError,
     CorruptRecordError,
@@ -54,18 +53,16 @@ from gitprov.errors import (
 from gitprov.forget import Rewrite, Tombstones, notes_without, with_tombstones
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
 from gitprov.redact import redact_text
+from gitprov.refs import CONFIGURED, SYNC_LOCK, NotesRefOption, fetch_refspecs, tracking_ref
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import dump, load, validate_session_id
 from gitprov.storage import (
-    DEFAULT_NOTES_REF,
-    DEFAULT_REF,
     FORGOTTEN_DIR,
     FORMAT_FILE,
     FORMAT_TEXT,
     RETRY_SECONDS,
     RecordStore,
     fanout,
-    tracking_ref,
 )
 from gitprov.tombstones import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.untrusted import (
@@ -83,7 +80,6 @@ from gitprov.writing import WriteRules, hold_flock
 ATTEMPTS = 10
 #: How long a sync waits for another sync of the same repository to finish.
 LOCK_TIMEOUT = 60.0
-LOCK_NAME = "gitprov-sync.lock"
 
 _HEX = re.compile(r"[0-9a-f]+")
 _OTHER_FORMAT = f"not {FORMAT_TEXT.decode().strip()!r}, the records format of this gitprov"
@@ -185,7 +181,7 @@ def sync_lock(
     leaves the repository locked. Created with the repository's shared modes, so a
     teammate's sync can take it too."""
     return hold_flock(
-        git.common_dir / LOCK_NAME,
+        git.common_dir / SYNC_LOCK,
         rules or WriteRules.of(git),
         timeout,
         lambda path: SyncBusyError(
@@ -335,14 +331,14 @@ class Sync:
         git: Git,
         remote: Remote,
         *,
-        ref: str = DEFAULT_REF,
-        notes_ref: str | None = DEFAULT_NOTES_REF,
+        ref: str | None = None,
+        notes_ref: NotesRefOption = CONFIGURED,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self.git = git
         self.remote = remote
-        self.refs = [ref] + ([notes_ref] if notes_ref else [])
         self.store = RecordStore(git, ref, notes_ref)
+        self.refs = [self.store.ref] + ([self.store.notes_ref] if self.store.notes_ref else [])
         self.lock_timeout = lock_timeout
         #: ref -> the remote's value it was rewritten from: pushed with a lease on it
         self._leases: dict[str, str] = {}

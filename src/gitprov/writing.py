@@ -146,26 +146,26 @@ def _config_files(common_dir: Path) -> list[Path] | None:
     return files
 
 
-def _core_values(text: str) -> dict[str, str] | None:
-    """``core.*`` keys of one config file (lowercased), or ``None`` when the file holds
-    anything whose meaning only git can tell (includes, per-worktree config, quoting,
-    escapes, continuation lines)."""
+def _section_values(text: str, section: str) -> dict[str, str] | None:
+    """The keys of ``[section]`` in one config file (``section.key``, lowercased), or
+    ``None`` when the file holds anything whose meaning only git can tell (includes,
+    per-worktree config, quoting, escapes, continuation lines)."""
     if "include" in text.lower() or "worktreeconfig" in text.lower():
         return None
     values: dict[str, str] = {}
-    section = ""
+    current = ""
     for raw in text.removeprefix("\ufeff").split("\n"):  # git skips a BOM; lines end at \n
         line = raw.removesuffix("\r")
         header = _SECTION.fullmatch(line)
         if header is not None:
-            section = header.group(1).lower() + ("" if header.group(2) is None else ".sub")
+            current = header.group(1).lower() + ("" if header.group(2) is None else ".sub")
             line = header.group(3)
         elif line.lstrip().startswith("["):
             return None  # a header this reader does not follow (escapes in a subsection)
         line = line.split("#", 1)[0].split(";", 1)[0]
         if not line.strip():
             continue
-        if section != "core":
+        if current != section:
             continue  # other sections (a remote's quoted URL): not ours to read
         if '"' in line or "\\" in line:
             return None
@@ -173,7 +173,43 @@ def _core_values(text: str) -> dict[str, str] | None:
         if key is None:
             return None
         bare = key.group(2) is None  # `key` alone means true, as in git
-        values[f"core.{key.group(1).lower()}"] = "true" if bare else key.group(2)
+        values[f"{section}.{key.group(1).lower()}"] = "true" if bare else key.group(2)
+    return values
+
+
+def config_from_files(common_dir: Path, section: str) -> dict[str, str] | None:
+    """The keys of ``[section]`` (``section.key``, lowercased; the last value wins) read
+    straight from the config files git would read (system, global, repository), or
+    ``None`` — ask git — for anything this reader does not fully understand: includes,
+    per-worktree config, ``git -c``, quoting or escapes."""
+    if any(name in os.environ for name in _CONFIG_ENV):
+        return None
+    files = _config_files(common_dir)
+    if files is None:
+        return None
+    values: dict[str, str] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            return None
+        found = _section_values(text, section)
+        if found is None:
+            return None
+        values.update(found)
+    return values
+
+
+def parse_config(output: bytes) -> dict[str, str]:
+    """``git config -z --get-regexp`` output as keys (lowercased) and values: the last
+    value wins, and a bare key is true."""
+    values: dict[str, str] = {}
+    for item in output.split(b"\0"):
+        if item:
+            key, sep, value = item.decode("utf-8", "replace").partition("\n")
+            values[key.lower()] = value if sep else "true"
     return values
 
 
@@ -186,12 +222,12 @@ class WriteRules:
 
     @classmethod
     def parse(cls, output: bytes) -> WriteRules:
-        """From ``git config -z --get-regexp CONFIG_PATTERN`` output (the last value wins)."""
-        values: dict[str, str] = {}
-        for item in output.split(b"\0"):
-            if item:
-                key, sep, value = item.decode("utf-8", "replace").partition("\n")
-                values[key.lower()] = value if sep else "true"  # a bare key is true
+        """From ``git config -z --get-regexp CONFIG_PATTERN`` output."""
+        return cls.of_values(parse_config(output))
+
+    @classmethod
+    def of_values(cls, values: dict[str, str]) -> WriteRules:
+        """From the ``core.*`` keys (lowercased), as :func:`parse_config` gives them."""
         fsync = _fsync_components(values.get("core.fsync", ""))
         if values.get("core.fsyncobjectfiles", "false").strip().lower() in _TRUE:
             fsync |= {"loose-object"}
@@ -213,28 +249,10 @@ class WriteRules:
 
     @classmethod
     def from_files(cls, common_dir: Path) -> WriteRules | None:
-        """The rules read straight from the config files git would read (system, global,
-        repository), or ``None`` — ask git — for anything this reader does not fully
-        understand: includes, per-worktree config, ``git -c``, quoting or escapes."""
-        if any(name in os.environ for name in _CONFIG_ENV):
-            return None
-        values: dict[str, str] = {}
-        files = _config_files(common_dir)
-        if files is None:
-            return None
-        for path in files:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                continue
-            except (OSError, UnicodeDecodeError):
-                return None
-            found = _core_values(text)
-            if found is None:
-                return None
-            values.update(found)
-        output = b"".join(f"{k}\n{v}\0".encode() for k, v in values.items())
-        return cls.parse(output)
+        """The rules read straight from the config files (:func:`config_from_files`), or
+        ``None``: ask git."""
+        values = config_from_files(common_dir, "core")
+        return None if values is None else cls.of_values(values)
 
     @staticmethod
     def start(runner: Runner) -> Started:

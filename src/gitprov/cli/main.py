@@ -11,11 +11,17 @@ import click
 import yaml
 
 from gitprov._version import __version__
-from gitprov.configure import NOTES_REF_CONFIG, REF_CONFIG
 from gitprov.errors import GitProvError
 from gitprov.log import SessionLog
+from gitprov.refs import (
+    CONFIGURED,
+    DEFAULT_NOTES_REF,
+    DEFAULT_REF,
+    NOTES_REF_CONFIG,
+    REF_CONFIG,
+    resolve,
+)
 from gitprov.runner import Git
-from gitprov.storage import DEFAULT_NOTES_REF, DEFAULT_REF
 
 
 @dataclass(frozen=True)
@@ -27,15 +33,10 @@ class Target:
     notes_ref_option: str | None
 
     def refs(self, git: Git) -> tuple[str, str]:
-        """The records ref and notes ref: the options, else the repository's
-        ``gitprov.ref``/``gitprov.notesRef``, else the defaults."""
-        ref, notes_ref = self.ref_option, self.notes_ref_option
-        if ref is None or notes_ref is None:
-            found = git.run("config", "--get-regexp", r"^gitprov\.(ref|notesref)$", ok=(0, 1))
-            config = dict(line.split(" ", 1) for line in found.text.splitlines() if " " in line)
-            ref = ref or config.get(REF_CONFIG, DEFAULT_REF)
-            notes_ref = notes_ref or config.get(NOTES_REF_CONFIG.lower(), DEFAULT_NOTES_REF)
-        return ref, notes_ref
+        """The records ref and notes ref (:func:`gitprov.refs.resolve`: the options, else
+        the repository's ``gitprov.ref``/``gitprov.notesRef``, else the defaults)."""
+        notes_ref = CONFIGURED if self.notes_ref_option is None else self.notes_ref_option
+        return resolve(git, self.ref_option, notes_ref)
 
     def log(self) -> SessionLog:
         git = Git.discover(self.path)
