@@ -12,6 +12,7 @@ from gitprov.cli import (  # noqa: F401  (registers the commands)
     push,
     recover,
     run,
+    schema,
     show,
     sync,
     verify,
