@@ -16,6 +16,7 @@ from typing import Any
 from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.log import SessionLog
 from gitprov.objects import IDENTITY
+from gitprov.refs import namespace
 from gitprov.runner import Git, zsplit
 from gitprov.snapshot import scratch_index
 
@@ -149,8 +150,7 @@ def _pinned(git: Git, ref: str) -> set[str]:
     through the user's whole history nor stops at the first missing object, as
     ``git rev-list`` would.
     """
-    namespace = ref.rsplit("/", 1)[0]
-    tips = git.run("for-each-ref", "--format=%(objectname)", namespace).text.split()
+    tips = git.run("for-each-ref", "--format=%(objectname)", namespace(ref)).text.split()
     seen: set[str] = set()
     keep: set[str] = set()
     with git.objects() as cat:
