@@ -20,6 +20,7 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog
 from gitprov.errors import SessionForgottenError
+from gitprov.objects import PackedObjects
 from gitprov.runner import Git
 from gitprov.storage import RecordStore, fanout, tombstone_path
 
@@ -343,3 +344,41 @@ def test_a_remotes_tombstones_are_checked_and_the_valid_ones_applied(team: Team)
     for repo in (a, remote):
         assert RECORD_MARKER.encode() not in reachable(repo, "refs/provenance/sessions")
         git(repo, "fsck", "--strict", "--full", "--no-progress")
+
+
+def test_a_rewrite_is_one_pack_of_small_deltas_that_git_and_gitprov_read(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    store = RecordStore(Git.discover(repo))
+    for n in range(300):
+        store.save(f"s{n:03d}", f"session_id: s{n:03d}\nn: {n}\n".encode())
+    git(repo, "gc", "-q")
+    packs = set((repo / ".git" / "objects" / "pack").glob("*.idx"))
+    done = SessionLog(repo).forget(["s000"], "test")
+    assert done.rewritten == 300
+    (new,) = set((repo / ".git" / "objects" / "pack").glob("*.idx")) - packs
+    assert not new.with_suffix(".keep").exists()  # released once the refs moved
+    listing = git(repo, "verify-pack", "-v", str(new)).splitlines()
+    rows = [line.split() for line in listing if line[:1].isalnum() and " " in line]
+    objects_in_pack = [row for row in rows if row[1] in ("commit", "tree", "blob")]
+    deltas = [row for row in objects_in_pack if len(row) == 7]
+    assert len(objects_in_pack) >= 600 and len(deltas) >= 250  # the root trees
+    assert max(int(row[5]) for row in deltas) <= 50  # chains no deeper than git's
+    assert new.with_suffix(".pack").stat().st_size < 300 * 1000
+    reader = PackedObjects(repo / ".git" / "objects", 20)
+    shas = "".join(f"{row[0]}\n" for row in objects_in_pack)
+    batch = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "--batch"],
+        input=shas.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    for row in objects_in_pack:
+        found = reader.read(row[0])
+        assert found is not None and found.type == row[1]
+        assert (
+            b"%s %s %d\n%s\n" % (row[0].encode(), row[1].encode(), len(found.data), found.data)
+            in batch
+        )
+    reader.close()
+    git(repo, "fsck", "--strict", "--full", "--no-progress")
+    assert SessionLog(repo).ids() == [f"s{n:03d}" for n in range(1, 300)]

@@ -124,8 +124,9 @@ class Rewrite:
         if not self._names:
             return tip
         commits = self._walk(tip, within)
-        folders, roots = self._roots(commits)
-        for sha in _parents_first(commits):
+        order = _parents_first(commits)
+        folders, roots = self._roots([commits[sha].tree for sha in reversed(order)])
+        for sha in order:
             commit = commits[sha]
             first = commit.parents[0] if commit.parents else None
             held = self._holds(folders.get(commit.tree, {}))
@@ -244,21 +245,21 @@ class Rewrite:
         """The forgotten records (name -> blob) a root with these folders holds."""
         return {n: b for folder in folders.values() for n, b in self._held[folder].items()}
 
-    def _roots(
-        self, commits: dict[str, _Commit]
-    ) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-        """Each walked root tree's ``xx/`` folders of the forgotten ids (root -> xx ->
-        folder id), and the new id of each root that held a forgotten record.
+    def _roots(self, trees: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        """Each root tree's ``xx/`` folders of the forgotten ids (root -> xx -> folder
+        id), and the new id of each root that held a forgotten record.
 
         Every root is read once, streamed through one ``cat-file --batch``; one laid out
         exactly as gitprov writes them (:func:`_layout`) is searched and edited as bytes,
-        any other is parsed and written anew.
+        any other is parsed and written anew. ``trees`` come newest first, and the new
+        roots are written in that order: each one entry away from the one before, the
+        pack stores all but the newest as small deltas.
         """
         folders: dict[str, dict[str, str]] = {}
         roots: dict[str, str] = {}
         layout = _layout(self.store.writer.hash_len)
         with self.git.local_objects() as cat:
-            for tree, data in self._read(sorted({commit.tree for commit in commits.values()})):
+            for tree, data in self._read(list(dict.fromkeys(trees))):
                 exact = layout.fullmatch(data) is not None
                 found = folders[tree] = self._folders(tree, data, exact)
                 swaps: dict[str, tuple[str, str | None]] = {}

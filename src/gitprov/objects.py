@@ -471,14 +471,92 @@ def _tidy_packs(pack_dir: Path) -> int:
     return count
 
 
+#: Trees at least this large may be stored as a delta against the tree before them.
+_DELTA_MIN_BYTES = 1024
+#: The longest chain of deltas a reader applies for one object (git's ``pack.depth``).
+_DELTA_DEPTH = 50
+
+
+def _entry_header(code: int, size: int) -> bytearray:
+    header = bytearray()
+    byte = (code << 4) | (size & 15)
+    size >>= 4
+    while size:
+        header.append(byte | 0x80)
+        byte, size = size & 0x7F, size >> 7
+    header.append(byte)
+    return header
+
+
+def _common(a: bytes, b: bytes, from_end: bool, skip: int = 0) -> int:
+    """How many leading (or trailing) bytes ``a`` and ``b`` share, the first ``skip`` not
+    counted, by bisection over slice comparisons (a copy and a memcmp each: far faster
+    than comparing memoryviews)."""
+    lo, hi = 0, min(len(a), len(b)) - skip
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        same = (
+            a[len(a) - mid :] == b[len(b) - mid :]
+            if from_end
+            else a[: skip + mid] == b[: skip + mid]
+        )
+        lo, hi = (mid, hi) if same else (lo, mid - 1)
+    return lo
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(0x80 | (n & 0x7F))
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _copy(start: int, size: int) -> bytes:
+    """Delta ops copying ``size`` bytes of the base from ``start``."""
+    out = bytearray()
+    while size:
+        length = min(size, 0xFFFFFF)
+        op, args = 0x80, bytearray()
+        for i, value in enumerate(start.to_bytes(4, "little")):
+            if value:
+                op |= 1 << i
+                args.append(value)
+        for i, value in enumerate(length.to_bytes(3, "little")):
+            if value:
+                op |= 0x10 << i
+                args.append(value)
+        out += bytes([op]) + args
+        start, size = start + length, size - length
+    return bytes(out)
+
+
+def _delta(base: bytes, target: bytes) -> bytes:
+    """``target`` as a git delta against ``base``: copy their common head, insert what
+    differs, copy their common tail (all a tree that changed one entry needs)."""
+    head = _common(base, target, False)
+    tail = _common(base, target, True, head)
+    out = bytearray(_varint(len(base)) + _varint(len(target)) + _copy(0, head))
+    middle = target[head : len(target) - tail]
+    for at in range(0, len(middle), 127):
+        out += bytes([len(middle[at : at + 127])]) + middle[at : at + 127]
+    return bytes(out + _copy(len(base) - tail, tail))
+
+
 def write_pack(
     pack_dir: Path,
     object_format: str,
     objects: dict[str, tuple[str, bytes]],
     rules: WriteRules | None = None,
 ) -> Path:
-    """Write ``objects`` (id -> (type, data)) as one undeltified pack with a version-2
-    index, named by its checksum as git names its own; return its ``.keep``.
+    """Write ``objects`` (id -> (type, data)) as one pack with a version-2 index, named by
+    its checksum as git names its own; return its ``.keep``.
+
+    A tree that differs little from the tree before it (a history rewritten by ``gitprov
+    forget`` is thousands of root trees, each one entry away from the next) is stored as
+    an offset delta against it, at most :data:`_DELTA_DEPTH` deep, as ``git pack-objects``
+    would; everything else is stored whole.
 
     As git's ``index-pack --keep`` does: the ``.keep`` comes first, so no ``repack`` or
     ``gc`` may drop the pack before the refs point at it; then the pack, then its index
@@ -488,16 +566,27 @@ def write_pack(
     rules = rules or WriteRules()
     body = bytearray(b"PACK" + struct.pack(">II", 2, len(objects)))
     rows: list[tuple[bytes, int, int]] = []  # (binary id, crc32, offset)
+    last_tree: tuple[bytes, int, int] | None = None  # (data, offset, delta depth)
     for sha, (kind, data) in objects.items():
-        size = len(data)
-        header = bytearray()
-        byte = (_TYPE_CODES[kind] << 4) | (size & 15)
-        size >>= 4
-        while size:
-            header.append(byte | 0x80)
-            byte, size = size & 0x7F, size >> 7
-        header.append(byte)
-        entry = bytes(header) + zlib.compress(data, 1)
+        entry = None
+        if kind == "tree" and last_tree is not None and len(data) >= _DELTA_MIN_BYTES:
+            previous, base_at, depth = last_tree
+            delta = _delta(previous, data) if depth < _DELTA_DEPTH else data
+            if len(delta) < len(data) // 4:  # else (or too deep) it starts a new chain
+                distance = len(body) - base_at
+                back = bytearray([distance & 0x7F])
+                distance >>= 7
+                while distance:
+                    distance -= 1
+                    back.insert(0, 0x80 | (distance & 0x7F))
+                    distance >>= 7
+                header = _entry_header(_OFS_DELTA, len(delta))
+                entry = bytes(header + back) + zlib.compress(delta, 1)
+                last_tree = (data, len(body), depth + 1)
+        if entry is None:
+            entry = bytes(_entry_header(_TYPE_CODES[kind], len(data))) + zlib.compress(data, 1)
+            if kind == "tree":
+                last_tree = (data, len(body), 0)
         rows.append((bytes.fromhex(sha), zlib.crc32(entry), len(body)))
         body += entry
     if len(body) >= 0x80000000:
