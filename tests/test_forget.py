@@ -382,3 +382,42 @@ def test_a_rewrite_is_one_pack_of_small_deltas_that_git_and_gitprov_read(tmp_pat
     reader.close()
     git(repo, "fsck", "--strict", "--full", "--no-progress")
     assert SessionLog(repo).ids() == [f"s{n:03d}" for n in range(1, 300)]
+
+
+def test_a_forgotten_record_saved_back_by_a_clone_without_tombstones_is_purged(
+    team: Team,
+) -> None:
+    a, b = team.clone("a"), team.clone("b")
+    save(a, "back", note=RECORD_MARKER)
+    save(a, "kept")
+    ok(a, "sync")
+    ok(b, "sync")
+    record = plumb(a, "rev-parse", f"refs/provenance/sessions:{fanout('back')}/back.yaml")
+    ok(a, "forget", "back", "--reason", "test")
+    ok(a, "sync")
+    ok(b, "sync")
+    # a clone of an older gitprov, which knows no tombstones, merges its copy back in
+    remote = team.remote
+    root = {}
+    for line in plumb(remote, "ls-tree", "refs/provenance/sessions").splitlines():
+        meta, name = line.split("\t")
+        mode, _, sha = meta.split()
+        root[name] = (mode, sha)
+    bucket = {}
+    if fanout("back") in root:
+        for line in plumb(remote, "ls-tree", root[fanout("back")][1]).splitlines():
+            meta, name = line.split("\t")
+            bucket[name] = (meta.split()[0], meta.split()[2])
+    bucket["back.yaml"] = ("100644", record)
+    root[fanout("back")] = ("040000", mktree(remote, bucket))
+    tip = plumb(remote, "rev-parse", "refs/provenance/sessions")
+    commit = plumb(remote, "commit-tree", mktree(remote, root), "-p", tip, "-m", "old client")
+    plumb(remote, "update-ref", "refs/provenance/sessions", commit)
+    assert f"{fanout('back')}/back.yaml" in plumb(remote, "ls-tree", "-r", "--name-only", commit)
+
+    synced = ok(b, "sync")  # b holds the tombstone already: the remote's tip holds the record
+    assert "rewrote origin's records history without the forgotten sessions" in synced
+    for repo in (b, remote):
+        assert RECORD_MARKER.encode() not in reachable(repo, "refs/provenance/sessions")
+        git(repo, "fsck", "--strict", "--full", "--no-progress")
+    assert SessionLog(remote).ids() == ["kept"]

@@ -41,7 +41,7 @@ from gitprov.errors import (
     SessionNotFoundError,
 )
 from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
-from gitprov.refs import tracking_prefix
+from gitprov.refs import is_tracking_ref, tracking_prefix
 from gitprov.runner import Git, ObjectReader
 from gitprov.schema import load, now_utc, validate_session_id
 from gitprov.storage import (
@@ -516,7 +516,7 @@ def _unknown(
         if copies is None:
             prefix = tracking_prefix(store.ref)
             listed = store.git.run("for-each-ref", "--format=%(refname)", prefix).text.split()
-            copies = [r for r in listed if r.endswith("/" + store.ref.rpartition("/")[2])]
+            copies = [r for r in listed if is_tracking_ref(r, store.ref)]
         if not any(cat.read(f"{copy}:{record_path(session_id)}") for copy in copies):
             missing.append(session_id)
     return missing

@@ -35,6 +35,7 @@ import hashlib
 import random
 import re
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -490,10 +491,13 @@ class Sync:
         A remote whose tip this clone already has brings nothing, and the local history
         holds no record that a local tombstone names, so only a remote with new commits is
         looked at. The remote's tombstones that this clone lacks rewrite the local history
-        (all of it). Then the ids whose tombstones either side lacks rewrite the commits of
-        the remote that the (now clean) local history does not reach: a remote that lacks
-        a tombstone, or holds one but not the rewrite (a plain commit adding it), still
-        holds the record; then the push goes with a lease, and cleans the remote too.
+        (all of it). Then the commits of the remote that the (now clean) local history
+        does not reach are rewritten without the records of: the ids whose tombstones the
+        remote lacks; the ids of its new tombstones (a remote may hold one but not the
+        rewrite, a plain commit adding it); and forgotten ids its tip still holds (saved
+        back by a clone that knows no tombstones). Then the push goes with a lease, and
+        cleans the remote too. A clone with no records of its own takes the remote's
+        history as it is, but for the last kind.
         """
         local, remote = tips
         l_root, r_root = (
@@ -507,20 +511,38 @@ class Sync:
         result.left_out += purge.left_out
         mine = Tombstones(self.store, cat, ours)
         here = sorted(i for i in offered if i not in mine)
-        if not here and not there:
-            purge.folder = with_tombstones(self.store, cat, ours, offered) if offered else ours
+        stale = self._stale(cat, l_root, r_root, lambda i: i in mine or i in offered)
+        new = sorted({*there, *stale, *(here if local is not None else ())})
+        purge.folder = with_tombstones(self.store, cat, ours, offered) if offered else ours
+        if not here and not new:
             return purge
         held.enter_context(self.store.write_lock())  # a save now would only be merged again
         if here and local is not None:
             purge.local, result.forgotten = self._rewrite(cat, here, local, None, purge, held)
-        new = sorted({*here, *there})
-        within = self.git.run("rev-list", remote, *(["--not", purge.local] if purge.local else []))
-        purge.remote, found = self._rewrite(cat, new, remote, set(within.text.split()), purge, held)
-        if purge.remote != remote:
-            self._leases[self.store.ref] = remote
-            result.purged = found
-        purge.folder = with_tombstones(self.store, cat, ours, offered)
+        if new:
+            known = ["--not", purge.local] if purge.local else []
+            within = set(self.git.run("rev-list", remote, *known).text.split())
+            purge.remote, found = self._rewrite(cat, new, remote, within, purge, held)
+            if purge.remote != remote:
+                self._leases[self.store.ref] = remote
+                result.purged = found
         return purge
+
+    def _stale(
+        self,
+        cat: ObjectReader,
+        l_root: dict[str, Entry],
+        r_root: dict[str, Entry],
+        forgotten: Callable[[str], bool],
+    ) -> list[str]:
+        """The forgotten ids whose records the remote's tree holds, in the folders that
+        differ from this clone's (the only ones a record can have come back in)."""
+        found: list[str] = []
+        for name, entry in r_root.items():
+            if BUCKET.fullmatch(name) and entry.is_tree and l_root.get(name) != entry:
+                ids = (file.removesuffix(".yaml") for file in self._files(cat, entry))
+                found += (i for i in ids if forgotten(i))
+        return found
 
     def _rewrite(
         self,
