@@ -421,3 +421,16 @@ def test_a_forgotten_record_saved_back_by_a_clone_without_tombstones_is_purged(
         assert RECORD_MARKER.encode() not in reachable(repo, "refs/provenance/sessions")
         git(repo, "fsck", "--strict", "--full", "--no-progress")
     assert SessionLog(remote).ids() == ["kept"]
+
+
+def test_forget_names_the_conflict_copies_left_behind(team: Team) -> None:
+    a, b = team.clone("a"), team.clone("b")
+    save(a, "dup", owner="a")
+    save(b, "dup", owner="b")
+    ok(a, "sync")
+    ok(b, "sync")
+    (copy,) = [i for i in SessionLog(b).ids() if i.startswith("dup+")]
+    out = ok(b, "forget", "dup", "--reason", "test")
+    assert f"still recorded: {copy}, conflict copies of what was forgotten" in out
+    assert "still recorded" not in ok(b, "forget", copy, "--reason", "test")
+    assert SessionLog(b).ids() == []

@@ -26,7 +26,8 @@ def forget_cmd(target: Target, session_ids: tuple[str, ...], reason: str) -> Non
     `git reflog expire --expire=now --all && git gc --prune=now` in each clone and on the
     remote to delete the objects themselves.
     """
-    done = target.log().forget(list(session_ids), reason)
+    log = target.log()
+    done = log.forget(list(session_ids), reason)
     for tombstone in done.already:
         click.echo(
             f"session {tombstone.session_id} was already forgotten on "
@@ -39,6 +40,13 @@ def forget_cmd(target: Target, session_ids: tuple[str, ...], reason: str) -> Non
         f"forgot session {', '.join(done.ids)}: {done.rewritten} records commit"
         f"{'' if done.rewritten == 1 else 's'} rewritten{unpinned if done.unpinned else ''}"
     )
+    copies = [i for i in log.ids() if any(i.startswith(f"{f}+") for f in done.ids)]
+    if copies:  # a sync conflict kept the remote's version under its own id
+        click.echo(
+            f"still recorded: {', '.join(copies)}, conflict copies of what was forgotten "
+            f"(`gitprov show` names what each is a copy of); forget them too if they hold "
+            f"the same content"
+        )
     click.echo(
         "next: `gitprov sync` here and in every other clone, then `git reflog expire "
         "--expire=now --all && git gc --prune=now` in each clone and on the remote"
