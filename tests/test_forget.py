@@ -353,7 +353,7 @@ def test_a_rewrite_is_one_pack_of_small_deltas_that_git_and_gitprov_read(tmp_pat
         store.save(f"s{n:03d}", f"session_id: s{n:03d}\nn: {n}\n".encode())
     git(repo, "gc", "-q")
     packs = set((repo / ".git" / "objects" / "pack").glob("*.idx"))
-    done = SessionLog(repo).forget(["s000"], "test")
+    done = SessionLog(repo).forget("s000", "test")  # one id: not its characters
     assert done.rewritten == 300
     (new,) = set((repo / ".git" / "objects" / "pack").glob("*.idx")) - packs
     assert not new.with_suffix(".keep").exists()  # released once the refs moved

@@ -66,7 +66,7 @@ class _Commit:
 
 
 def _parse_commit(sha: str, raw: bytes) -> _Commit:
-    lines = raw.split(b"\n", 64)
+    lines = raw.split(b"\n\n", 1)[0].split(b"\n")  # the header
     if not lines[0].startswith(b"tree "):
         raise RepositoryCorruptError(f"commit {sha} on the records ref cannot be parsed")
     parents = []
@@ -92,10 +92,9 @@ class Rewrite:
     """Records histories rewritten without the records of ``forgotten`` ids.
 
     Run it inside ``store.writer.batch()``: what it writes goes out as one pack. Commits
-    are read in-process, and what needs git's delta cache (thousands of root trees) is
-    read through one ``cat-file`` at a time: the walk reads every commit, one
-    ``--batch-check`` finds each commit's ``xx/`` folders of the forgotten ids, and only
-    the root trees that hold a forgotten record are read whole.
+    are read in-process (from the packs first); the root trees, thousands of deltas that
+    git's delta cache resolves far faster, stream out of one ``cat-file --batch``, each
+    read once; only the ``xx/`` folders of the forgotten ids are opened, once each.
     """
 
     def __init__(self, store: RecordStore, forgotten: Iterable[str]) -> None:
@@ -435,11 +434,11 @@ def notes_without(
         obj = cat.read(found[1]) if found is not None else None
         if found is None or obj is None:
             continue
-        kept = [
-            line
-            for line in obj.data.decode("utf-8", "surrogateescape").splitlines()
-            if line.strip() and not forgotten(str((notes.parse_line(line) or {}).get("session_id")))
-        ]
+        kept = []
+        for line in obj.data.decode("utf-8", "surrogateescape").splitlines():
+            entry = notes.parse_line(line) if line.strip() else None
+            if line.strip() and (entry is None or not forgotten(entry["session_id"])):
+                kept.append(line)
         data = ("\n".join(kept) + "\n").encode("utf-8", "surrogateescape") if kept else None
         if data == obj.data:
             continue
@@ -527,7 +526,8 @@ def forget(store: RecordStore, ids: Sequence[str], reason: str, by: str | None =
     ref, their pins and note lines go, a tombstone each is committed; both refs move in one
     compare-and-swap. An id with no record here or in a fetched copy raises
     :class:`SessionNotFoundError` and nothing is forgotten."""
-    wanted = list(dict.fromkeys(validate_session_id(i) for i in ids))
+    one = [ids] if isinstance(ids, str) else ids  # one id, not its characters
+    wanted = list(dict.fromkeys(validate_session_id(i) for i in one))
     reason = " ".join(reason.split())
     if not reason:
         raise GitProvError("give the reason for forgetting (--reason TEXT): it is kept")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from gitprov import notes
@@ -199,10 +199,11 @@ class SessionLog:
                 self._skip([LeftOut(where, str(exc))])
         return None
 
-    def forget(self, ids: list[str], reason: str) -> Forgotten:
-        """Forget sessions for good (``gitprov forget``): their records leave the records
-        ref's whole history, a tombstone each stays; ``gitprov sync`` then purges them from
-        the remote and every clone that syncs. See :mod:`gitprov.forget`."""
+    def forget(self, ids: Sequence[str], reason: str) -> Forgotten:
+        """Forget sessions (full ids; one id or several) for good, as ``gitprov forget``
+        does: their records leave the records ref's whole history, a tombstone each stays;
+        ``gitprov sync`` then purges them from the remote and every clone that syncs. See
+        :mod:`gitprov.forget`."""
         return forget(self._store, ids, reason)
 
     def items(
