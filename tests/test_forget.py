@@ -194,6 +194,11 @@ def test_forget_purges_a_record_from_every_clone_and_the_remote(team: Team) -> N
     # a forgotten id cannot be recorded again
     with pytest.raises(SessionForgottenError):
         RecordStore(Git.discover(b)).save(FORGOTTEN, f"session_id: {FORGOTTEN}\n".encode())
+    marker = b / "ran"  # refused before the command, not spooled after it
+    proc = gitprov(b, "run", "--id", FORGOTTEN, "--replace", "--", "touch", str(marker))
+    assert proc.returncode == 1 and not marker.exists()
+    assert f"session {FORGOTTEN} was forgotten on " in proc.stderr
+    assert not list((b / ".git").glob("gitprov/spool/*.yaml"))
     assert SessionLog(b).ids() == kept
 
 

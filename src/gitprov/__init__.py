@@ -11,6 +11,8 @@ from gitprov.errors import (
     GitProvError,
     InvalidSessionIdError,
     NotAGitRepositoryError,
+    SessionExistsError,
+    SessionForgottenError,
     SessionNotFoundError,
 )
 from gitprov.log import SessionLog
@@ -25,6 +27,8 @@ __all__ = [
     "GitSessionStore",
     "InvalidSessionIdError",
     "NotAGitRepositoryError",
+    "SessionExistsError",
+    "SessionForgottenError",
     "SessionLog",
     "SessionNotFoundError",
     "__version__",

@@ -86,6 +86,9 @@ class Session:
         self._screen = Rules(tuple(exclude), snapshot_max_bytes, snapshot_max_total_bytes)
         self._secret_keys = tuple(secret_keys)
         self._replace = replace
+        tombstone = self.records.forgotten(self.session_id)
+        if tombstone is not None:  # before the run: its record could never be written
+            raise tombstone.error()
         #: Whether the id had a record when this session began (checked unless ``replace``).
         self.existing = not replace and self.records.has(self.session_id)
         self.spooled: Path | None = None

@@ -429,6 +429,11 @@ class RecordStore:
             )
         return obj.data
 
+    def forgotten(self, session_id: str) -> Tombstone | None:
+        """``session_id``'s tombstone on the ref, if it was forgotten (read in-process)."""
+        with self.git.local_objects() as cat:
+            return self.tombstone(cat, self.tree(cat, self.tip(cat, self.ref)[1]), session_id)
+
     def has(self, session_id: str) -> bool:
         """Whether ``session_id`` has a record on the ref (read in-process)."""
         with self.git.local_objects() as cat:
