@@ -23,17 +23,14 @@ import contextlib
 import functools
 import getpass
 import hashlib
-import random
 import re
 import threading
-import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from gitprov import notes
 from gitprov.errors import (
-    ConcurrentUpdateError,
     CorruptRecordError,
     GitCommandError,
     GitProvError,
@@ -48,12 +45,10 @@ from gitprov.storage import (
     FORGOTTEN_DIR,
     FORMAT_FILE,
     FORMAT_TEXT,
-    RETRY_SECONDS,
     RecordStore,
-    check_stale_lock,
     fanout,
-    lost_race,
     record_path,
+    retrying,
 )
 from gitprov.tombstones import MAX_REASON, Tombstone
 
@@ -534,50 +529,38 @@ def forget(store: RecordStore, ids: Sequence[str], reason: str, by: str | None =
     if len(reason) > MAX_REASON:
         reason = reason[: MAX_REASON - 1] + "…"
     by = by or who(store.git)
-    deadline = time.monotonic() + RETRY_SECONDS
-    locks_seen: dict[str, float] = {}
-    attempt = 0
-    with store.write_lock():
-        while True:
-            result = Forgotten()
-            with ExitStack() as stack:
-                cat = stack.enter_context(store.git.local_objects())
-                tip, tree = store.tip(cat, store.ref)
-                root = store.tree(cat, tree)
-                for session_id in wanted:
-                    tombstone = store.tombstone(cat, root, session_id)
-                    if tombstone is None:
-                        result.ids.append(session_id)
-                    else:
-                        result.already.append(tombstone)
-                if not result.ids:
-                    return result
-                missing = _unknown(store, cat, root, result.ids)
-                if missing:
-                    raise SessionNotFoundError(
-                        f"no session {', '.join(missing)} is recorded in {store.git.root} "
-                        f"(ref {store.ref} or its fetched copies); nothing was forgotten. "
-                        f"`gitprov list` shows the recorded ids"
-                    )
-                batch = stack.enter_context(store.writer.batch())
-                updates = _forgetting(store, cat, (tip, root), result, reason, by)
-            try:
-                message = f"gitprov: forget session {', '.join(result.ids)}"
-                store.move(updates, message)
+
+    def attempt() -> Forgotten:
+        result = Forgotten()
+        with ExitStack() as stack:
+            cat = stack.enter_context(store.git.local_objects())
+            tip, tree = store.tip(cat, store.ref)
+            root = store.tree(cat, tree)
+            for session_id in wanted:
+                tombstone = store.tombstone(cat, root, session_id)
+                if tombstone is None:
+                    result.ids.append(session_id)
+                else:
+                    result.already.append(tombstone)
+            if not result.ids:
                 return result
-            except GitCommandError as exc:
-                if not lost_race(exc):
-                    raise
-                check_stale_lock(exc, locks_seen)
-                if time.monotonic() > deadline:
-                    raise ConcurrentUpdateError(
-                        f"could not forget: other writers kept moving {store.ref} for "
-                        f"{RETRY_SECONDS:.0f}s; nothing was forgotten"
-                    ) from exc
-            finally:
-                batch.release()
-            attempt += 1
-            time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+            missing = _unknown(store, cat, root, result.ids)
+            if missing:
+                raise SessionNotFoundError(
+                    f"no session {', '.join(missing)} is recorded in {store.git.root} "
+                    f"(ref {store.ref} or its fetched copies); nothing was forgotten. "
+                    f"`gitprov list` shows the recorded ids"
+                )
+            batch = stack.enter_context(store.writer.batch())
+            updates = _forgetting(store, cat, (tip, root), result, reason, by)
+        try:
+            store.move(updates, f"gitprov: forget session {', '.join(result.ids)}")
+        finally:
+            batch.release()
+        return result
+
+    with store.write_lock():
+        return retrying(store.ref, "forget (nothing was forgotten)", attempt)
 
 
 def _forgetting(

@@ -15,9 +15,10 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gitprov import notes
 from gitprov.errors import (
@@ -71,6 +72,8 @@ class Note:
     commit: str
     line: str
 
+
+T = TypeVar("T")
 
 #: How long a save waits for the write lock (each holder keeps it for milliseconds).
 WRITE_LOCK_SECONDS = 30.0
@@ -154,35 +157,46 @@ class PendingSave:
         The new objects' pack keeps its ``.keep`` until the refs point at it.
         """
         store, session_id = self.store, self.session_id
-        deadline = time.monotonic() + RETRY_SECONDS
-        locks_seen: dict[str, float] = {}
-        attempt = 0
+
+        def attempt() -> str:
+            cat, self.cat = self.cat, None
+            with ExitStack() as stack:
+                if cat is None:  # the ref moved: nothing read before may be trusted
+                    cat = stack.enter_context(store.git.local_objects())
+                batch = stack.enter_context(store.writer.batch())
+                blob = store.writer.blob(data)
+                updates = store.updates(cat, session_id, blob, note, pins, replace)
+            mover, self.mover = self.mover, None
+            try:
+                store.move(updates, f"gitprov: save session {session_id}", mover)
+            finally:
+                batch.release()
+            return updates[0][1]
+
         with store.write_lock():
-            while True:
-                cat, self.cat = self.cat, None
-                with ExitStack() as stack:
-                    if cat is None:  # the ref moved: nothing read before may be trusted
-                        cat = stack.enter_context(store.git.local_objects())
-                    batch = stack.enter_context(store.writer.batch())
-                    blob = store.writer.blob(data)
-                    updates = store.updates(cat, session_id, blob, note, pins, replace)
-                mover, self.mover = self.mover, None
-                try:
-                    store.move(updates, f"gitprov: save session {session_id}", mover)
-                    return updates[0][1]
-                except GitCommandError as exc:
-                    if not lost_race(exc):
-                        raise
-                    check_stale_lock(exc, locks_seen)
-                    if time.monotonic() > deadline:
-                        raise ConcurrentUpdateError(
-                            f"could not save session {session_id}: other writers kept "
-                            f"moving {store.ref} for {RETRY_SECONDS:.0f}s"
-                        ) from exc
-                finally:
-                    batch.release()
-                attempt += 1
-                time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+            return retrying(store.ref, f"save session {session_id}", attempt)
+
+
+def retrying(ref: str, what: str, attempt: Callable[[], T]) -> T:
+    """``attempt()``, which moves ``ref`` by compare-and-swap, again with jittered back-off
+    while it loses to another writer, until ``RETRY_SECONDS``; a ref lock left by a crash
+    stops it at once (:func:`check_stale_lock`). The one retry policy of every ref move."""
+    deadline = time.monotonic() + RETRY_SECONDS
+    locks_seen: dict[str, float] = {}
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except GitCommandError as exc:
+            if not lost_race(exc):
+                raise
+            check_stale_lock(exc, locks_seen)
+            if time.monotonic() > deadline:
+                raise ConcurrentUpdateError(
+                    f"could not {what}: other writers kept moving {ref} for {RETRY_SECONDS:.0f}s"
+                ) from exc
+        tries += 1
+        time.sleep(random.uniform(0, min(0.25, 0.002 * 2**tries)))
 
 
 class RecordStore:

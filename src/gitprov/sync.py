@@ -61,9 +61,9 @@ from gitprov.storage import (
     FORGOTTEN_DIR,
     FORMAT_FILE,
     FORMAT_TEXT,
-    RETRY_SECONDS,
     RecordStore,
     fanout,
+    retrying,
 )
 from gitprov.tombstones import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.untrusted import (
@@ -280,13 +280,6 @@ def _short(sha: str | None) -> str:
     return sha[:12] if sha else "-"
 
 
-def _lost_race(exc: GitCommandError) -> bool:
-    """A local compare-and-swap lost to a concurrent save (as storage retries it)."""
-    return "cannot lock ref" in exc.stderr or (
-        "Unable to create" in exc.stderr and ".lock" in exc.stderr
-    )
-
-
 @dataclass
 class _Bucket:
     """One ``xx/`` fanout tree of the records, by file name, on each side and merged."""
@@ -432,16 +425,7 @@ class Sync:
 
     def _merge(self) -> MergeResult:
         """Merge, again when a concurrent save moved a local ref under us."""
-        deadline = time.monotonic() + RETRY_SECONDS
-        attempt = 0
-        while True:
-            try:
-                return self._merge_once()
-            except GitCommandError as exc:
-                if not _lost_race(exc) or time.monotonic() > deadline:
-                    raise
-            attempt += 1
-            time.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
+        return retrying(self.store.ref, "merge the remote's records", self._merge_once)
 
     def _merge_once(self) -> MergeResult:
         result = MergeResult()
