@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,12 @@ from pathlib import Path
 import pytest
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
+
+# A run started under nohup (or by a CI runner that ignores SIGHUP) hands SIG_IGN on to
+# every child, and gitprov rightly leaves an ignored signal alone: the signal tests need
+# the default disposition, as in a terminal.
+if hasattr(signal, "SIGHUP"):
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 #: An identity for the tests' own commits; gitprov itself needs none.
 GIT_ENV = {
