@@ -439,3 +439,32 @@ def test_forget_names_the_conflict_copies_left_behind(team: Team) -> None:
     assert f"still recorded: {copy}, conflict copies of what was forgotten" in out
     assert "still recorded" not in ok(b, "forget", copy, "--reason", "test")
     assert SessionLog(b).ids() == []
+
+
+def test_a_conflict_copy_keeps_its_snapshot_when_its_id_is_forgotten(team: Team) -> None:
+    a, b = team.clone("a"), team.clone("b")
+    (a / "only-in-a.py").write_text("A = 'SNAPSHOT-OF-A-7f3e'\n")
+    save(a, FORGOTTEN, by="a")
+    ok(a, "sync")
+    (b / "only-in-b.py").write_text("B = 'SNAPSHOT-OF-B-c2d9'\n")
+    save(b, FORGOTTEN, by="b")
+    ok(b, "sync")  # B's version kept as a conflict copy
+    ok(a, "sync")
+    (copy,) = [i for i in SessionLog(a).ids() if i.startswith(f"{FORGOTTEN}+")]
+    snapshot = SessionLog(a).get(copy)["git"]["snapshot"]
+    # the copy holds one clone's version, the forgotten id the other's
+    markers = {"only-in-a.py": b"SNAPSHOT-OF-A-7f3e", "only-in-b.py": b"SNAPSHOT-OF-B-c2d9"}
+    (held,) = [name for name in markers if name in git(a, "ls-tree", "--name-only", snapshot)]
+    kept, gone = markers.pop(held), next(iter(markers.values()))
+    ok(a, "forget", FORGOTTEN, "--reason", REASON)
+    for repo in (a, b, a, b):
+        ok(repo, "sync")
+    for repo in (a, b, team.remote):
+        purge(repo)
+    for repo in (a, b):
+        assert copy in SessionLog(repo).ids()
+        ok(repo, "verify")  # the copy's snapshot is still there
+        git(repo, "cat-file", "-e", f"{snapshot}^{{tree}}")
+        assert kept in objects(repo)  # the copy's code
+        assert gone not in objects(repo)  # the forgotten record's
+        git(repo, "fsck", "--strict", "--full", "--no-progress")

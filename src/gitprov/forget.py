@@ -141,7 +141,42 @@ class Rewrite:
             else:
                 self.mapped[sha] = self.store.writer.write("commit", _with(commit, tree, parents))
                 self.rewritten += 1
-        return self.mapped.get(tip, tip)
+        new = self.mapped.get(tip, tip)
+        kept = self._copies_pins(commits[tip].tree) if self.unpinned and tip in commits else []
+        if kept:  # one commit, the same in every clone (fixed date), re-pins them
+            self._kept.update(kept)
+            message = "gitprov: keep the pins of conflict copies of forgotten sessions\n"
+            new = self.store.writer.commit(
+                roots.get(commits[tip].tree, commits[tip].tree), [new, *kept], message, when=0
+            )
+        return new
+
+    def _copies_pins(self, root_tree: str) -> list[str]:
+        """The dropped pins that a kept record still names: a sync conflict copy
+        (``<id>+<remote>-<blob>``) of a forgotten id holds the other clone's version, whose
+        snapshot (or code commit) only that clone's save of the id pinned."""
+        forgotten = {name.removesuffix(".yaml") for names in self._names.values() for name in names}
+        dropped = set(self.unpinned)
+        found: list[str] = []
+        with self.git.local_objects() as cat:
+            for bucket in self.store.tree(cat, root_tree).values():
+                if not bucket.is_tree or len(bucket.name) != 2:
+                    continue
+                for name, entry in self.store.tree(cat, bucket.sha).items():
+                    copy = name.removesuffix(".yaml")
+                    if "+" not in copy or copy.split("+", 1)[0] not in forgotten:
+                        continue
+                    obj = cat.read(entry.sha)
+                    try:
+                        record = load(obj.data if obj else b"", copy, entry.sha)
+                    except CorruptRecordError:
+                        continue
+                    git = record.get("git") or {}
+                    for key in ("snapshot", "commit"):
+                        sha = git.get(key)
+                        if sha in dropped and sha not in found and cat.read(str(sha)):
+                            found.append(str(sha))
+        return found
 
     def clean(self, root: dict[str, Entry]) -> dict[str, Entry]:
         """A records root (of a commit :meth:`run` walked) as the rewrite left it."""
