@@ -408,3 +408,24 @@ def test_screening_loads_nothing_on_a_clean_save_and_leaves_warnings_alone(repo:
     (repo / "src" / "new_module.py").write_text(NEW_MODULE)
     # dirty: both loaded, and detect-secrets' import no longer routes warnings to logging
     assert run("2026-01-01T00.00.00.017Z") == ["['detect_secrets', 'pathspec']", "True"]
+
+
+def test_a_secret_in_a_notebook_cell_is_found(repo: Path) -> None:
+    import json
+
+    cell = f'api_key = "{KEYWORD_SECRET}"\n'
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": [cell]}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (repo / "explore.ipynb").write_text(json.dumps(notebook, indent=1))
+    plain = {**notebook, "cells": [{**notebook["cells"][0], "source": ["x = 1\n"]}]}
+    (repo / "plain.ipynb").write_text(json.dumps(plain, indent=1))
+    section = save(repo, "2026-01-01T00.00.00.050Z")
+    assert skipped(section) == {
+        "explore.ipynb": "looks like a secret (detect-secrets KeywordDetector)"
+    }
+    assert "plain.ipynb" in snapshot_files(repo, section)  # an ordinary notebook goes in
+    assert_nowhere(repo, KEYWORD_SECRET)

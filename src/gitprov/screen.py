@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import logging
 import os
 import re
@@ -295,13 +296,20 @@ class _Detector:
                 lines = get_transformed_file(stream, use_eager_transformers=eager)  # type: ignore[arg-type]
                 if lines:
                     readings.append("\n".join(lines))
+        # a notebook's cells, as their code reads (JSON escapes every quote): a finding
+        # there is final, since detect-secrets' own scan of the file sees only the JSON
+        notebook = _notebook_code(text) if path.endswith(".ipynb") else None
+        if notebook is not None:
+            readings.append(notebook)
         folded = [reading.casefold() for reading in readings]
         for plugin in self.plugins:
             if isinstance(plugin, KeywordDetector) and not any(map(self.keywords.search, folded)):
                 continue
-            if any(plugin.analyze_line(filename=path, line=reading) for reading in readings):
+            hits = [r for r in readings if plugin.analyze_line(filename=path, line=r)]
+            if hits:
                 name = type(plugin).__name__
-                return name, name in HEURISTIC
+                in_json = any(hit is not notebook for hit in hits)
+                return name, name in HEURISTIC and in_json
         return None
 
     def confirm(self, root: Path, paths: Sequence[str]) -> dict[str, str]:
@@ -320,6 +328,29 @@ class _Detector:
                     found[path] = self.names.get(secret.type, secret.type)
                     break
         return found
+
+
+def _notebook_code(text: str) -> str | None:
+    """The sources and text outputs of a Jupyter notebook's cells, one after another;
+    ``None`` when ``text`` is no notebook."""
+    try:
+        cells = json.loads(text).get("cells")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(cells, list):
+        return None
+    parts: list[str] = []
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        pieces = [cell.get("source")]
+        pieces += [out.get("text") for out in cell.get("outputs") or [] if isinstance(out, dict)]
+        for piece in pieces:
+            if isinstance(piece, list):
+                parts.append("".join(str(line) for line in piece))
+            elif isinstance(piece, str):
+                parts.append(piece)
+    return "\n".join(parts)
 
 
 @functools.cache
