@@ -349,12 +349,12 @@ def test_mapping_values_under_connection_and_authorization_keys() -> None:
 
 
 def test_extra_keys_from_argument_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    value = {"session_cookie": "c", "pin_code": "1234", "other": "o"}
+    value = {"badge_number": "c", "pin_code": "1234", "other": "o"}
     assert redact(value) == value
-    assert redact(value, ["session_cookie"]) == {**value, "session_cookie": MASK}
+    assert redact(value, ["badge_number"]) == {**value, "badge_number": MASK}
     monkeypatch.setenv(ENV_VAR, "pin_code, nothing")
-    assert redact(value, ["session_cookie"]) == {
-        "session_cookie": MASK,
+    assert redact(value, ["badge_number"]) == {
+        "badge_number": MASK,
         "pin_code": MASK,
         "other": "o",
     }
@@ -445,3 +445,8 @@ def test_redact_and_the_patterns_share_one_list() -> None:
     names = [rule.name for rule in secret_patterns.RULES]
     assert len(names) == len(set(names))
     assert secret_patterns.mask("x " + GHP, "<hidden>") == "x <hidden>"
+
+
+def test_cookies_and_ssh_keys_are_masked() -> None:
+    masked = redact({"headers": {"Cookie": "session=abc123"}, "ssh_key": "AAAAB3Nza", "k": 1})
+    assert masked == {"headers": {"Cookie": "***"}, "ssh_key": "***", "k": 1}

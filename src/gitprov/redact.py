@@ -50,6 +50,8 @@ DEFAULT_SECRET_KEYS = (
     "credential",
     "credentials",
     "authorization",
+    "cookie",
+    "ssh_key",
 )
 
 #: Words that make a key secret only as a word of their own: inside a longer one they are
