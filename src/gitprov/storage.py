@@ -284,15 +284,17 @@ class RecordStore:
     def tip(self, cat: ObjectReader, ref: str) -> tuple[str | None, str | None]:
         """(commit, tree) of ``ref``, or ``(None, None)`` when it does not exist yet."""
         obj = cat.read(ref)
-        if obj is None:
+        if obj is None:  # absent, or naming an object that is missing
             named = self._ref_value(ref)
             if named is None:
                 return None, None
-            raise RepositoryCorruptError(
-                f"{ref} points at {named}, which is missing in {self.git.root}; nothing was "
-                f"written. `git fsck --full` names the damage; restore the object from a "
-                f"clone (`git fetch` from a teammate)"
-            )
+            obj = cat.read(named)  # another writer may have created it meanwhile
+            if obj is None:
+                raise RepositoryCorruptError(
+                    f"{ref} points at {named}, which is missing in {self.git.root}; nothing "
+                    f"was written. `git fsck --full` names the damage; restore the object "
+                    f"from a clone (`git fetch` from a teammate)"
+                )
         if obj.type != "commit":
             raise GitCommandError(f"{ref} points at a {obj.type}, not a commit")
         return obj.sha, commit_tree(obj.data)
