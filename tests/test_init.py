@@ -234,6 +234,25 @@ def test_hook_rejection_never_blocks_the_push(clone: Path, tmp_path: Path) -> No
     assert SessionLog(clone).ids() == ["mine"]  # local records intact
 
 
+def test_hook_never_shows_a_urls_credentials(clone: Path, tmp_path: Path) -> None:
+    gitprov("-C", str(clone), "init", "--hooks")
+    remote = tmp_path / "remote.git"
+    refuse = remote / "hooks" / "pre-receive"
+    refuse.write_text(
+        "#!/bin/sh\nwhile read -r old new ref; do\n"
+        "  case $ref in refs/provenance/*) exit 1;; esac\ndone\n"
+    )
+    refuse.chmod(0o755)
+    save(clone, "mine")
+    url = f"file://oauth2:S3CRET-TOKEN-9f2@{remote}"
+    push = subprocess.run(
+        ["git", "-C", str(clone), "push", url, "main"], capture_output=True, text=True
+    )
+    assert push.returncode == 0, push.stderr
+    assert "not pushed" in push.stderr and "file://***@" in push.stderr
+    assert "S3CRET-TOKEN-9f2" not in push.stderr + push.stdout
+
+
 def test_existing_user_hook_is_chained(clone: Path, tmp_path: Path) -> None:
     hooks = clone / ".git" / "hooks"
     marker = tmp_path / "user-hook-ran"
