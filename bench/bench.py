@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import gitprov
-from gitprov import notes as gp_notes
 from gitprov import refs as gp_refs
-from gitprov import schema as gp_record
-from gitprov import snapshot as gp_snapshot
-from gitprov import storage as gp_storage
-from gitprov.capture import probe
-from gitprov.objects import MAX_PACKS, ObjectWriter
-from gitprov.runner import Git
-from gitprov.snapshot import take_snapshot
+from gitprov.git.objects import MAX_PACKS, ObjectWriter
+from gitprov.git.runner import Git
+from gitprov.record import document as gp_record
+from gitprov.state import snapshot as gp_snapshot
+from gitprov.state.snapshot import take_snapshot
+from gitprov.state.status import probe
+from gitprov.store import notes as gp_notes
+from gitprov.store import records as gp_storage
 
 SMALL_FILES = 50
 SMALL_DIRS = 5
@@ -662,14 +662,16 @@ def run_all(tmp: Path, rounds: int) -> int:
         f"12 dirty save(), screening on vs off, 10k files, {SCREENED_CHANGES} changed",
         "store.save()",
         save_only(screened),
-        "store.save(), gitprov.snapshot.screen a pass-through",
+        "store.save(), gitprov.state.snapshot.screen a pass-through",
         unscreened(screened),
         1.3,
     )
 
     # ... and in a new process, as `gitprov run` saves: detect-secrets and pathspec imported
     recorded = "import sys, gitprov\nwith gitprov.record(sys.argv[1]): pass\n"
-    passthrough = "import gitprov.snapshot as s\ns.screen = lambda root, candidates, rules: []\n"
+    passthrough = (
+        "import gitprov.state.snapshot as s\ns.screen = lambda root, candidates, rules: []\n"
+    )
 
     def process(code: str) -> Callable[[], None]:
         return lambda: subprocess.run([sys.executable, "-c", code, str(screened)], check=True)
@@ -678,7 +680,7 @@ def run_all(tmp: Path, rounds: int) -> int:
         f"12 new process + dirty save, screening on vs off, 10k files, {SCREENED_CHANGES} changed",
         "python -c 'gitprov.record(repo)'",
         process(recorded),
-        "the same, gitprov.snapshot.screen a pass-through",
+        "the same, gitprov.state.snapshot.screen a pass-through",
         process(passthrough + recorded),
         1.3,
         target=False,

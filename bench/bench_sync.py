@@ -38,11 +38,11 @@ import time
 from pathlib import Path
 
 from gitprov import SessionLog
-from gitprov import notes as gp_notes
-from gitprov import storage as gp_storage
-from gitprov.runner import Git
-from gitprov.schema import dump
-from gitprov.sync import Remote, Sync
+from gitprov.git.runner import Git
+from gitprov.record.document import dump
+from gitprov.store import notes as gp_notes
+from gitprov.store import records as gp_storage
+from gitprov.sync.engine import Remote, Sync
 
 CODE_COMMITS = 50
 RECORDS = 20_000

@@ -15,8 +15,8 @@ import pytest
 
 from gitprov import DirtyWorkTreeError, GitProvError, GitSessionStore, SessionLog
 from gitprov.errors import UnpushedCommitError
-from gitprov.runner import Git
-from gitprov.snapshot import scratch_index
+from gitprov.git.runner import Git
+from gitprov.state.snapshot import scratch_index
 
 from conftest import git, make_repo, remove_object
 

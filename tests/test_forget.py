@@ -20,9 +20,9 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog
 from gitprov.errors import SessionForgottenError
-from gitprov.objects import PackedObjects
-from gitprov.runner import Git
-from gitprov.storage import RecordStore, fanout, tombstone_path
+from gitprov.git.objects import PackedObjects
+from gitprov.git.runner import Git
+from gitprov.store.records import RecordStore, fanout, tombstone_path
 
 from conftest import GIT_ENV, git, make_repo
 

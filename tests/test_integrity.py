@@ -19,7 +19,7 @@ import pytest
 import gitprov
 from gitprov import SessionLog
 from gitprov.errors import RepositoryCorruptError, SessionExistsError
-from gitprov.storage import fanout
+from gitprov.store.records import fanout
 
 from conftest import git, make_repo, remove_object
 from kedro_project import kedro_run, make_kedro_project
@@ -104,7 +104,7 @@ def test_modes_under_shared_repository_match_gits(tmp_path: Path) -> None:
         "subprocess.run(['git', 'hash-object', '-w', '--stdin'], input=b'by git', check=True,"
         " capture_output=True);"
         "gitprov.record('.', session_id='one').__enter__().__exit__(None, None, None);"
-        "from gitprov.sync import sync_lock; from gitprov.runner import Git;"
+        "from gitprov.sync.engine import sync_lock; from gitprov.git.runner import Git;"
         "sync_lock(Git.discover('.')).__enter__()"
     )
     objects = repo / ".git" / "objects"

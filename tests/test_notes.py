@@ -11,7 +11,7 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog
 from gitprov.errors import CorruptRecordError, GitProvError
-from gitprov.notes import note_line, parse_line, with_line
+from gitprov.store.notes import note_line, parse_line, with_line
 
 from conftest import git, make_repo
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitprov import GitSessionStore
-from gitprov.objects import (
+from gitprov.git.objects import (
     BLOB_MODE,
     MAX_PACKS,
     Entry,
@@ -17,7 +17,7 @@ from gitprov.objects import (
     parse_tree,
     read_loose,
 )
-from gitprov.runner import Git
+from gitprov.git.runner import Git
 
 from conftest import git
 

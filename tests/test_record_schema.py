@@ -60,7 +60,9 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 
 def test_gitprov_schema_prints_the_shipped_file() -> None:
-    shipped = (Path(gitprov.__file__).parent / "record.schema.json").read_text(encoding="utf-8")
+    shipped = (Path(gitprov.__file__).parent / "record" / "record.schema.json").read_text(
+        encoding="utf-8"
+    )
     result = CliRunner().invoke(main, ["schema"])
     assert result.exit_code == 0, result.output
     assert result.output == shipped

@@ -12,8 +12,8 @@ import pytest
 
 import gitprov
 from gitprov import DirtyWorkTreeError, InvalidSessionIdError, NotAGitRepositoryError, SessionLog
-from gitprov.environment import find_project, packages
 from gitprov.recorder import new_session_id
+from gitprov.state.environment import find_project, packages
 
 from conftest import git, make_repo
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gitprov import GitSessionStore, SessionLog, secret_patterns
-from gitprov.capture import scrub_url
-from gitprov.redact import ENV_VAR, MASK, redact, redact_text
-from gitprov.schema import build
+from gitprov import GitSessionStore, SessionLog
+from gitprov.record import secret_patterns
+from gitprov.record.document import build
+from gitprov.record.redact import ENV_VAR, MASK, redact, redact_text
+from gitprov.state.status import scrub_url
 
 from conftest import git
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 import gitprov
 from gitprov.cli import main
+from gitprov.git.runner import Git
+from gitprov.git.writing import config_from_files
 from gitprov.refs import DEFAULT_NOTES_REF, DEFAULT_REF, resolve
-from gitprov.runner import Git
-from gitprov.writing import config_from_files
 
 from conftest import git
 

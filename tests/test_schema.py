@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
-from gitprov.schema import build, dump, load, to_plain, validate_session_id
+from gitprov.record.document import build, dump, load, to_plain, validate_session_id
 
 
 @pytest.mark.parametrize(

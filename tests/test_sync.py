@@ -15,9 +15,9 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog, SessionNotFoundError
 from gitprov.errors import SyncBusyError
-from gitprov.runner import Git
-from gitprov.storage import record_path
-from gitprov.sync import conflict_id, sync_lock
+from gitprov.git.runner import Git
+from gitprov.store.records import record_path
+from gitprov.sync.engine import conflict_id, sync_lock
 
 from conftest import git, make_repo
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gitprov.errors import GitProvError
-from gitprov.runner import Git
-from gitprov.writing import DEFAULT_FSYNC, WriteRules
+from gitprov.git.runner import Git
+from gitprov.git.writing import DEFAULT_FSYNC, WriteRules
 
 from conftest import git
 

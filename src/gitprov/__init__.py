@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gitprov._version import __version__
-from gitprov.capture import capture
+from gitprov.audit.log import SessionLog
 from gitprov.errors import (
     DirtyWorkTreeError,
     GitProvError,
@@ -15,8 +15,8 @@ from gitprov.errors import (
     SessionForgottenError,
     SessionNotFoundError,
 )
-from gitprov.log import SessionLog
 from gitprov.recorder import record
+from gitprov.state.status import capture
 
 if TYPE_CHECKING:
     from gitprov.kedro.store import GitSessionStore

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitprov.git.runner import Git
 from gitprov.refs import (
     DEFAULT_NOTES_REF,
     DEFAULT_REF,
@@ -21,7 +22,6 @@ from gitprov.refs import (
     fetch_refspecs,
     tracking_ref,
 )
-from gitprov.runner import Git
 
 HOOK_MARKER = b"gitprov pre-push hook"
 

@@ -20,10 +20,10 @@ from types import TracebackType
 from typing import Any
 
 from gitprov.errors import GitProvError
-from gitprov.schema import now_utc
+from gitprov.record.document import now_utc
 from gitprov.session import OPTIONS, Session
 from gitprov.signals import Catch, Stopped
-from gitprov.storage import exists_error
+from gitprov.store.records import exists_error
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import enum
 import re
 from typing import TYPE_CHECKING, Final, TypeAlias, overload
 
-from gitprov.writing import config_from_files, parse_config
+from gitprov.git.writing import config_from_files, parse_config
 
 if TYPE_CHECKING:  # runner imports writing, which this module uses
-    from gitprov.runner import Git
+    from gitprov.git.runner import Git
 
 DEFAULT_REF: Final = "refs/provenance/sessions"
 DEFAULT_NOTES_REF: Final = "refs/notes/provenance"

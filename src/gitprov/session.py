@@ -16,18 +16,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitprov import environment, notes, spool
-from gitprov.capture import MAX_CHANGES, Static, capped, probe
+from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError, SessionNotFoundError
-from gitprov.log import SessionLog
-from gitprov.policy import Policy
+from gitprov.git.runner import Git, has_refs_under
+from gitprov.git.writing import WriteRules
+from gitprov.record.document import build, dump, load, run_status, validate_session_id
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_prefix
-from gitprov.runner import Git, has_refs_under
-from gitprov.schema import build, dump, load, run_status, validate_session_id
-from gitprov.screen import MAX_TOTAL_BYTES, MAX_UNTRACKED_BYTES, Rules
-from gitprov.snapshot import take_snapshot
-from gitprov.storage import Note, RecordStore, record_path
-from gitprov.writing import WriteRules
+from gitprov.state import environment
+from gitprov.state.policy import Policy
+from gitprov.state.screen import MAX_TOTAL_BYTES, MAX_UNTRACKED_BYTES, Rules
+from gitprov.state.snapshot import take_snapshot
+from gitprov.state.status import MAX_CHANGES, Static, capped, probe
+from gitprov.store import notes, spool
+from gitprov.store.records import Note, RecordStore, record_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Session:
     a session saving again replaces its own record).
 
     A repository gitprov cannot write to (bare, read-only) is refused here, before the run.
-    A save that fails afterwards keeps the record in the spool (:mod:`gitprov.spool`),
+    A save that fails afterwards keeps the record in the spool (:mod:`gitprov.store.spool`),
     logs one line saying how to recover it, and does not raise: the run's own outcome
     stands. ``spooled`` then names the spool file; ``recorded`` says whether the last save
     reached the ref.

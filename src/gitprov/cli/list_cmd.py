@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from gitprov import spool
 from gitprov.cli.main import Target, emit, main
 from gitprov.errors import CorruptRecordError
-from gitprov.schema import run_status
+from gitprov.record.document import run_status
+from gitprov.store import spool
 
 
 def _row(record: dict[str, Any]) -> list[str]:

@@ -11,8 +11,9 @@ import click
 import yaml
 
 from gitprov._version import __version__
+from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError
-from gitprov.log import SessionLog
+from gitprov.git.runner import Git
 from gitprov.refs import (
     CONFIGURED,
     DEFAULT_NOTES_REF,
@@ -21,7 +22,6 @@ from gitprov.refs import (
     REF_CONFIG,
     resolve,
 )
-from gitprov.runner import Git
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import TypeVar
 import click
 
 from gitprov.cli.main import Target
-from gitprov.runner import Git
-from gitprov.sync import ATTEMPTS, LOCK_TIMEOUT, Sync, SyncReport, resolve_remote
+from gitprov.git.runner import Git
+from gitprov.sync.engine import ATTEMPTS, LOCK_TIMEOUT, Sync, SyncReport, resolve_remote
 
 F = TypeVar("F", bound=Callable[..., object])
 

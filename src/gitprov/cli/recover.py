@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from gitprov import spool
 from gitprov.cli.main import Target, main
-from gitprov.runner import Git
-from gitprov.writing import WriteRules
+from gitprov.git.runner import Git
+from gitprov.git.writing import WriteRules
+from gitprov.store import spool
 
 
 @main.command()

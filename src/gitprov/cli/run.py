@@ -9,8 +9,8 @@ import click
 from gitprov import child
 from gitprov.cli.main import Target, main
 from gitprov.errors import GitProvError
+from gitprov.git.runner import Git
 from gitprov.recorder import Recording
-from gitprov.runner import Git
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

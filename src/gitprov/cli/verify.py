@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from gitprov import spool
-from gitprov.audit import verify
+from gitprov.audit.verify import verify
 from gitprov.cli.main import Target, main
+from gitprov.store import spool
 
 
 @main.command("verify")

@@ -35,8 +35,8 @@ from kedro.pipeline.node import Node
 
 from gitprov.errors import InvalidSessionIdError
 from gitprov.kedro.store import live_store
+from gitprov.record.document import now_utc, validate_session_id
 from gitprov.recorder import error_name
-from gitprov.schema import now_utc, validate_session_id
 from gitprov.signals import Catch
 
 #: Names the journal folder of the process that owns the stores, for its workers.

@@ -6,7 +6,7 @@ sessions are visible before any merge; a local record wins over a fetched copy o
 id. Works in bare repositories too (a server-side audit).
 
 A fetched copy is a remote's, and anything may have been pushed there: what it holds that
-gitprov does not write (see :mod:`gitprov.untrusted`), a record that does not parse, or a
+gitprov does not write (see :mod:`gitprov.sync.untrusted`), a record that does not parse, or a
 copy that is not a commit at all is skipped, named once in a warning, and the rest is read
 as usual. Only the local ref's own damage is an error.
 
@@ -23,20 +23,20 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from gitprov import notes
 from gitprov.errors import (
     CorruptRecordError,
     GitProvError,
     RepositoryCorruptError,
     SessionNotFoundError,
 )
-from gitprov.forget import Forgotten, forget
+from gitprov.git.runner import Git, ObjectReader, has_refs_under
+from gitprov.record.document import load, validate_session_id
+from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
-from gitprov.runner import Git, ObjectReader, has_refs_under
-from gitprov.schema import load, validate_session_id
-from gitprov.storage import RecordStore, record_path, tombstone_path
-from gitprov.tombstones import Tombstone
-from gitprov.untrusted import LeftOut, list_records
+from gitprov.store import notes
+from gitprov.store.forget import Forgotten, forget
+from gitprov.store.records import RecordStore, record_path, tombstone_path
+from gitprov.sync.untrusted import LeftOut, list_records
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class SessionLog:
 
     ``ref``/``notes_ref`` default to the repository's ``gitprov.ref``/``gitprov.notesRef``,
     else the default names (:func:`gitprov.refs.resolve`). ``skipped`` lists what was not
-    read, each named once in a warning (logger ``gitprov.log``).
+    read, each named once in a warning (logger ``gitprov.audit.log``).
     """
 
     def __init__(
@@ -203,7 +203,7 @@ class SessionLog:
         """Forget sessions (full ids; one id or several) for good, as ``gitprov forget``
         does: their records leave the records ref's whole history, a tombstone each stays;
         ``gitprov sync`` then purges them from the remote and every clone that syncs. See
-        :mod:`gitprov.forget`."""
+        :mod:`gitprov.store.forget`."""
         return forget(self._store, ids, reason)
 
     def items(

@@ -20,12 +20,12 @@ from typing import Any
 
 import yaml
 
-from gitprov import notes
 from gitprov.errors import GitProvError
-from gitprov.runner import Git
-from gitprov.schema import validate_session_id
-from gitprov.storage import Note, RecordStore
-from gitprov.writing import WriteRules
+from gitprov.git.runner import Git
+from gitprov.git.writing import WriteRules
+from gitprov.record.document import validate_session_id
+from gitprov.store import notes
+from gitprov.store.records import Note, RecordStore
 
 #: The spool, under the common git dir.
 SPOOL_DIR = ("gitprov", "spool")

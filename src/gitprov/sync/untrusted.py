@@ -6,10 +6,11 @@ a ref pointing at a blob, or a record built to exhaust its reader. The merge (``
 takes, and readers (``SessionLog``) read, only entries that look exactly like what
 gitprov writes: the root holds ``FORMAT`` (a file), ``xx/`` folders and ``forgotten/``; a
 folder holds files ``<session id>.yaml`` whose id hashes to that folder, no larger than
-:data:`~gitprov.limits.MAX_BLOB_BYTES`, and (checked by :func:`gitprov.schema.load`) a
+:data:`~gitprov.record.limits.MAX_BLOB_BYTES`, and (checked by
+:func:`gitprov.record.document.load`) a
 YAML mapping within the limits. ``forgotten/`` holds ``xx/`` folders of tombstones, named as
-records are, each within :data:`~gitprov.tombstones.MAX_TOMBSTONE_BYTES` (and checked by
-:meth:`~gitprov.tombstones.Tombstone.load`). The rest is a :class:`LeftOut`, named once to
+records are, each within :data:`~gitprov.record.tombstone.MAX_TOMBSTONE_BYTES` (and checked by
+:meth:`~gitprov.record.tombstone.Tombstone.load`). The rest is a :class:`LeftOut`, named once to
 the user.
 """
 
@@ -20,12 +21,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from gitprov.errors import GitCommandError, InvalidSessionIdError
-from gitprov.limits import MAX_BLOB_BYTES
-from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
-from gitprov.runner import Git, zsplit
-from gitprov.schema import validate_session_id
-from gitprov.storage import FORGOTTEN_DIR, FORMAT_FILE, fanout
-from gitprov.tombstones import MAX_TOMBSTONE_BYTES
+from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.git.runner import Git, zsplit
+from gitprov.record.document import validate_session_id
+from gitprov.record.limits import MAX_BLOB_BYTES
+from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES
+from gitprov.store.records import FORGOTTEN_DIR, FORMAT_FILE, fanout
 
 BUCKET = re.compile(r"[0-9a-f]{2}")
 

@@ -20,7 +20,6 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gitprov import notes
 from gitprov.errors import (
     ConcurrentUpdateError,
     GitCommandError,
@@ -29,17 +28,18 @@ from gitprov.errors import (
     SessionNotFoundError,
     StaleLockError,
 )
-from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
+from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
+from gitprov.git.runner import Git, ObjectReader, Started, read_ref_file, zsplit
+from gitprov.git.writing import WriteRules, hold_flock
+from gitprov.record.document import validate_session_id
+from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, WRITE_LOCK, NotesRefOption, resolve
-from gitprov.runner import Git, ObjectReader, Started, read_ref_file, zsplit
-from gitprov.schema import validate_session_id
-from gitprov.tombstones import Tombstone
-from gitprov.writing import WriteRules, hold_flock
+from gitprov.store import notes
 
 FORMAT_FILE = "FORMAT"
 FORMAT_TEXT = b"gitprov-records 1\n"
 #: The records tree's folder of tombstones, ``forgotten/<xx>/<session_id>.yaml``
-#: (:mod:`gitprov.tombstones`).
+#: (:mod:`gitprov.record.tombstone`).
 FORGOTTEN_DIR = "forgotten"
 
 #: How long a writer keeps retrying a lost compare-and-swap before giving up.

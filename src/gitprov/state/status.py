@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from gitprov import secret_patterns
-from gitprov.runner import Runner, has_refs_under, zsplit
+from gitprov.git.runner import Runner, has_refs_under, zsplit
+from gitprov.record import secret_patterns
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.
 MAX_CHANGES = 1000
@@ -47,7 +47,7 @@ def scrub_url(url: str) -> str:
     HTTP(S) user info is dropped whole (a bare user is often a token); for ssh only a
     password goes (``git@`` is not a secret). Secret-looking values of the query and of a
     ``#key=value`` fragment (``#access_token=...``) are masked, and so is a credential
-    with a shape of its own (:mod:`gitprov.secret_patterns`) anywhere in the URL.
+    with a shape of its own (:mod:`gitprov.record.secret_patterns`) anywhere in the URL.
     """
     match = _URI.fullmatch(url)
     if match is None:  # scp-like ``git@host:path`` or a local path: no password syntax

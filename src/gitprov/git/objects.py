@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from gitprov.writing import WriteRules
+from gitprov.git.writing import WriteRules
 
 TREE_MODE = "40000"
 BLOB_MODE = "100644"

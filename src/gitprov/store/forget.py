@@ -9,11 +9,11 @@ record's own save). Everything else of a commit is kept byte for byte, so the re
 function of the commit and the forgotten ids alone: clones that rewrite the same history get
 the same commits, and their histories still meet in a merge base.
 
-A tombstone (:mod:`gitprov.tombstones`) is committed on top, the sessions' lines leave the
+A tombstone (:mod:`gitprov.record.tombstone`) is committed on top, the sessions' lines leave the
 notes index (a commit on its tip: note lines hold no content, so the notes history stays),
 and both refs move in one compare-and-swap. Nothing else is touched: not the user's refs or
 reflogs, and not the old objects, which ``git gc`` prunes once nothing (reflogs included)
-reaches them. :mod:`gitprov.sync` rewrites with the tombstones a remote brings, and rewrites
+reaches them. :mod:`gitprov.sync.engine` rewrites with the tombstones a remote brings, and rewrites
 the remote's history when it still holds what this clone forgot (then pushes with a lease).
 """
 
@@ -29,7 +29,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from gitprov import notes
 from gitprov.errors import (
     CorruptRecordError,
     GitCommandError,
@@ -37,11 +36,13 @@ from gitprov.errors import (
     RepositoryCorruptError,
     SessionNotFoundError,
 )
-from gitprov.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
+from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
+from gitprov.git.runner import Git, ObjectReader
+from gitprov.record.document import load, now_utc, validate_session_id
+from gitprov.record.tombstone import MAX_REASON, Tombstone
 from gitprov.refs import is_tracking_ref, tracking_prefix
-from gitprov.runner import Git, ObjectReader
-from gitprov.schema import load, now_utc, validate_session_id
-from gitprov.storage import (
+from gitprov.store import notes
+from gitprov.store.records import (
     FORGOTTEN_DIR,
     FORMAT_FILE,
     FORMAT_TEXT,
@@ -50,7 +51,6 @@ from gitprov.storage import (
     record_path,
     retrying,
 )
-from gitprov.tombstones import MAX_REASON, Tombstone
 
 
 @dataclass(frozen=True)

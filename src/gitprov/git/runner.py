@@ -23,7 +23,7 @@ from gitprov.errors import (
     NotAGitRepositoryError,
     UnsafeRepositoryError,
 )
-from gitprov.objects import GitObject, PackedObjects, read_loose
+from gitprov.git.objects import GitObject, PackedObjects, read_loose
 
 #: Variables that re-point git at another repository, index or object store.
 _SCRUBBED = (

@@ -2,7 +2,7 @@
 
 The tree is built in a throwaway copy of the user's index (``GIT_INDEX_FILE``), so the
 user's own index is never written and unchanged files are not hashed again: only the paths
-``git status`` reported are updated. Before any of them is hashed, :mod:`gitprov.screen`
+``git status`` reported are updated. Before any of them is hashed, :mod:`gitprov.state.screen`
 leaves out what must not travel to every clone (secrets, the user's exclusions, what is over
 the size limits); they are named in the record instead, and a tracked one keeps HEAD's
 version in the snapshot.
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitprov.objects import ObjectWriter
-from gitprov.runner import Git, map_error, zsplit
-from gitprov.screen import DEFAULT_RULES, Candidate, Rules, Skip, screen
+from gitprov.git.objects import ObjectWriter
+from gitprov.git.runner import Git, map_error, zsplit
+from gitprov.state.screen import DEFAULT_RULES, Candidate, Rules, Skip, screen
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ would. Both local refs then move in one compare-and-swap transaction, and one fl
 common git dir keeps two syncs of the same repository from interleaving.
 
 Everything from a remote is hostile: of what it changed, the merge takes only what gitprov
-itself writes and reads back (:mod:`gitprov.untrusted`, :func:`schema.load`, and note lines
+itself writes and reads back (:mod:`gitprov.sync.untrusted`, :func:`schema.load`, and note lines
 that are session entries). The rest is left out, listed once in ``MergeResult.left_out``
 with the reason, and never enters a local ref's tree, so it is never pushed on; a
 fast-forward that would bring it in becomes a commit of the clean tree instead.
 
-Forgotten sessions (:mod:`gitprov.forget`) are the one exception to "nothing lost":
+Forgotten sessions (:mod:`gitprov.store.forget`) are the one exception to "nothing lost":
 tombstones are unioned like records, a remote's new tombstones first rewrite the local
 history without those records, and a remote whose history still holds what this clone
 forgot is rewritten the same way, merged, and pushed with ``--force-with-lease`` on the
@@ -40,8 +40,6 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitprov import notes
-from gitprov.capture import scrub_url
 from gitprov.errors import (
     ConcurrentUpdateError,
     CorruptRecordError,
@@ -51,13 +49,17 @@ from gitprov.errors import (
     RemoteError,
     SyncBusyError,
 )
-from gitprov.forget import Rewrite, Tombstones, notes_without, with_tombstones
-from gitprov.objects import BLOB_MODE, TREE_MODE, Entry
-from gitprov.redact import redact_text
+from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.git.runner import Git, ObjectReader
+from gitprov.git.writing import WriteRules, hold_flock
+from gitprov.record.document import dump, load, validate_session_id
+from gitprov.record.redact import redact_text
+from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.refs import CONFIGURED, SYNC_LOCK, NotesRefOption, fetch_refspecs, tracking_ref
-from gitprov.runner import Git, ObjectReader
-from gitprov.schema import dump, load, validate_session_id
-from gitprov.storage import (
+from gitprov.state.status import scrub_url
+from gitprov.store import notes
+from gitprov.store.forget import Rewrite, Tombstones, notes_without, with_tombstones
+from gitprov.store.records import (
     FORGOTTEN_DIR,
     FORMAT_FILE,
     FORMAT_TEXT,
@@ -65,8 +67,7 @@ from gitprov.storage import (
     fanout,
     retrying,
 )
-from gitprov.tombstones import MAX_TOMBSTONE_BYTES, Tombstone
-from gitprov.untrusted import (
+from gitprov.sync.untrusted import (
     BUCKET,
     LeftOut,
     bucket_problem,
@@ -75,7 +76,6 @@ from gitprov.untrusted import (
     root_problem,
     shown,
 )
-from gitprov.writing import WriteRules, hold_flock
 
 #: Fetch-merge-push rounds before ``sync`` gives up on a remote that keeps moving.
 ATTEMPTS = 10
@@ -714,7 +714,7 @@ class Sync:
         Per file: one side unchanged since the base -> the other side's version; both
         changed the same way -> that; both changed differently -> ours under the id, theirs
         as a copy under :func:`conflict_id`. Nothing of ours is ever deleted, and nothing of
-        the remote's is taken that :mod:`gitprov.untrusted` or :func:`schema.load` refuses;
+        the remote's is taken that :mod:`gitprov.sync.untrusted` or :func:`schema.load` refuses;
         what is refused and did not change since the base was named then, not again.
         Tombstones come from ``purge``, and no record they name is taken.
         """

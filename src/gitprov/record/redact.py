@@ -14,7 +14,7 @@ goes; what says where and what (the host, the key, the option) stays readable.
   token is passed) becomes ``***@`` wherever the URL stands: ``postgresql://***@h/db``.
   The host and path stay; a bare ``ssh://git@`` user, which is no secret, stays too.
 - A credential with a shape of its own (``ghp_...``, ``xoxb-...``, ``sk-...``, Slack
-  webhooks, private keys: :mod:`gitprov.secret_patterns`, the rules snapshots are screened
+  webhooks, private keys: :mod:`gitprov.record.secret_patterns`, the rules snapshots are screened
   with) is masked wherever it stands, named by a key or not.
 """
 
@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from gitprov import secret_patterns
+from gitprov.record import secret_patterns
 
 MASK = "***"
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitprov.audit.log import SessionLog
 from gitprov.errors import CorruptRecordError, GitProvError
-from gitprov.log import SessionLog
-from gitprov.objects import IDENTITY
+from gitprov.git.objects import IDENTITY
+from gitprov.git.runner import Git, zsplit
 from gitprov.refs import namespace
-from gitprov.runner import Git, zsplit
-from gitprov.snapshot import scratch_index
+from gitprov.state.snapshot import scratch_index
 
 GITLINK_MODE = "160000"
 

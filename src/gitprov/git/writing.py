@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from gitprov.errors import GitProvError
 
 if TYPE_CHECKING:  # runner imports objects, which writes through these rules
-    from gitprov.runner import Git, Runner, Started
+    from gitprov.git.runner import Git, Runner, Started
 
 #: ``git config --get-regexp`` pattern of the settings read here (keys come back lowercased).
 CONFIG_PATTERN = r"^core\.(sharedrepository|fsync|fsyncobjectfiles)$"

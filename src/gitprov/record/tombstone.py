@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitprov.errors import CorruptRecordError, SessionForgottenError
-from gitprov.limits import load_yaml
-from gitprov.schema import dump
+from gitprov.record.document import dump
+from gitprov.record.limits import load_yaml
 
 #: The largest tombstone read (bytes): four short strings.
 MAX_TOMBSTONE_BYTES = 16 * 1024

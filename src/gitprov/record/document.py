@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 
-from gitprov import environment
 from gitprov._version import __version__
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
-from gitprov.limits import MAX_BLOB_BYTES, load_yaml
-from gitprov.redact import redact
+from gitprov.record.limits import MAX_BLOB_BYTES, load_yaml
+from gitprov.record.redact import redact
+from gitprov.state import environment
 
 FORMAT = 1
 
@@ -152,7 +152,7 @@ def load(data: bytes, session_id: str, where: str) -> dict[str, Any]:
     """Parse a stored record (the blob ``where``, as ``<ref>:<path>``); a broken one is
     named, in one line, never silently skipped.
 
-    Records come from any remote, so one beyond :mod:`gitprov.limits` (too large, too
+    Records come from any remote, so one beyond :mod:`gitprov.record.limits` (too large, too
     deep, or whose aliases expand too far) is refused before any of it is built.
     """
     try:

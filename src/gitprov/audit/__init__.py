@@ -1,0 +1,1 @@
+"""Reading records back: the session log, checkout, diff and verify."""

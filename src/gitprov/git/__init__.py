@@ -1,0 +1,3 @@
+"""Git itself: the one place that runs git processes, reads and writes its objects and refs,
+and follows its write rules.
+"""

@@ -1,0 +1,3 @@
+"""The state of the code that ran: git status, the snapshot of a dirty tree, the environment,
+the dirty policy.
+"""

@@ -1,0 +1,3 @@
+"""Where records live: the records ref, the notes index, the spool of unsaved records,
+forgetting.
+"""

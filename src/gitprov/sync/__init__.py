@@ -1,0 +1,1 @@
+"""Carrying records between clones: remotes, transport, the sync lock and the merge."""
