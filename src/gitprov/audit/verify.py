@@ -1,119 +1,22 @@
-"""For auditors: get the exact code of a run back, see its uncommitted change, check records.
+"""For auditors: check that every record still names code the repository holds.
 
-Nothing here writes to the user's index, work tree or refs: checkout fills a fresh folder
-through a private index, and verify only reads.
+It only reads. Whatever the number of records, it starts a fixed number of git processes:
+records through one reader, snapshot trees walked in-process, every object's presence
+asked in one ``cat-file --batch-check``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from gitprov.audit.checkout import GITLINK_MODE
 from gitprov.audit.log import SessionLog
-from gitprov.errors import CorruptRecordError, GitProvError
-from gitprov.git.objects import IDENTITY
-from gitprov.git.runner import Git, zsplit
+from gitprov.errors import CorruptRecordError
+from gitprov.git.objects import IDENTITY, commit_tree, parse_tree
+from gitprov.git.runner import Git, ObjectReader
 from gitprov.refs import namespace
-from gitprov.state.snapshot import scratch_index
-
-GITLINK_MODE = "160000"
-
-
-def code_commit(record: dict[str, Any]) -> str:
-    """The commit holding exactly the code a run used: its snapshot, else its commit."""
-    git = record.get("git") or {}
-    commit = git.get("snapshot") or git.get("commit")
-    if not commit:
-        raise GitProvError(
-            f"session {record.get('session_id')} ran before the first commit and with a clean "
-            f"tree, so there is no code to restore"
-        )
-    return str(commit)
-
-
-def _require_empty_dir(target: Path) -> bool:
-    """Make sure ``target`` is a new or empty writable folder; whether it was created."""
-    created = not target.exists()
-    if not created:
-        if not target.is_dir():
-            raise GitProvError(f"{target} exists and is not a folder; name a new or empty one")
-        if any(target.iterdir()):
-            raise GitProvError(
-                f"{target} is not empty; checkout only writes into a new or empty folder, "
-                f"so nothing of yours is overwritten"
-            )
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GitProvError(f"cannot create {target}: {exc.strerror}") from exc
-    if not os.access(target, os.W_OK | os.X_OK):
-        raise GitProvError(f"{target} is not writable; choose a folder you can write to")
-    return created
-
-
-@dataclass(frozen=True)
-class Checkout:
-    commit: str
-    files: int
-    submodules: list[tuple[str, str]]  # (path, sha) not restored
-    skipped: list[dict[str, Any]]  # files the snapshot left out (``snapshot_skipped``)
-
-
-def checkout(log: SessionLog, session_id: str, target: Path) -> Checkout:
-    """Write the exact tree of a run into ``target`` (new or empty)."""
-    record = log.get(session_id)
-    commit = code_commit(record)
-    git = log.git
-    if git.run("cat-file", "-e", f"{commit}^{{tree}}", ok=(0, 1, 128)).returncode != 0:
-        raise GitProvError(
-            f"the code of session {record['session_id']} ({commit[:12]}) is not in this "
-            f"repository; fetch the provenance refs from a remote that has it (gitprov fetch)"
-        )
-    created = _require_empty_dir(target)
-    try:
-        files, submodules = _write_tree(git, commit, target)
-    except BaseException:
-        if created:  # leave nothing half-written behind in a folder checkout made
-            shutil.rmtree(target, ignore_errors=True)
-        raise
-    skipped = (record.get("git") or {}).get("snapshot_skipped") or []
-    return Checkout(commit, files, submodules, [s for s in skipped if isinstance(s, dict)])
-
-
-def _write_tree(git: Git, commit: str, target: Path) -> tuple[int, list[tuple[str, str]]]:
-    """Write ``commit``'s tree into ``target``: (files written, submodules left out)."""
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
-    submodules = []
-    files = 0
-    for item in zsplit(listing):
-        meta, _, path = item.partition(b"\t")
-        mode, _, sha = meta.decode().split(" ")
-        if mode == GITLINK_MODE:
-            submodules.append((os.fsdecode(path), sha))
-        else:
-            files += 1
-    with scratch_index(git, seed=False) as env:
-        git.run("read-tree", commit, env=env)
-        git.run(f"--work-tree={target.resolve()}", "checkout-index", "--all", "--force", env=env)
-    return files, submodules
-
-
-def diff(log: SessionLog, session_id: str) -> bytes:
-    """The uncommitted change of a run against its commit, as a git patch."""
-    record = log.get(session_id)
-    git_section = record.get("git") or {}
-    snapshot = git_section.get("snapshot")
-    if not snapshot:
-        return b""
-    base = (
-        git_section.get("commit")
-        or log.git.run("hash-object", "-t", "tree", "--stdin", input=b"").text.strip()
-    )
-    return log.git.run("diff", "--binary", "--no-color", "--no-ext-diff", base, snapshot).stdout
 
 
 def _present(git: Git, names: Iterable[str]) -> set[str]:
@@ -128,19 +31,46 @@ def _present(git: Git, names: Iterable[str]) -> set[str]:
     return {name for name, line in zip(wanted, lines, strict=True) if not line.endswith(" missing")}
 
 
-def _tree_problems(git: Git, commit: str) -> list[str]:
-    """Objects missing below a snapshot's tree (gitlinks point elsewhere and are skipped)."""
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit, ok=(0, 128))
-    if listing.returncode != 0:
-        return [f"its tree cannot be read ({listing.stderr.decode(errors='replace').strip()})"]
-    blobs = {}
-    for item in zsplit(listing.stdout):
-        meta, _, path = item.partition(b"\t")
-        mode, _, sha = meta.decode().split(" ")
-        if mode != GITLINK_MODE:
-            blobs[sha] = os.fsdecode(path)
-    missing = set(blobs) - _present(git, blobs)
-    return [f"file {blobs[sha]} ({sha[:12]}) is missing" for sha in sorted(missing)]
+class _Snapshots:
+    """The blobs below snapshot trees, read through one reader; a subtree that several
+    snapshots share (most of them) is read once."""
+
+    def __init__(self, cat: ObjectReader, hash_len: int) -> None:
+        self._cat = cat
+        self._hash_len = hash_len
+        self._trees: dict[str, dict[str, str] | str] = {}  # tree -> {blob: path} or problem
+
+    def blobs(self, commit: str) -> dict[str, str] | str:
+        """``{blob: path}`` below ``commit``'s tree (gitlinks point elsewhere and are
+        skipped), or why the tree cannot be read."""
+        obj = self._cat.read(commit)
+        if obj is None or obj.type != "commit":
+            return f"its commit {commit[:12]} cannot be read"
+        return self._tree(commit_tree(obj.data))
+
+    def _tree(self, sha: str) -> dict[str, str] | str:
+        if sha not in self._trees:
+            self._trees[sha] = self._walk(sha)
+        return self._trees[sha]
+
+    def _walk(self, sha: str) -> dict[str, str] | str:
+        obj = self._cat.read(sha)
+        if obj is None or obj.type != "tree":
+            return f"its tree {sha[:12]} cannot be read"
+        try:
+            entries = parse_tree(obj.data, self._hash_len)
+        except ValueError as exc:
+            return f"its tree {sha[:12]} cannot be read ({exc})"
+        found: dict[str, str] = {}
+        for name, entry in entries.items():
+            if entry.is_tree:
+                below = self._tree(entry.sha)
+                if isinstance(below, str):
+                    return below
+                found.update((blob, f"{name}/{path}") for blob, path in below.items())
+            elif entry.mode != GITLINK_MODE:
+                found.setdefault(entry.sha, name)
+        return found
 
 
 def _pinned(git: Git, ref: str) -> set[str]:
@@ -153,7 +83,7 @@ def _pinned(git: Git, ref: str) -> set[str]:
     tips = git.run("for-each-ref", "--format=%(objectname)", namespace(ref)).text.split()
     seen: set[str] = set()
     keep: set[str] = set()
-    with git.objects() as cat:
+    with git.local_objects() as cat:
         todo = list(tips)
         while todo:
             sha = todo.pop()
@@ -192,15 +122,28 @@ def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str
     }
     present = _present(git, (sha for pairs in commits.values() for _, sha in pairs))
     reachable = _pinned(git, log.ref)
-    for sid, pairs in commits.items():
-        snapshot_missing = any(k == "snapshot" and sha not in present for k, sha in pairs)
-        for kind, sha in pairs:
-            if sha not in present:
-                problems.append(f"{sid}: {kind} {sha} is missing from the repository")
-            elif sha not in reachable and not snapshot_missing:
-                problems.append(
-                    f"{sid}: {kind} {sha} is not reachable from {log.ref}; git gc may delete it"
-                )
-            elif kind == "snapshot":
-                problems += [f"{sid}: snapshot {sha[:12]}: {p}" for p in _tree_problems(git, sha)]
+    below: dict[str, tuple[str, dict[str, str] | str]] = {}  # session -> (snapshot, blobs)
+    with git.local_objects() as cat:
+        snapshots = _Snapshots(cat, hashlib.new(git.object_format).digest_size)
+        for sid, pairs in commits.items():
+            snapshot_missing = any(k == "snapshot" and sha not in present for k, sha in pairs)
+            for kind, sha in pairs:
+                if sha not in present:
+                    problems.append(f"{sid}: {kind} {sha} is missing from the repository")
+                elif sha not in reachable and not snapshot_missing:
+                    problems.append(
+                        f"{sid}: {kind} {sha} is not reachable from {log.ref}; git gc may delete it"
+                    )
+                elif kind == "snapshot":
+                    below[sid] = (sha, snapshots.blobs(sha))
+    blobs = {b for _, listed in below.values() if isinstance(listed, dict) for b in listed}
+    there = _present(git, blobs)
+    for sid, (sha, listed) in below.items():
+        if isinstance(listed, str):
+            problems.append(f"{sid}: snapshot {sha[:12]}: {listed}")
+            continue
+        problems += [
+            f"{sid}: snapshot {sha[:12]}: file {listed[blob]} ({blob[:12]}) is missing"
+            for blob in sorted(set(listed) - there)
+        ]
     return len(records) + len(broken), problems

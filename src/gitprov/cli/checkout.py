@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gitprov.audit.verify import checkout
+from gitprov.audit.checkout import checkout
 from gitprov.cli.main import Target, main
 
 

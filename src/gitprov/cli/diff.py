@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gitprov.audit.verify import diff
+from gitprov.audit.checkout import diff
 from gitprov.cli.main import Target, main
 
 
