@@ -277,13 +277,6 @@ def capped(section: dict[str, Any], max_changes: int = MAX_CHANGES) -> dict[str,
     return {**section, "changes": section["changes"][:max_changes]}
 
 
-def capture_git(
-    git: Runner, *, untracked: str = "all", max_changes: int = MAX_CHANGES
-) -> dict[str, Any]:
-    """The ``git:`` section of the repository ``git`` runs in."""
-    return capped(probe(git, untracked), max_changes)
-
-
 def capture(
     path: str | os.PathLike[str] = ".", *, untracked: str = "all", max_changes: int = MAX_CHANGES
 ) -> dict[str, Any]:
@@ -292,4 +285,4 @@ def capture(
     Git finds the repository itself (paths stay relative to its root), so this costs the
     three probes, run side by side, and nothing else.
     """
-    return capture_git(Runner.near(path), untracked=untracked, max_changes=max_changes)
+    return capped(probe(Runner.near(path), untracked), max_changes)
