@@ -28,6 +28,32 @@ class GitCommandError(GitProvError):
         self.stderr = stderr
 
 
+class UnknownRevisionError(GitCommandError):
+    """A revision or ref that names nothing (git: "Not a valid object name")."""
+
+
+class LostRaceError(GitProvError):
+    """Another writer moved (or was moving) a ref at the same moment: trying again, with
+    fresh reads, may well succeed (:func:`gitprov.git.retry.retrying`)."""
+
+
+class RefLockedError(LostRaceError, GitCommandError):
+    """A ref's lock file (``<ref>.lock``, ``packed-refs.lock``) was taken: another writer is
+    moving the ref, or a killed one left the file behind (``lock`` names it)."""
+
+    def __init__(self, message: str, returncode: int, stderr: str, lock: str) -> None:
+        super().__init__(message, returncode, stderr)
+        self.lock = lock
+
+
+class StaleValueError(LostRaceError, GitCommandError):
+    """A compare-and-swap lost: the ref no longer held the value the update expected."""
+
+
+class RemoteMovedError(LostRaceError):
+    """The remote's refs moved on since our fetch: fetch, merge and push again."""
+
+
 class SessionNotFoundError(GitProvError, FileNotFoundError):
     """No record is stored under the requested session id."""
 

@@ -21,6 +21,9 @@ from gitprov.errors import (
     GitCommandError,
     GitNotFoundError,
     NotAGitRepositoryError,
+    RefLockedError,
+    StaleValueError,
+    UnknownRevisionError,
     UnsafeRepositoryError,
 )
 from gitprov.git.objects import GitObject, PackedObjects, read_loose
@@ -91,6 +94,15 @@ def common_dir_of(start: Path) -> Path | None:
     return None
 
 
+#: A lock file git found taken (a ref's, ``packed-refs``'): its holder is moving refs.
+_HELD_LOCK = re.compile(r"Unable to create '(.+?\.lock)': File exists")
+#: ``update-ref`` finding a ref not at the old value it was given (compare-and-swap lost).
+_LOST_SWAP = re.compile(
+    r"cannot lock ref '[^']*': (is at \S+ but expected|reference already exists"
+    r"|reference is missing|unable to resolve reference)"
+)
+
+
 def map_error(args: Sequence[str], returncode: int, stderr: str, where: Path) -> Exception:
     """Turn a failed git call into the most specific error we know, with a fix."""
     text = stderr.strip()
@@ -110,11 +122,15 @@ def map_error(args: Sequence[str], returncode: int, stderr: str, where: Path) ->
             f"your code), or point gitprov at a path inside an existing repository."
         )
     name = args[0] if args else "git"
-    return GitCommandError(
-        f"`git {name}` failed (exit {returncode}) in {where}: {text or 'no message'}",
-        returncode,
-        text,
-    )
+    message = f"`git {name}` failed (exit {returncode}) in {where}: {text or 'no message'}"
+    held = _HELD_LOCK.search(text)
+    if held:
+        return RefLockedError(message, returncode, text, held.group(1))
+    if _LOST_SWAP.search(text):
+        return StaleValueError(message, returncode, text)
+    if "Not a valid object name" in text:
+        return UnknownRevisionError(message, returncode, text)
+    return GitCommandError(message, returncode, text)
 
 
 def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:

@@ -37,6 +37,7 @@ from gitprov.errors import (
     SessionNotFoundError,
 )
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
+from gitprov.git.retry import retrying
 from gitprov.git.runner import Git, ObjectReader
 from gitprov.record.document import load, now_utc, validate_session_id
 from gitprov.record.tombstone import MAX_REASON, Tombstone
@@ -49,7 +50,6 @@ from gitprov.store.records import (
     RecordStore,
     fanout,
     record_path,
-    retrying,
 )
 
 

@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import random
-import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
 from gitprov.errors import (
     ConcurrentUpdateError,
@@ -26,9 +21,10 @@ from gitprov.errors import (
     RepositoryCorruptError,
     SessionExistsError,
     SessionNotFoundError,
-    StaleLockError,
+    UnknownRevisionError,
 )
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
+from gitprov.git.retry import retrying
 from gitprov.git.runner import Git, ObjectReader, Started, read_ref_file, zsplit
 from gitprov.git.writing import WriteRules, hold_flock
 from gitprov.record.document import validate_session_id
@@ -41,9 +37,6 @@ FORMAT_TEXT = b"gitprov-records 1\n"
 #: The records tree's folder of tombstones, ``forgotten/<xx>/<session_id>.yaml``
 #: (:mod:`gitprov.record.tombstone`).
 FORGOTTEN_DIR = "forgotten"
-
-#: How long a writer keeps retrying a lost compare-and-swap before giving up.
-RETRY_SECONDS = 60.0
 
 
 def exists_error(session_id: str, ref: str) -> SessionExistsError:
@@ -73,43 +66,8 @@ class Note:
     line: str
 
 
-T = TypeVar("T")
-
 #: How long a save waits for the write lock (each holder keeps it for milliseconds).
 WRITE_LOCK_SECONDS = 30.0
-#: A ref lock file (git's ``<ref>.lock``) unchanged this long was left by a crash: git
-#: holds its own for milliseconds.
-STALE_LOCK_SECONDS = 5.0
-
-_HELD_LOCK = re.compile(r"Unable to create '(.+?\.lock)': File exists")
-
-
-def lost_race(exc: GitCommandError) -> bool:
-    """A compare-and-swap that another writer won (or whose ref lock it held): retry."""
-    return "cannot lock ref" in exc.stderr or (
-        "Unable to create" in exc.stderr and ".lock" in exc.stderr
-    )
-
-
-def check_stale_lock(exc: GitCommandError, since: dict[str, float]) -> None:
-    """Raise :class:`StaleLockError` when ``exc`` is git finding a ref lock file that has
-    not changed for ``STALE_LOCK_SECONDS`` (``since``: when each lock was first seen)."""
-    held = _HELD_LOCK.search(exc.stderr)
-    if held is None:
-        return
-    path = held.group(1)
-    try:
-        mtime = os.stat(path).st_mtime
-    except OSError:
-        return  # gone already: its holder finished
-    first = since.setdefault(f"{path}\0{mtime}", time.monotonic())
-    unchanged = max(time.time() - mtime, time.monotonic() - first)
-    if unchanged >= STALE_LOCK_SECONDS:
-        raise StaleLockError(
-            f"{path} has not changed for {unchanged:.0f}s: a git or gitprov process that "
-            f"was killed left it. If no git command is running in this repository, remove "
-            f"it (`rm '{path}'`), then run `gitprov recover`"
-        )
 
 
 class PendingSave:
@@ -153,7 +111,8 @@ class PendingSave:
         reachable from the ref (and so from gc and from a push of the ref). Without
         ``replace``, an id that already has a record raises :class:`SessionExistsError`.
         Saves of one repository queue on :data:`WRITE_LOCK`; a compare-and-swap lost to
-        another kind of writer is retried, with fresh processes, until ``RETRY_SECONDS``.
+        another kind of writer is retried, with fresh processes
+        (:func:`~gitprov.git.retry.retrying`).
         The new objects' pack keeps its ``.keep`` until the refs point at it.
         """
         store, session_id = self.store, self.session_id
@@ -175,28 +134,6 @@ class PendingSave:
 
         with store.write_lock():
             return retrying(store.ref, f"save session {session_id}", attempt)
-
-
-def retrying(ref: str, what: str, attempt: Callable[[], T]) -> T:
-    """``attempt()``, which moves ``ref`` by compare-and-swap, again with jittered back-off
-    while it loses to another writer, until ``RETRY_SECONDS``; a ref lock left by a crash
-    stops it at once (:func:`check_stale_lock`). The one retry policy of every ref move."""
-    deadline = time.monotonic() + RETRY_SECONDS
-    locks_seen: dict[str, float] = {}
-    tries = 0
-    while True:
-        try:
-            return attempt()
-        except GitCommandError as exc:
-            if not lost_race(exc):
-                raise
-            check_stale_lock(exc, locks_seen)
-            if time.monotonic() > deadline:
-                raise ConcurrentUpdateError(
-                    f"could not {what}: other writers kept moving {ref} for {RETRY_SECONDS:.0f}s"
-                ) from exc
-        tries += 1
-        time.sleep(random.uniform(0, min(0.25, 0.002 * 2**tries)))
 
 
 class RecordStore:
@@ -459,13 +396,10 @@ class RecordStore:
 
     def ids(self) -> list[str]:
         """Every stored session id, ascending."""
-        result = self.git.run("ls-tree", "-r", "-z", "--name-only", self.ref, "--", ok=(0, 128))
-        if result.returncode != 0:
-            if b"Not a valid object name" in result.stderr:
-                return []
-            raise GitCommandError(
-                f"cannot list {self.ref}: {result.stderr.decode(errors='replace').strip()}"
-            )
+        try:
+            result = self.git.run("ls-tree", "-r", "-z", "--name-only", self.ref, "--")
+        except UnknownRevisionError:  # no records yet
+            return []
         names = (p.decode("utf-8", "surrogateescape") for p in zsplit(result.stdout))
         return sorted(  # tombstones (forgotten/xx/id.yaml) are one folder deeper
             n.split("/", 1)[1][: -len(".yaml")]

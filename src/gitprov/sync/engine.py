@@ -32,24 +32,23 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import random
 import re
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitprov.errors import (
-    ConcurrentUpdateError,
     CorruptRecordError,
     GitCommandError,
     GitProvError,
     PushRejectedError,
     RemoteError,
+    RemoteMovedError,
     SyncBusyError,
 )
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.git.retry import Backoff, retry, retrying
 from gitprov.git.runner import Git, ObjectReader
 from gitprov.git.writing import WriteRules, hold_flock
 from gitprov.record.document import dump, load, validate_session_id
@@ -65,7 +64,6 @@ from gitprov.store.records import (
     FORMAT_TEXT,
     RecordStore,
     fanout,
-    retrying,
 )
 from gitprov.sync.untrusted import (
     BUCKET,
@@ -361,9 +359,10 @@ class Sync:
 
     def _rounds(self, attempts: int, fetch_first: bool) -> SyncReport:
         report = SyncReport(self.remote)
-        for attempt in range(1, attempts + 1):
-            report.attempts = attempt
-            if fetch_first or attempt > 1:
+
+        def attempt() -> SyncReport:
+            report.attempts += 1
+            if fetch_first or report.attempts > 1:
                 self._fetch()
                 result = self._merge()
                 report.merged = True
@@ -374,14 +373,17 @@ class Sync:
                 report.forgotten += (i for i in result.forgotten if i not in report.forgotten)
                 report.purged = result.purged
             pushed = self._push()
-            if pushed is not None:
-                report.pushed = pushed
-                report.missing, report.annotated = self._missing_commits()
-                return report
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-        raise ConcurrentUpdateError(
+            if pushed is None:
+                raise RemoteMovedError(f"{self.remote.shown} moved on since the fetch")
+            report.pushed = pushed
+            report.missing, report.annotated = self._missing_commits()
+            return report
+
+        return retry(
+            attempt,
+            Backoff(attempts=attempts, first=0.05, cap=2.0),
             f"{self.remote.shown} kept moving: the push lost {attempts} times to other clones' "
-            f"pushes. Your records are intact and merged locally; run `gitprov sync` again"
+            f"pushes. Your records are intact and merged locally; run `gitprov sync` again",
         )
 
     # -- fetch ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from gitprov.errors import GitCommandError, InvalidSessionIdError
+from gitprov.errors import InvalidSessionIdError, UnknownRevisionError
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
 from gitprov.git.runner import Git, zsplit
 from gitprov.record.document import validate_session_id
@@ -132,13 +132,10 @@ def list_records(git: Git, ref: str) -> Listing:
     record is parsed only when read). A folder that is left out is named, its contents
     are not.
     """
-    listing = git.run("ls-tree", "-r", "-t", "-l", "-z", ref, "--", ok=(0, 128))
-    if listing.returncode != 0:
-        if b"Not a valid object name" in listing.stderr:
-            return Listing([], [], [])
-        raise GitCommandError(
-            f"cannot list {ref}: {listing.stderr.decode(errors='replace').strip()}"
-        )
+    try:
+        listing = git.run("ls-tree", "-r", "-t", "-l", "-z", ref, "--")
+    except UnknownRevisionError:
+        return Listing([], [], [])
     found: dict[bool, list[str]] = {False: [], True: []}  # by "is a tombstone"
     left_out: list[LeftOut] = []
     skipped = "\0"  # the folder last left out, as "path/": its contents follow it
