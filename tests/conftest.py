@@ -1,14 +1,22 @@
-"""Shared fixtures: real git repositories in temporary directories."""
+"""Shared fixtures: real git repositories in temporary directories, and the command line."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, overload
 
 import pytest
+from click.testing import CliRunner
+
+from gitprov.cli import main
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
 
@@ -85,3 +93,97 @@ def _isolated_home(
 def repo(tmp_path: Path) -> Path:
     """A fresh repository with one commit on ``main``."""
     return make_repo(tmp_path / "repo", {"README.md": "hello\n", "src/app.py": "print(1)\n"})
+
+
+#: What a CLI invocation could leave behind in the test process, if it leaked.
+_WATCHED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def _as_a_fresh_process(cwd: Path | None) -> Iterator[None]:
+    """Run a command in-process as a new ``gitprov`` process would: in ``cwd``, with no
+    logging handler (Python's last resort prints warnings on stderr, as in a process),
+    and fail if it leaves environment, folder, signal handlers or threads changed."""
+    before = (
+        dict(os.environ),
+        os.getcwd(),
+        [signal.getsignal(s) for s in _WATCHED_SIGNALS],
+        threading.active_count(),
+    )
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    root.handlers.clear()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        yield
+    finally:
+        os.chdir(before[1])
+        root.handlers[:] = handlers
+    after = (
+        dict(os.environ),
+        os.getcwd(),
+        [signal.getsignal(s) for s in _WATCHED_SIGNALS],
+        threading.active_count(),
+    )
+    assert after == before, "the command left state behind in the process"
+
+
+@overload
+def cli(
+    *args: str,
+    cwd: Path | None = ...,
+    env: Mapping[str, str] | None = ...,
+    input: str | None = ...,
+    process: bool = ...,
+    text: Literal[True] = ...,
+) -> subprocess.CompletedProcess[str]: ...
+@overload
+def cli(
+    *args: str,
+    cwd: Path | None = ...,
+    env: Mapping[str, str] | None = ...,
+    input: str | None = ...,
+    process: bool = ...,
+    text: Literal[False],
+) -> subprocess.CompletedProcess[bytes]: ...
+def cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    process: bool = False,
+    text: bool = True,
+) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+    """``gitprov *args`` as a user runs it: exit status, stdout and stderr apart.
+
+    In-process through click's ``CliRunner`` (about 20 ms against 230 ms for a new Python)
+    unless ``process`` is true: for what only a process shows (``gitprov run``'s child and
+    signals, several gitprov processes at once, a kill). ``env`` is added to the
+    environment; an error that is not gitprov's propagates, as a crash would show.
+    """
+    if process:
+        return subprocess.run(
+            [sys.executable, "-m", "gitprov", *args],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
+            capture_output=True,
+            text=text,
+            timeout=300,
+            check=False,
+        )
+    with _as_a_fresh_process(cwd):
+        result = CliRunner().invoke(
+            main, list(args), input=input, env=env, prog_name="gitprov", catch_exceptions=False
+        )
+    if text:
+        return subprocess.CompletedProcess(
+            ["gitprov", *args], result.exit_code, result.stdout, result.stderr
+        )
+    return subprocess.CompletedProcess(
+        ["gitprov", *args], result.exit_code, result.stdout_bytes, result.stderr_bytes
+    )

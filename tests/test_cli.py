@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,16 +10,8 @@ import yaml
 
 from gitprov import GitSessionStore
 
+from conftest import cli as gitprov
 from conftest import git
-
-
-def gitprov(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from gitprov.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-    )
 
 
 @pytest.fixture
@@ -95,12 +85,7 @@ def test_errors_and_exit_codes(recorded: Path, tmp_path: Path) -> None:
     assert usage.returncode == 2
     outside = tmp_path / "outside"
     outside.mkdir()
-    not_repo = subprocess.run(
-        [sys.executable, "-c", "from gitprov.cli import main; main()", "-C", str(outside), "list"],
-        capture_output=True,
-        text=True,
-        env={"GIT_CEILING_DIRECTORIES": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
+    not_repo = gitprov("-C", str(outside), "list", env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
     assert not_repo.returncode == 1 and "not inside a git repository" in not_repo.stderr
 
 

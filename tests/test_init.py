@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gitprov import GitSessionStore, SessionLog
 
 from conftest import GIT_ENV, git, make_repo
+from conftest import cli as gitprov
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def gitprov(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from gitprov.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-    )
 
 
 def save(repo: Path, session_id: str) -> None:
@@ -94,7 +89,7 @@ def test_plain_git_is_never_blocked_after_init(clone: Path, tmp_path: Path) -> N
     logged = subprocess.run(["git", "-C", str(clone), "log"], capture_output=True, text=True)
     assert logged.stderr == ""
     git(clone, "reset", "-q", "--hard", "origin/main")
-    recorded = gitprov("-C", str(clone), "run", "--", "true")
+    recorded = gitprov("-C", str(clone), "run", "--", "true", process=True)
     assert recorded.returncode == 0, recorded.stderr
     assert gitprov("-C", str(clone), "push").returncode == 0
     # the remote's records rewritten backwards, and a ref below the records ref
@@ -286,6 +281,7 @@ def test_hook_respects_core_hooks_path(clone: Path) -> None:
     assert not (clone / ".git" / "hooks" / "pre-push").exists()
 
 
+@pytest.mark.slow
 def test_hooks_ship_in_the_wheel(tmp_path: Path) -> None:
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
@@ -296,6 +292,45 @@ def test_hooks_ship_in_the_wheel(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("gitprov-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "gitprov/hooks/pre-push" in names
-    assert (ROOT / "hooks" / "pre-push").read_bytes() == (
-        ROOT / "src" / "gitprov" / "hooks" / "pre-push"
-    ).read_bytes()
+
+
+def test_the_installed_hook_names_its_python_and_runs_gitprov(clone: Path) -> None:
+    assert gitprov("-C", str(clone), "init", "--hooks").returncode == 0
+    installed = (clone / ".git" / "hooks" / "pre-push").read_text()
+    assert f"INSTALL_PYTHON={sys.executable}\n" in installed
+    assert "gitprov hook pre-push" in installed
+    # nothing but finding Python is left in shell: no ref name, no config key
+    for fact in ("refs/", "gitprov.ref", "notesRef", "git push"):
+        assert fact not in installed
+    # a hook naming another Python (or an earlier gitprov's hook) is replaced
+    hook = clone / ".git" / "hooks" / "pre-push"
+    hook.write_text(installed.replace(sys.executable, "/gone/python"))
+    assert "+ installed the pre-push hook" in gitprov("-C", str(clone), "init", "--hooks").stdout
+    assert hook.read_text() == installed
+    assert not (clone / ".git" / "hooks" / "pre-push.legacy").exists()
+
+
+def test_the_pre_commit_framework_hook_pushes_the_records(clone: Path, tmp_path: Path) -> None:
+    """``.pre-commit-hooks.yaml``'s entry, run as the framework runs it: from a pre-push
+    hook of its own, with its environment's scripts first on PATH, the remote named in
+    ``PRE_COMMIT_REMOTE_NAME`` and no arguments."""
+    (entry,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert (entry["id"], entry["stages"], entry["pass_filenames"]) == (
+        "gitprov-push",
+        ["pre-push"],
+        False,
+    )
+    assert entry["language"] == "python"  # the framework installs gitprov for it
+    framework = clone / ".git" / "hooks" / "pre-push"
+    framework.write_text(
+        "#!/bin/sh\n"
+        f"PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH "
+        f'PRE_COMMIT_REMOTE_NAME="$1" {entry["entry"]} </dev/null || exit 1\n'
+    )
+    framework.chmod(0o755)
+    save(clone, "framework-1")
+    remote = tmp_path / "remote.git"
+    git(clone, "push", "-q", "--dry-run", "origin", "main")
+    assert git(remote, "for-each-ref", "refs/provenance", "refs/notes") == ""
+    git(clone, "push", "-q", "origin", "main")
+    assert SessionLog(remote, notes_ref=None).ids() == ["framework-1"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.refs import (
     DEFAULT_NOTES_REF,
     DEFAULT_REF,
@@ -24,6 +26,11 @@ from gitprov.refs import (
 )
 
 HOOK_MARKER = b"gitprov pre-push hook"
+#: Where the hook finds gitprov: the shipped file leaves it empty, install writes it.
+_PYTHON_LINE = b"INSTALL_PYTHON=''"
+#: A foreign hook gitprov's replaced is kept beside it under its name plus this, and still
+#: runs first (``gitprov hook pre-push --installed-as``).
+LEGACY_SUFFIX = ".legacy"
 
 
 @dataclass(frozen=True)
@@ -85,14 +92,23 @@ def hooks_dir(git: Git) -> Path:
     return path if path.is_absolute() else git.root / path
 
 
-def install_hook(git: Git) -> Step:
-    """Install the pre-push hook; a foreign hook is kept as ``pre-push.legacy`` and chained."""
+def hook_body() -> bytes:
+    """The pre-push hook as installed: the shipped file, naming this Python (the one
+    gitprov is installed in) for the hook to run gitprov with."""
     source = importlib.resources.files("gitprov") / "hooks" / "pre-push"
-    body = source.read_bytes()
+    line = b"INSTALL_PYTHON=" + shlex.quote(sys.executable).encode()
+    return source.read_bytes().replace(_PYTHON_LINE, line, 1)
+
+
+def install_hook(git: Git) -> Step:
+    """Install the pre-push hook; a foreign hook is kept as ``pre-push.legacy`` and chained.
+
+    An earlier gitprov hook, or one naming another Python, is replaced."""
+    body = hook_body()
     folder = hooks_dir(git)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "pre-push"
-    legacy = folder / "pre-push.legacy"
+    legacy = folder / f"pre-push{LEGACY_SUFFIX}"
     note = ""
     if target.exists() or target.is_symlink():
         current = target.read_bytes() if target.exists() else b""

@@ -7,6 +7,7 @@ from gitprov.cli import (  # noqa: F401  (registers the commands)
     diff,
     fetch,
     forget,
+    hook,
     init,
     list_cmd,
     push,
