@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gitprov import GitSessionStore, SessionLog, SessionNotFoundError
-from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+from gitprov.errors import AmbiguousSessionIdError, CorruptRecordError, InvalidSessionIdError
 
 from conftest import git, make_repo
 
@@ -147,7 +147,7 @@ def test_unique_prefix_and_ambiguity(repo: Path) -> None:
         kedro_like_save(repo, sid)
     log = SessionLog(repo)
     assert log.get("2027")["session_id"] == "2027-01-01T00.00.00.000Z"
-    with pytest.raises(Exception, match="ambiguous"):
+    with pytest.raises(AmbiguousSessionIdError, match=r"'2026-01' is ambiguous \(2 sessions"):
         log.get("2026-01")
     with pytest.raises(SessionNotFoundError):
         log.get("1999")

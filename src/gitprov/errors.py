@@ -62,6 +62,10 @@ class InvalidSessionIdError(GitProvError, ValueError):
     """A session id that cannot be stored safely as a file name in git."""
 
 
+class AmbiguousSessionIdError(GitProvError):
+    """A session id prefix that more than one stored session starts with."""
+
+
 class DirtyWorkTreeError(GitProvError):
     """The dirty policy refused to run on a work tree with uncommitted changes."""
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from gitprov.errors import (
+    AmbiguousSessionIdError,
     CorruptRecordError,
     GitProvError,
     RepositoryCorruptError,
@@ -141,7 +142,7 @@ class SessionLog:
             raise self._not_found(id_or_prefix)
         if len(matches) > 1:
             shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-            raise GitProvError(
+            raise AmbiguousSessionIdError(
                 f"session id prefix {id_or_prefix!r} is ambiguous ({len(matches)} sessions: "
                 f"{shown}); give more characters"
             )
