@@ -29,8 +29,8 @@ from typing import Any
 
 import gitprov
 from gitprov import refs as gp_refs
+from gitprov.git import Git
 from gitprov.git.objects import MAX_PACKS, ObjectWriter
-from gitprov.git.runner import Git
 from gitprov.record import document as gp_record
 from gitprov.state import snapshot as gp_snapshot
 from gitprov.state.snapshot import take_snapshot
@@ -623,7 +623,7 @@ def run_all(tmp: Path, rounds: int) -> int:
     writer = ObjectWriter(big_git.objects_dir, big_git.object_format)
 
     def snapshot_only() -> Callable[[], None]:
-        section = probe(big_git)
+        section = probe(big_git.runner)
         return lambda: take_snapshot(big_git, writer, section, new_id(), untracked_listed=True)
 
     bench.run(

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from gitprov import SessionLog
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.record.document import dump
 from gitprov.store import notes as gp_notes
 from gitprov.store import records as gp_storage

@@ -15,7 +15,7 @@ import pytest
 
 from gitprov import DirtyWorkTreeError, GitProvError, GitSessionStore, SessionLog
 from gitprov.errors import UnpushedCommitError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.state.snapshot import scratch_index
 
 from conftest import git, make_repo, remove_object

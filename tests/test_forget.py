@@ -20,8 +20,8 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog
 from gitprov.errors import SessionForgottenError
+from gitprov.git import Git
 from gitprov.git.objects import PackedObjects
-from gitprov.git.runner import Git
 from gitprov.store.records import RecordStore, fanout, tombstone_path
 
 from conftest import GIT_ENV, git, make_repo

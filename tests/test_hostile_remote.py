@@ -19,7 +19,7 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog, record
 from gitprov.errors import CorruptRecordError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.record.document import load
 from gitprov.record.limits import MAX_BLOB_BYTES, MAX_YAML_DEPTH
 from gitprov.store.notes import parse_line

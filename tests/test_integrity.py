@@ -104,7 +104,7 @@ def test_modes_under_shared_repository_match_gits(tmp_path: Path) -> None:
         "subprocess.run(['git', 'hash-object', '-w', '--stdin'], input=b'by git', check=True,"
         " capture_output=True);"
         "gitprov.record('.', session_id='one').__enter__().__exit__(None, None, None);"
-        "from gitprov.sync.engine import sync_lock; from gitprov.git.runner import Git;"
+        "from gitprov.sync.engine import sync_lock; from gitprov.git import Git;"
         "sync_lock(Git.discover('.')).__enter__()"
     )
     objects = repo / ".git" / "objects"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitprov import GitSessionStore
+from gitprov.git import Git
 from gitprov.git.objects import (
     BLOB_MODE,
     MAX_PACKS,
@@ -17,7 +18,6 @@ from gitprov.git.objects import (
     parse_tree,
     read_loose,
 )
-from gitprov.git.runner import Git
 
 from conftest import git
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import gitprov
 from gitprov.cli import main
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.git.writing import config_from_files
 from gitprov.refs import DEFAULT_NOTES_REF, DEFAULT_REF, resolve
 

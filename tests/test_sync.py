@@ -15,7 +15,7 @@ import yaml
 
 from gitprov import GitSessionStore, SessionLog, SessionNotFoundError
 from gitprov.errors import SyncBusyError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.store.records import record_path
 from gitprov.sync.engine import conflict_id, sync_lock
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitprov.errors import GitProvError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.git.writing import DEFAULT_FSYNC, WriteRules
 
 from conftest import git

@@ -1,6 +1,6 @@
 """Running the user's own command for ``gitprov run``.
 
-This is not a git call, so it does not go through :mod:`gitprov.git.runner`. The command gets
+This is not a git call, so it does not go through :mod:`gitprov.git.process`. The command gets
 our stdin, stdout and stderr (its output streams as it is written; nothing is captured)
 and our environment. Signals sent to us are passed on to it, its end is reported as a
 shell reports one (127 not found, 126 not runnable, 128+N killed by signal N), and

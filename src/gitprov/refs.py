@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Final, TypeAlias, overload
 
 from gitprov.git.writing import config_from_files, parse_config
 
-if TYPE_CHECKING:  # runner imports writing, which this module uses
-    from gitprov.git.runner import Git
+if TYPE_CHECKING:  # annotations only: the repository is always handed in
+    from gitprov.git import Git
 
 DEFAULT_REF: Final = "refs/provenance/sessions"
 DEFAULT_NOTES_REF: Final = "refs/notes/provenance"

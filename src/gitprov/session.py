@@ -18,7 +18,8 @@ from typing import Any
 
 from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError, SessionNotFoundError
-from gitprov.git.runner import Git, has_refs_under
+from gitprov.git import Git
+from gitprov.git.reffiles import has_refs_under
 from gitprov.git.writing import WriteRules
 from gitprov.record.document import build, dump, load, run_status, validate_session_id
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_prefix
@@ -97,10 +98,10 @@ class Session:
         self._saved = False  # a session saving again replaces its own record
         # Read now, so that save() needs no more than `git status` (a moved HEAD is
         # described again there).
-        self._static = Static.read(self.git)
+        self._static = Static.read(self.git.runner)
         self._outcome: str | None = None
         if self.policy.needs_check_at_start:
-            section = probe(self.git, untracked, self._static)
+            section = probe(self.git.runner, untracked, self._static)
             self._outcome = self.policy.check(self.git, section)
 
     def read(self) -> dict[str, Any]:
@@ -126,7 +127,7 @@ class Session:
 
     def _git_section(self, meanwhile: Callable[[], object] | None = None) -> dict[str, Any]:
         """The record's ``git:`` section now, with a snapshot when the tree is dirty."""
-        section = probe(self.git, self._untracked, self._static, meanwhile)
+        section = probe(self.git.runner, self._untracked, self._static, meanwhile)
         section["snapshot"] = None
         if section["dirty"] and self._snapshot:
             try:

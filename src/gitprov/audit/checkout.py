@@ -14,7 +14,8 @@ from typing import Any
 
 from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError
-from gitprov.git.runner import Git, zsplit
+from gitprov.git import Git
+from gitprov.git.process import zsplit
 from gitprov.state.snapshot import scratch_index
 
 GITLINK_MODE = "160000"

@@ -30,7 +30,9 @@ from gitprov.errors import (
     RepositoryCorruptError,
     SessionNotFoundError,
 )
-from gitprov.git.runner import Git, ObjectReader, has_refs_under
+from gitprov.git import Git
+from gitprov.git.reader import ObjectReader
+from gitprov.git.reffiles import has_refs_under
 from gitprov.record.document import load, validate_session_id
 from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix

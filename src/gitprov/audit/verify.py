@@ -14,8 +14,9 @@ from typing import Any
 from gitprov.audit.checkout import GITLINK_MODE
 from gitprov.audit.log import SessionLog
 from gitprov.errors import CorruptRecordError
+from gitprov.git import Git
 from gitprov.git.objects import IDENTITY, commit_tree, parse_tree
-from gitprov.git.runner import Git, ObjectReader
+from gitprov.git.reader import ObjectReader
 from gitprov.refs import namespace
 
 

@@ -8,7 +8,7 @@ import click
 
 from gitprov.cli.main import Target, main
 from gitprov.configure import init
-from gitprov.git.runner import Git
+from gitprov.git import Git
 
 _MARK = {"changed": "+", "ok": "=", "refused": "!"}
 

@@ -13,7 +13,7 @@ import yaml
 from gitprov._version import __version__
 from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.refs import (
     CONFIGURED,
     DEFAULT_NOTES_REF,

@@ -9,7 +9,7 @@ from typing import TypeVar
 import click
 
 from gitprov.cli.main import Target
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.sync.engine import ATTEMPTS, LOCK_TIMEOUT, Sync, SyncReport, resolve_remote
 
 F = TypeVar("F", bound=Callable[..., object])

@@ -7,7 +7,7 @@ import sys
 import click
 
 from gitprov.cli.main import Target, main
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.git.writing import WriteRules
 from gitprov.store import spool
 

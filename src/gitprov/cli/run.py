@@ -9,7 +9,7 @@ import click
 from gitprov import child
 from gitprov.cli.main import Target, main
 from gitprov.errors import GitProvError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.recorder import Recording
 
 

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 
 from gitprov.errors import GitProvError
 
-if TYPE_CHECKING:  # runner imports objects, which writes through these rules
-    from gitprov.git.runner import Git, Runner, Started
+if TYPE_CHECKING:  # the repository's reader imports objects, which writes through these rules
+    from gitprov.git.process import Runner, Started
+    from gitprov.git.repo import Git
 
 #: ``git config --get-regexp`` pattern of the settings read here (keys come back lowercased).
 CONFIG_PATTERN = r"^core\.(sharedrepository|fsync|fsyncobjectfiles)$"
@@ -245,7 +246,7 @@ class WriteRules:
         """The rules of ``git``'s repository: from its config files when they say it plainly
         (no process), else from ``git config``."""
         found = cls.from_files(git.common_dir)
-        return found if found is not None else cls.read(git)
+        return found if found is not None else cls.read(git.runner)
 
     @classmethod
     def from_files(cls, common_dir: Path) -> WriteRules | None:

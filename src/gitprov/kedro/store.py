@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 from gitprov.errors import GitProvError, NotAGitRepositoryError, SessionNotFoundError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.session import Session
 
 #: The stores of the sessions alive in this process, by session id, for the plugin's hooks

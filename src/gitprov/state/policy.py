@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitprov.errors import DirtyWorkTreeError, GitProvError, UnpushedCommitError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 
 DIRTY_POLICIES = ("allow", "warn", "refuse")
 

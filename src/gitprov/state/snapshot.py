@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitprov.git import Git
 from gitprov.git.objects import ObjectWriter
-from gitprov.git.runner import Git, map_error, zsplit
+from gitprov.git.process import map_error, zsplit
 from gitprov.state.screen import DEFAULT_RULES, Candidate, Rules, Skip, screen
 
 

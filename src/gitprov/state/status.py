@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from gitprov.git.runner import Runner, has_refs_under, zsplit
+from gitprov.git.process import Runner, zsplit
+from gitprov.git.reffiles import has_refs_under
 from gitprov.record import secret_patterns
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.

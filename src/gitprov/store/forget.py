@@ -36,9 +36,10 @@ from gitprov.errors import (
     RepositoryCorruptError,
     SessionNotFoundError,
 )
+from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
+from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import retrying
-from gitprov.git.runner import Git, ObjectReader
 from gitprov.record.document import load, now_utc, validate_session_id
 from gitprov.record.tombstone import MAX_REASON, Tombstone
 from gitprov.refs import is_tracking_ref, tracking_prefix

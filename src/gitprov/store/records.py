@@ -23,9 +23,12 @@ from gitprov.errors import (
     SessionNotFoundError,
     UnknownRevisionError,
 )
+from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
+from gitprov.git.process import Started, zsplit
+from gitprov.git.reader import ObjectReader
+from gitprov.git.reffiles import read_ref_file
 from gitprov.git.retry import retrying
-from gitprov.git.runner import Git, ObjectReader, Started, read_ref_file, zsplit
 from gitprov.git.writing import WriteRules, hold_flock
 from gitprov.record.document import validate_session_id
 from gitprov.record.tombstone import Tombstone

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from gitprov.errors import GitProvError
-from gitprov.git.runner import Git
+from gitprov.git import Git
 from gitprov.git.writing import WriteRules
 from gitprov.record.document import validate_session_id
 from gitprov.store import notes

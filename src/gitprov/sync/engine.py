@@ -47,9 +47,10 @@ from gitprov.errors import (
     RemoteMovedError,
     SyncBusyError,
 )
+from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import Backoff, retry, retrying
-from gitprov.git.runner import Git, ObjectReader
 from gitprov.git.writing import WriteRules, hold_flock
 from gitprov.record.document import dump, load, validate_session_id
 from gitprov.record.redact import redact_text

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from gitprov.errors import InvalidSessionIdError, UnknownRevisionError
+from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
-from gitprov.git.runner import Git, zsplit
+from gitprov.git.process import zsplit
 from gitprov.record.document import validate_session_id
 from gitprov.record.limits import MAX_BLOB_BYTES
 from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES
