@@ -1,0 +1,133 @@
+"""The runner turns git's failures into typed errors (real git, real repositories), and a
+located repository holds a runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitprov.errors import (
+    GitCommandError,
+    LostRaceError,
+    RefLockedError,
+    StaleValueError,
+    UnknownRevisionError,
+)
+from gitprov.git import Git
+from gitprov.git.process import Runner
+
+from conftest import git, make_repo
+
+REF = "refs/provenance/sessions"
+
+
+def commits(repo: Path) -> tuple[str, str]:
+    """Two commits of ``repo``: HEAD's parent and HEAD."""
+    git(repo, "commit", "-q", "--allow-empty", "-m", "second")
+    first, second = git(repo, "rev-parse", "HEAD~1", "HEAD").split()
+    return first, second
+
+
+def move(g: Git, new: str, old: str) -> None:
+    """Move ``REF`` from ``old`` to ``new`` as the stores do: compare-and-swap on stdin."""
+    g.run("update-ref", "--stdin", input=f"update {REF} {new} {old}\n".encode())
+
+
+def test_a_held_ref_lock_is_a_ref_locked_error_naming_the_file(repo: Path) -> None:
+    g = Git.discover(repo)
+    first, second = commits(repo)
+    move(g, first, "0" * 40)
+    lock = g.common_dir / f"{REF}.lock"
+    lock.touch()
+    with pytest.raises(RefLockedError) as info:
+        move(g, second, first)
+    assert Path(info.value.lock) == lock
+    assert isinstance(info.value, LostRaceError) and isinstance(info.value, GitCommandError)
+    assert info.value.returncode == 128 and "File exists" in info.value.stderr
+    lock.unlink()
+    move(g, second, first)  # the lock gone, the same update goes through
+
+
+def test_a_held_packed_refs_lock_is_a_ref_locked_error(repo: Path) -> None:
+    g = Git.discover(repo)
+    first, _ = commits(repo)
+    move(g, first, "0" * 40)
+    git(repo, "pack-refs", "--all")
+    (g.common_dir / "packed-refs.lock").touch()
+    with pytest.raises(RefLockedError) as info:
+        g.run("update-ref", "--stdin", input=f"delete {REF} {first}\n".encode())
+    assert Path(info.value.lock) == g.common_dir / "packed-refs.lock"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["moved meanwhile", "created meanwhile", "deleted meanwhile"],
+)
+def test_a_lost_compare_and_swap_is_a_stale_value_error(repo: Path, case: str) -> None:
+    g = Git.discover(repo)
+    first, second = commits(repo)
+    zero = "0" * 40
+    if case != "deleted meanwhile":
+        move(g, first, zero)
+    old = {"moved meanwhile": second, "created meanwhile": zero, "deleted meanwhile": first}
+    with pytest.raises(StaleValueError) as info:
+        move(g, second, old[case])
+    assert isinstance(info.value, LostRaceError) and isinstance(info.value, GitCommandError)
+    assert "cannot lock ref" in info.value.stderr
+
+
+def test_a_refused_update_that_no_retry_fixes_is_no_lost_race(repo: Path) -> None:
+    """``refs/provenance/sessions/x`` cannot exist beside ``refs/provenance/sessions``:
+    retrying would fail the same way for as long as it tried."""
+    g = Git.discover(repo)
+    first, _ = commits(repo)
+    move(g, first, "0" * 40)
+    with pytest.raises(GitCommandError) as info:
+        g.run("update-ref", "--stdin", input=f"create {REF}/x {first}\n".encode())
+    assert not isinstance(info.value, LostRaceError)
+    assert "cannot lock ref" in info.value.stderr
+
+
+def test_a_ref_that_names_nothing_is_an_unknown_revision_error(repo: Path) -> None:
+    g = Git.discover(repo)
+    with pytest.raises(UnknownRevisionError):
+        g.run("ls-tree", "-r", REF, "--")
+    with pytest.raises(GitCommandError) as info:  # another failure stays a plain one
+        g.run("ls-tree", "--no-such-option", "HEAD")
+    assert type(info.value) is GitCommandError
+
+
+def test_allowed_exits_raise_nothing(repo: Path) -> None:
+    result = Git.discover(repo).run("ls-tree", REF, "--", ok=(0, 128))
+    assert result.returncode == 128 and b"Not a valid object name" in result.stderr
+
+
+def test_the_repository_holds_a_runner_in_its_top_folder(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"src/pkg/mod.py": "x = 1\n"})
+    g = Git.discover(repo / "src" / "pkg" / "not-yet-created")
+    assert isinstance(g.runner, Runner)
+    assert g.root == g.runner.root == repo.resolve()
+    assert g.runner.common_dir == g.common_dir == (repo / ".git").resolve()
+    assert g.run("rev-parse", "--show-prefix").text.strip() == ""  # runs at the top
+
+
+def test_a_linked_worktree_shares_the_common_dir(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"))
+    g = Git.discover(tmp_path / "wt")
+    assert g.root == (tmp_path / "wt").resolve()
+    assert g.common_dir == (repo / ".git").resolve() != g.git_dir.resolve()
+    assert g.objects_dir == g.common_dir / "objects"
+    # a runner that was not handed the common dir finds the same one from the files
+    near = Runner.near(tmp_path / "wt" / "missing" / "file.txt")
+    assert near.root == (tmp_path / "wt").resolve() and near.common_dir is None
+    assert near.common_dir_hint() == g.runner.common_dir_hint() == g.common_dir
+
+
+def test_a_bare_repository_runs_in_its_git_dir(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    git(tmp_path, "clone", "-q", "--bare", str(repo), "bare.git")
+    g = Git.discover(tmp_path / "bare.git")
+    assert g.worktree is None and g.root == g.git_dir == (tmp_path / "bare.git").resolve()
+    assert g.run("rev-parse", "--is-bare-repository").text.strip() == "true"
