@@ -17,7 +17,8 @@ from gitprov import GitSessionStore, SessionLog, SessionNotFoundError
 from gitprov.errors import SyncBusyError
 from gitprov.git import Git
 from gitprov.store.records import record_path
-from gitprov.sync.engine import conflict_id, sync_lock
+from gitprov.sync.lock import sync_lock
+from gitprov.sync.merge import conflict_id
 
 from conftest import git, make_repo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gitprov.cli.main import Target, main
-from gitprov.cli.options import lock_timeout_option, open_sync
+from gitprov.cli.options import fetch_line, lock_timeout_option, open_sync
 
 
 @main.command("fetch")
@@ -21,11 +21,4 @@ def fetch_cmd(target: Target, remote: str | None, lock_timeout: float) -> None:
     """
     sync = open_sync(target, remote, lock_timeout)
     for move in sync.fetch():
-        if move.new is None:
-            click.echo(f"{move.ref}: {sync.remote.shown} has none yet")
-        elif move.old == move.new:
-            click.echo(f"{move.ref}: up to date")
-        elif move.old is None:
-            click.echo(f"{move.ref}: new ({move.new[:12]})")
-        else:
-            click.echo(f"{move.ref}: {move.old[:12]}..{move.new[:12]}")
+        click.echo(fetch_line(move, sync.remote.shown))

@@ -1,21 +1,19 @@
 """Teams: the provenance refs of many clones meet on a git remote, nothing lost.
 
 ``fetch`` brings a remote's refs into the remote-tracking namespace (never onto the local
-refs), ``merge`` folds them into the local refs, ``push`` sends the local refs (never
-forced) and ``sync`` does all three until the push lands.
+refs, :mod:`~gitprov.sync.transport`), the merge folds them into the local refs, ``push``
+sends the local refs (never forced) and ``sync`` does all three until the push lands; one
+flock (:mod:`~gitprov.sync.lock`) keeps two syncs of the same repository from
+interleaving.
 
-The merge is a union, computed the way the refs are laid out: the root trees are compared
-entry by entry and only the ``xx/`` fanout buckets whose ids differ are opened, so merging
-two 20k-record histories that differ by ten records reads a few dozen trees. A record
-changed on one side only (a re-save) takes that side's version; the same session id saved
-with different content on both sides keeps both, the remote's under a distinct, still valid
-id (:func:`conflict_id`), which its record names as its ``session_id`` and the id it
-conflicts with as ``conflict_of``. Notes merge as ``git notes merge -s cat_sort_uniq``
-would. Both local refs then move in one compare-and-swap transaction, and one flock in the
-common git dir keeps two syncs of the same repository from interleaving.
+This module reads and writes; the merge's rules are pure functions of plain mappings
+(:mod:`gitprov.sync.merge`). The trees are compared the way the refs are laid out: root
+entry by root entry, and only the ``xx/`` fanout folders whose ids differ are read into
+those mappings, so merging two 20k-record histories that differ by ten records reads a few
+dozen trees. Both local refs then move in one compare-and-swap transaction.
 
 Everything from a remote is hostile: of what it changed, the merge takes only what gitprov
-itself writes and reads back (:mod:`gitprov.sync.untrusted`, :func:`schema.load`, and note lines
+itself writes and reads back (:mod:`gitprov.sync.untrusted`, :func:`load`, and note lines
 that are session entries). The rest is left out, listed once in ``MergeResult.left_out``
 with the reason, and never enters a local ref's tree, so it is never pushed on; a
 fast-forward that would bring it in becomes a commit of the clean tree instead.
@@ -34,38 +32,24 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from gitprov.errors import (
-    CorruptRecordError,
-    GitCommandError,
-    GitProvError,
-    PushRejectedError,
-    RemoteError,
-    RemoteMovedError,
-    SyncBusyError,
-)
+from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
 from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import Backoff, retry, retrying
-from gitprov.git.writing import WriteRules, hold_flock
-from gitprov.record.document import dump, load, validate_session_id
-from gitprov.record.redact import redact_text
+from gitprov.record.document import load
 from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES, Tombstone
-from gitprov.refs import CONFIGURED, SYNC_LOCK, NotesRefOption, fetch_refspecs, tracking_ref
-from gitprov.state.status import scrub_url
+from gitprov.refs import CONFIGURED, NotesRefOption, tracking_ref
 from gitprov.store import notes
 from gitprov.store.forget import Rewrite, Tombstones, notes_without, with_tombstones
-from gitprov.store.records import (
-    FORGOTTEN_DIR,
-    FORMAT_FILE,
-    FORMAT_TEXT,
-    RecordStore,
-    fanout,
-)
+from gitprov.store.records import FORGOTTEN_DIR, FORMAT_FILE, FORMAT_TEXT, RecordStore, fanout
+from gitprov.sync import merge, transport
+from gitprov.sync.lock import LOCK_TIMEOUT, sync_lock
+from gitprov.sync.remote import Remote
+from gitprov.sync.transport import Moved
 from gitprov.sync.untrusted import (
     BUCKET,
     LeftOut,
@@ -78,134 +62,17 @@ from gitprov.sync.untrusted import (
 
 #: Fetch-merge-push rounds before ``sync`` gives up on a remote that keeps moving.
 ATTEMPTS = 10
-#: How long a sync waits for another sync of the same repository to finish.
-LOCK_TIMEOUT = 60.0
 
 _HEX = re.compile(r"[0-9a-f]+")
 _OTHER_FORMAT = f"not {FORMAT_TEXT.decode().strip()!r}, the records format of this gitprov"
 _NOT_A_NOTE = "neither a note nor a fanout folder of notes"
-
-#: What git says when it cannot talk to a remote at all (over any transport).
-_UNREACHABLE = (
-    "could not read from remote repository",
-    "does not appear to be a git repository",
-    "unable to access",
-    "repository not found",
-    "could not resolve",
-    "connection refused",
-    "connection timed out",
-    "authentication failed",
-    "permission denied",
-    "no such file or directory",
-)
-
-#: Push rejections that mean "the remote moved on": fetch, merge and try again.
-_MOVED = (
-    "fetch first",
-    "non-fast-forward",
-    "stale info",
-    "lock",
-    "failed to update ref",
-    "transaction failed",
-)
-
-
-@dataclass(frozen=True)
-class Remote:
-    """A remote as git is given it (``spec``: a remote name, URL or path) and the name of
-    its remote-tracking namespace (``name``).
-
-    Only git is given ``spec``, which may hold credentials (``https://oauth2:TOKEN@...``);
-    commit messages, reports and errors name the remote as :attr:`shown`.
-    """
-
-    spec: str
-    name: str
-
-    @property
-    def shown(self) -> str:
-        """``spec`` without credentials (:func:`scrub_url`)."""
-        return scrub_url(self.spec)
-
-
-def default_remote(git: Git) -> str:
-    """The current branch's upstream remote, else ``origin`` (as ``git push`` would)."""
-    branch = git.run("symbolic-ref", "-q", "--short", "HEAD", ok=(0, 1)).text.strip()
-    if branch:
-        name = git.run("config", "--get", f"branch.{branch}.remote", ok=(0, 1)).text.strip()
-        if name and name != ".":
-            return name
-    return "origin"
-
-
-def resolve_remote(git: Git, remote: str | None, cwd: Path = Path()) -> Remote:
-    """A configured remote by name, or a URL/path, with its tracking namespace.
-
-    A URL or path gets the namespace ``url-<12 hex of its SHA-1>``: stable, a valid ref
-    component whatever the URL holds, and no credential of it readable in a ref name. A
-    relative path is taken from ``cwd`` (``-C``).
-    """
-    names = git.run("remote").text.split()
-    spec = default_remote(git) if remote is None else remote
-    if spec in names:
-        return Remote(spec, spec)
-    if "://" not in spec and (cwd / spec).exists():
-        spec = str((cwd / spec).resolve())
-    elif "/" not in spec and ":" not in spec:
-        configured = ", ".join(names) if names else "none"
-        raise RemoteError(
-            f"no remote named {spec!r} (configured: {configured}). Add it with "
-            f"`git remote add {spec} URL`, or give a URL or a path instead"
-        )
-    digest = hashlib.sha1(spec.encode(), usedforsecurity=False).hexdigest()[:12]
-    return Remote(spec, f"url-{digest}")
-
-
-def conflict_id(session_id: str, remote_name: str, blob: str, digits: int = 8) -> str:
-    """The id a remote's differing copy of ``session_id`` is kept under.
-
-    ``<id>+<remote>-<blob prefix>``: a valid session id (shortened to fit 128 characters),
-    the same for the same copy in every merge (so it is never added twice), and it says
-    where the copy came from.
-    """
-    tag = re.sub(r"[^A-Za-z0-9_@-]+", "-", remote_name).strip("-")[:32] or "remote"
-    suffix = f"+{tag}-{blob[:digits]}"
-    return validate_session_id(session_id[: 128 - len(suffix)] + suffix)
-
-
-def sync_lock(
-    git: Git, timeout: float = LOCK_TIMEOUT, rules: WriteRules | None = None
-) -> AbstractContextManager[None]:
-    """Hold the repository's sync lock (``<common git dir>/gitprov-sync.lock``), an flock
-    the kernel drops when its holder exits or is killed, so a sync killed half-way never
-    leaves the repository locked. Created with the repository's shared modes, so a
-    teammate's sync can take it too."""
-    return hold_flock(
-        git.common_dir / SYNC_LOCK,
-        rules or WriteRules.of(git),
-        timeout,
-        lambda path: SyncBusyError(
-            f"another gitprov sync, fetch or push is running in this repository (it holds "
-            f"{path}); waited {timeout:g}s. Let it finish and run again, or wait longer "
-            f"with --lock-timeout"
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class Moved:
-    """A ref's value before and after an operation (``None``: absent)."""
-
-    ref: str
-    old: str | None
-    new: str | None
 
 
 @dataclass
 class MergeResult:
     """What a merge did: ``action`` is ``none``, ``fast-forward`` or ``merge`` (records)."""
 
-    action: str = "none"
+    action: merge.Action = "none"
     incoming: int = 0  # records new or changed here
     outgoing: int = 0  # records the remote lacks (or has older)
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (id, remote copy's id)
@@ -216,7 +83,7 @@ class MergeResult:
 
 @dataclass
 class SyncReport:
-    """The outcome of ``sync``/``push``, with the lines the CLI prints."""
+    """The outcome of ``sync``/``push`` (the CLI words it: :mod:`gitprov.cli.options`)."""
 
     remote: Remote
     attempts: int = 0
@@ -231,53 +98,6 @@ class SyncReport:
     forgotten: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
 
-    def lines(self) -> list[str]:
-        where = self.remote.shown
-        out = []
-        if self.merged:
-            out.append(
-                f"{where}: {_n(self.incoming)} in, {_n(self.outgoing)} out"
-                f" ({self.attempts} attempt{'s' if self.attempts > 1 else ''})"
-            )
-        if self.forgotten:
-            out.append(
-                f"forgot here what {where} has tombstones for (this clone's history "
-                f"rewritten): session {', '.join(self.forgotten)}"
-            )
-        if self.purged:
-            out.append(
-                f"rewrote {where}'s records history without the forgotten sessions it still "
-                f"held (pushed with a lease on the value fetched): session "
-                f"{', '.join(self.purged)}"
-            )
-        for move in self.pushed:
-            change = f"{_short(move.old)}..{_short(move.new)}" if move.old else "new"
-            out.append(f"pushed {move.ref} ({change})")
-        if not self.pushed:
-            out.append(f"{where} already has every local record")
-        for session_id, copy in self.conflicts:
-            out.append(
-                f"conflict: session {session_id} differs here and on {where}; both kept: "
-                f"{session_id} (this clone's) and {copy} ({where}'s)"
-            )
-        if self.missing:
-            shown = ", ".join(sha[:12] for sha in self.missing[:5])
-            more = ", ..." if len(self.missing) > 5 else ""
-            out.append(
-                f"shallow clone: {len(self.missing)} of the {self.annotated} commits sessions "
-                f"ran on are not in it ({shown}{more}); their records are complete, "
-                f"`git fetch --unshallow` brings the code"
-            )
-        return out
-
-
-def _n(count: int) -> str:
-    return f"{count} record{'' if count == 1 else 's'}"
-
-
-def _short(sha: str | None) -> str:
-    return sha[:12] if sha else "-"
-
 
 @dataclass
 class _Bucket:
@@ -287,6 +107,18 @@ class _Bucket:
     remote: dict[str, Entry]
     base: dict[str, Entry]
     merged: dict[str, Entry]
+
+
+class _Records:
+    """One side's records (session id -> blob id) for :func:`merge.merge_records`, each
+    ``xx/`` folder read when a record in it is first asked for."""
+
+    def __init__(self, files: Callable[[str], dict[str, Entry]]) -> None:
+        self._files = files
+
+    def get(self, session_id: str) -> str | None:
+        entry = self._files(fanout(session_id)).get(f"{session_id}.yaml")
+        return None if entry is None else entry.sha
 
 
 @dataclass
@@ -341,12 +173,7 @@ class Sync:
     def fetch(self) -> list[Moved]:
         """Fetch both refs into the remote-tracking namespace; how each tracking ref moved."""
         with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
-            return self._fetch()
-
-    def merge(self) -> MergeResult:
-        """Merge the (already fetched) remote-tracking refs into the local refs."""
-        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
-            return self._merge()
+            return transport.fetch(self.git, self.remote, self.refs)
 
     def push(self, attempts: int = ATTEMPTS) -> SyncReport:
         """Push both refs; when the remote moved on, fetch, merge and push again."""
@@ -364,7 +191,7 @@ class Sync:
         def attempt() -> SyncReport:
             report.attempts += 1
             if fetch_first or report.attempts > 1:
-                self._fetch()
+                transport.fetch(self.git, self.remote, self.refs)
                 result = self._merge()
                 report.merged = True
                 report.incoming += result.incoming
@@ -373,10 +200,8 @@ class Sync:
                 report.left_out += (i for i in result.left_out if i not in report.left_out)
                 report.forgotten += (i for i in result.forgotten if i not in report.forgotten)
                 report.purged = result.purged
-            pushed = self._push()
-            if pushed is None:
-                raise RemoteMovedError(f"{self.remote.shown} moved on since the fetch")
-            report.pushed = pushed
+            report.pushed = transport.push(self.git, self.remote, self.refs, self._leases)
+            self._leases = {}
             report.missing, report.annotated = self._missing_commits()
             return report
 
@@ -387,47 +212,14 @@ class Sync:
             f"pushes. Your records are intact and merged locally; run `gitprov sync` again",
         )
 
-    # -- fetch ---------------------------------------------------------------------------
-
-    def _values(self, refs: list[str]) -> dict[str, str]:
-        out = self.git.run("for-each-ref", "--format=%(refname) %(objectname)", *refs).text
-        values = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
-        return {ref: sha for ref, sha in values.items() if ref in refs}
-
     def _tracking(self) -> list[str]:
         return [tracking_ref(ref, self.remote.name) for ref in self.refs]
-
-    def _fetch(self) -> list[Moved]:
-        tracking = self._tracking()
-        before = self._values(tracking)
-        specs = [spec for ref in self.refs for spec in fetch_refspecs(ref, self.remote.name)]
-        args = ["fetch", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules"]
-        result = self.git.run(*args, self.remote.spec, *specs, ok=(0, 1, 128))
-        if result.returncode != 0:  # a rewritten remote is taken as it is: the specs force
-            raise self._remote_error("fetch", result.stderr.decode(errors="replace"))
-        after = self._values(tracking)
-        return [Moved(ref, before.get(ref), after.get(ref)) for ref in tracking]
-
-    def _remote_error(self, verb: str, stderr: str) -> GitProvError:
-        """A failed network command as a clear error; local refs were not touched."""
-        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        fatal = [line.removeprefix("fatal: ") for line in lines if line.startswith("fatal: ")]
-        reason = redact_text((fatal or lines or ["no message"])[0])
-        named = self.remote.shown
-        if self.remote.name == self.remote.spec:
-            url = self.git.run("remote", "get-url", self.remote.spec, ok=(0, 2, 128)).text.strip()
-            named = f"{named} ({scrub_url(url)})" if url else named
-        if any(p in stderr.lower() for p in _UNREACHABLE):
-            return RemoteError(
-                f"cannot reach remote {named}: {reason}. Check its URL (`git remote -v`), "
-                f"the network and your credentials; nothing was changed locally"
-            )
-        return GitCommandError(f"`git {verb}` to {named} failed: {reason}", 1, redact_text(stderr))
 
     # -- merge ---------------------------------------------------------------------------
 
     def _merge(self) -> MergeResult:
-        """Merge, again when a concurrent save moved a local ref under us."""
+        """Merge the fetched remote-tracking refs into the local refs, again when a
+        concurrent save moved a local ref under us."""
         return retrying(self.store.ref, "merge the remote's records", self._merge_once)
 
     def _merge_once(self) -> MergeResult:
@@ -449,12 +241,12 @@ class Sync:
                 local, remote = tip
                 if ref == self.store.ref:
                     merging = (purge.local, purge.remote)
-                    action = _plan(*merging, candidates)
+                    action = merge.plan(*merging, candidates)
                     base = self._records_base(cat, candidates, *merging)
                     new = self._merge_records(cat, tracking, base, merging, action, result, purge)
                     new = new or (purge.local if purge.local != local else None)
                 else:
-                    action = _plan(local, remote, candidates)
+                    action = merge.plan(local, remote, candidates)
                     new = self._merge_notes(cat, tracking, candidates, tip, action, result, purge)
                 if new is not None:
                     updates.append((ref, new, local))
@@ -606,6 +398,8 @@ class Sync:
                 valid[session_id] = entry
         return valid, sorted(there)
 
+    # -- the commits to merge ------------------------------------------------------------
+
     def _remote_tip(self, cat: ObjectReader, tracking: str, left_out: list[LeftOut]) -> str | None:
         """The commit a remote-tracking ref names; one naming anything else is left out."""
         obj = cat.read(tracking)
@@ -648,7 +442,7 @@ class Sync:
         self,
         tree: str,
         tips: tuple[str | None, str],
-        action: str,
+        action: merge.Action,
         left_out: list[LeftOut],
         message: str,
     ) -> str:
@@ -662,13 +456,15 @@ class Sync:
         parents = [local, remote] if local is not None else [remote]
         return self.store.writer.commit(tree, parents, message)
 
+    # -- records -------------------------------------------------------------------------
+
     def _merge_records(
         self,
         cat: ObjectReader,
         tracking: str,
         base: str | None,
         tips: tuple[str | None, str | None],
-        action: str,
+        action: merge.Action,
         result: MergeResult,
         purge: _Purge,
     ) -> str | None:
@@ -689,7 +485,10 @@ class Sync:
         result.incoming = union.incoming
         result.outgoing = union.outgoing
         result.conflicts = union.conflicts
-        message = f"gitprov: merge {_n(union.incoming)} from {self.remote.shown}\n"
+        count = union.incoming
+        message = (
+            f"gitprov: merge {count} record{'' if count == 1 else 's'} from {self.remote.shown}\n"
+        )
         left_out = union.left_out + purge.left_out
         return self._merged(union.tree, (local, remote), action, left_out, message)
 
@@ -712,17 +511,14 @@ class Sync:
         remote: str | None,
         purge: _Purge,
     ) -> _Union:
-        """Three-way union of records trees.
+        """Three-way union of records trees (:func:`merge.merge_records`), over the folders
+        whose ids differ on the two sides.
 
-        Per file: one side unchanged since the base -> the other side's version; both
-        changed the same way -> that; both changed differently -> ours under the id, theirs
-        as a copy under :func:`conflict_id`. Nothing of ours is ever deleted, and nothing of
-        the remote's is taken that :mod:`gitprov.sync.untrusted` or :func:`schema.load` refuses;
-        what is refused and did not change since the base was named then, not again.
-        Tombstones come from ``purge``, and no record they name is taken.
+        Of what the remote changed, only what :mod:`gitprov.sync.untrusted` and
+        :func:`load` accept is offered to the merge; what is refused and did not change
+        since the base was named then, not again. Tombstones come from ``purge``.
         """
         b_root, l_root, r_root = (self.store.tree(cat, t) for t in (base, local, remote))
-        forgotten = purge.forgotten(self.store, cat)
         opened: dict[str, _Bucket] = {}
 
         def bucket(name: str) -> _Bucket:
@@ -734,57 +530,58 @@ class Sync:
             return opened[name]
 
         left_out: list[LeftOut] = []
-        offered: list[tuple[str, Entry]] = []  # (bucket, entry) the remote changed
+        theirs: dict[str, str] = {}  # session id -> blob, of the remote's well-formed records
         for name in sorted(l_root.keys() | r_root.keys()):
-            ours, theirs, old = l_root.get(name), r_root.get(name), b_root.get(name)
-            if ours == theirs or name == FORGOTTEN_DIR:
+            ours, remote_entry, old = l_root.get(name), r_root.get(name), b_root.get(name)
+            if ours == remote_entry or name == FORGOTTEN_DIR:
                 continue
-            problem = None
-            if theirs is not None and theirs != old:
-                problem = root_problem(theirs)
+            if remote_entry is not None and merge.three_way(old, ours, remote_entry) != "ours":
+                problem = root_problem(remote_entry)
                 if problem is None and name == FORMAT_FILE:  # ours is added when missing
-                    problem = None if theirs.sha == self._blob_id(FORMAT_TEXT) else _OTHER_FORMAT
+                    ok = remote_entry.sha == self._blob_id(FORMAT_TEXT)
+                    problem = None if ok else _OTHER_FORMAT
                 if problem is not None:
                     left_out.append(LeftOut(f"{tracking}:{shown(name)}", problem))
-                elif theirs.is_tree and (ours is None or ours.is_tree):
+                elif remote_entry.is_tree and (ours is None or ours.is_tree):
                     files = bucket(name)
                     for file, entry in files.remote.items():
-                        if entry in (files.local.get(file), files.base.get(file)):
-                            continue
                         problem = bucket_problem(name, entry)
-                        if problem is not None:
+                        if problem is None:
+                            theirs[file.removesuffix(".yaml")] = entry.sha
+                        elif (
+                            merge.three_way(files.base.get(file), files.local.get(file), entry)
+                            != "ours"
+                        ):
                             where = f"{tracking}:{shown(f'{name}/{file}')}"
                             left_out.append(LeftOut(where, problem))
-                        else:
-                            offered.append((name, entry))
             if ours is not None and ours.is_tree:
                 bucket(name)  # opened, so that what the remote lacks of it is counted
-        theirs_kept: list[Entry] = []
-        for name, entry in self._readable(cat, tracking, offered, left_out):
-            if forgotten is not None and entry.name.removesuffix(".yaml") in forgotten:
-                continue  # a stale copy of a forgotten record: never taken back
-            files = opened[name]
-            mine, was = files.local.get(entry.name), files.base.get(entry.name)
-            if mine is None or mine == was:
-                files.merged[entry.name] = entry
-            else:
-                theirs_kept.append(entry)
-        conflicts = []
-        for entry in theirs_kept:
-            session_id = entry.name.removesuffix(".yaml")
-            for digits in (8, 16, len(entry.sha)):  # longer only if 8 hex digits ever collide
-                copy = conflict_id(session_id, self.remote.name, entry.sha, digits)
-                where = f"{tracking}:{fanout(session_id)}/{entry.name}"
-                kept = Entry(BLOB_MODE, f"{copy}.yaml", self._as_copy(cat, where, entry, copy))
-                files = bucket(fanout(copy))
-                if files.merged.get(kept.name) in (None, kept):
-                    break
-            if files.merged.get(kept.name) != kept:
-                files.merged[kept.name] = kept
-                conflicts.append((session_id, copy))
+        ours_side = _Records(lambda name: bucket(name).local)
+        base_side = _Records(lambda name: bucket(name).base)
+        offered = merge.offered(base_side, ours_side, theirs)
+        refused, contents = self._vet_records(cat, tracking, [(i, theirs[i]) for i in offered])
+        forgotten = purge.forgotten(self.store, cat)
+        merged = merge.merge_records(
+            base_side,
+            ours_side,
+            theirs,
+            remote=self.remote.name,
+            contents=contents,
+            blob_id=self._blob_id,
+            refused=refused,
+            forgotten=forgotten if forgotten is not None else (),
+        )
+        for session_id, why in merged.left_out:
+            where = f"{tracking}:{fanout(session_id)}/{session_id}.yaml"
+            left_out.append(LeftOut(where, why))
+        writer = self.store.writer
+        for data in merged.blobs.values():
+            writer.blob(data)
+        for session_id, blob in merged.changes.items():
+            name = f"{session_id}.yaml"
+            bucket(fanout(session_id)).merged[name] = Entry(BLOB_MODE, name, blob)
         incoming = outgoing = 0
         root = dict(l_root)
-        writer = self.store.writer
         for name, files in opened.items():
             if files.merged:  # a remote folder whose every record was left out adds none
                 root[name] = Entry(TREE_MODE, name, writer.tree(list(files.merged.values())))
@@ -795,7 +592,32 @@ class Sync:
         if purge.folder is not None:
             root[FORGOTTEN_DIR] = purge.folder
         tree = writer.tree(list(root.values()))
-        return _Union(tree, incoming, outgoing, conflicts, left_out)
+        return _Union(tree, incoming, outgoing, merged.conflicts, left_out)
+
+    def _vet_records(
+        self, cat: ObjectReader, tracking: str, offered: list[tuple[str, str]]
+    ) -> tuple[dict[str, str], dict[str, bytes]]:
+        """Of the remote's records ``offered`` (id, blob): why each one that is not a file
+        within the size limit that :func:`load` reads is refused, and the bytes of the
+        others."""
+        sizes = self._object_sizes(sorted({blob for _, blob in offered}))
+        refused: dict[str, str] = {}
+        contents: dict[str, bytes] = {}
+        for session_id, blob in offered:
+            kind, size = sizes.get(blob, ("", None))
+            problem = object_problem(kind, size)
+            if problem is None:
+                obj = cat.read(blob)
+                data = obj.data if obj else b""
+                try:
+                    load(data, session_id, f"{tracking}:{fanout(session_id)}/{session_id}.yaml")
+                except CorruptRecordError as exc:
+                    problem = str(exc)
+                else:
+                    contents[blob] = data
+            if problem is not None:
+                refused[session_id] = problem
+        return refused, contents
 
     def _object_sizes(self, shas: list[str]) -> dict[str, tuple[str, int]]:
         """(type, size) of each of ``shas`` present, read without reading the objects (one
@@ -810,50 +632,7 @@ class Sync:
                 found[parts[0]] = (parts[1], int(parts[2]))
         return found
 
-    def _readable(
-        self,
-        cat: ObjectReader,
-        tracking: str,
-        offered: list[tuple[str, Entry]],
-        left_out: list[LeftOut],
-    ) -> list[tuple[str, Entry]]:
-        """The records of ``offered`` that are files within the size limit and that
-        :func:`schema.load` reads; the others go into ``left_out``."""
-        sizes = self._object_sizes(sorted({entry.sha for _, entry in offered}))
-        readable = []
-        for name, entry in offered:
-            where = f"{tracking}:{name}/{entry.name}"
-            kind, size = sizes.get(entry.sha, ("", None))
-            problem = object_problem(kind, size)
-            if problem is None:
-                obj = cat.read(entry.sha)
-                try:
-                    load(obj.data if obj else b"", entry.name.removesuffix(".yaml"), where)
-                except CorruptRecordError as exc:
-                    problem = str(exc)
-            if problem is not None:
-                left_out.append(LeftOut(where, problem))
-            else:
-                readable.append((name, entry))
-        return readable
-
-    def _as_copy(self, cat: ObjectReader, where: str, entry: Entry, copy: str) -> str:
-        """The blob of the remote's record ``entry`` kept as the conflict copy ``copy``: its
-        own id in ``session_id``, the id it conflicts with in ``conflict_of``.
-
-        Only the leading ``session_id`` line is rewritten, so the rest stays byte for byte
-        and one copy always makes one blob (never added twice); a record laid out otherwise
-        goes through YAML, as deterministically.
-        """
-        session_id = entry.name.removesuffix(".yaml")
-        ids = {"session_id": copy, "conflict_of": session_id}
-        obj = cat.read(entry.sha)
-        data = obj.data if obj is not None else b""
-        first = dump({"session_id": session_id})
-        if data.startswith(first) and b"\nconflict_of:" not in data:
-            return self.store.writer.blob(dump(ids) + data[len(first) :])
-        record = load(data, session_id, where)
-        return self.store.writer.blob(dump(ids | {k: v for k, v in record.items() if k not in ids}))
+    # -- notes ---------------------------------------------------------------------------
 
     def _merge_notes(
         self,
@@ -861,7 +640,7 @@ class Sync:
         tracking: str,
         candidates: list[str],
         tips: tuple[str | None, str | None],
-        action: str,
+        action: merge.Action,
         result: MergeResult,
         purge: _Purge,
     ) -> str | None:
@@ -891,10 +670,10 @@ class Sync:
         tracking: str,
         candidates: list[str],
         tips: tuple[str | None, str | None],
-        action: str,
+        action: merge.Action,
         result: MergeResult,
     ) -> tuple[str, set[str]]:
-        """The notes merged as ``cat_sort_uniq`` would, and the commits whose notes the
+        """The notes merged (:func:`merge.merge_notes`), and the commits whose notes the
         remote changed."""
         local, remote = tips
         assert remote is not None
@@ -923,78 +702,52 @@ class Sync:
         left_out: list[LeftOut],
     ) -> dict[str, str]:
         """What to set in the local notes tree (commit -> note blob) to merge in the
-        remote's notes as git would.
+        remote's notes.
 
-        ``git notes merge -s cat_sort_uniq``: per commit, a note changed on one side only
-        takes that side's version, and two changed notes are concatenated, sorted and
-        de-duplicated. Both trees (``trees``: base, local, remote) may use any fanout, so
-        notes are compared per group of root entries sharing their first two hex digits;
-        equal groups are skipped unread. Of the remote's, only notes are taken, and of a
-        note only the lines that are session entries; the rest goes into ``left_out``.
+        Both trees (``trees``: base, local, remote) may use any fanout, so notes are
+        compared per group of root entries sharing their first two hex digits; equal groups
+        are skipped unread. Of the remote's, only notes (within the size limit) are
+        offered to the merge; the rest goes into ``left_out``.
         """
         roots = [self.store.tree(cat, t) for t in trees]
         for name, entry in sorted(roots[2].items()):
             if not _HEX.fullmatch(name) and entry not in (roots[0].get(name), roots[1].get(name)):
                 left_out.append(LeftOut(f"{tracking}:{shown(name)}", _NOT_A_NOTE))
         groups = [_note_groups(root) for root in roots]
-        offered: list[tuple[str, str, str | None, str | None]] = []  # commit, blob, mine, was
+        base: dict[str, str] = {}
+        ours: dict[str, str] = {}
+        theirs: dict[str, str] = {}
         for key in sorted(groups[1].keys() | groups[2].keys()):
             if groups[1].get(key) == groups[2].get(key):
                 continue
             strays: tuple[dict[str, Entry], dict[str, Entry]] = ({}, {})
-            old = self._flatten(cat, groups[0].get(key, ()), strays[0])
-            ours = self._flatten(cat, groups[1].get(key, ()))
-            theirs = self._flatten(cat, groups[2].get(key, ()), strays[1])
+            base |= self._flatten(cat, groups[0].get(key, ()), strays[0])
+            ours |= self._flatten(cat, groups[1].get(key, ()))
+            theirs |= self._flatten(cat, groups[2].get(key, ()), strays[1])
             for path, entry in sorted(strays[1].items()):
                 if strays[0].get(path) != entry:
                     left_out.append(LeftOut(f"{tracking}:{shown(path)}", _NOT_A_NOTE))
-            for commit, blob in theirs.items():
-                mine, was = ours.get(commit), old.get(commit)
-                if blob not in (mine, was):
-                    offered.append((commit, blob, mine, was))
-        sizes = self._object_sizes(sorted({blob for _, blob, _, _ in offered}))
-        changes: dict[str, str] = {}
-        for commit, blob, mine, was in offered:
-            taken = self._note_lines(cat, f"{tracking} (note on {commit})", blob, sizes, left_out)
-            if taken is None:
+        offered = merge.offered(base, ours, theirs)
+        sizes = self._object_sizes(sorted({theirs[commit] for commit in offered}))
+        refused: dict[str, str] = {}
+        contents: dict[str, bytes] = {}
+        for commit in offered:
+            kind, size = sizes.get(theirs[commit], ("", None))
+            problem = object_problem(kind, size)
+            if problem is not None:
+                refused[commit] = problem
                 continue
-            if mine is None or mine == was:
-                changes[commit] = taken
-            else:
-                changes[commit] = self.store.writer.blob(_cat_sort_uniq(cat, mine, taken))
-        return changes
-
-    def _note_lines(
-        self,
-        cat: ObjectReader,
-        where: str,
-        blob: str,
-        sizes: dict[str, tuple[str, int]],
-        left_out: list[LeftOut],
-    ) -> str | None:
-        """The remote's note ``blob`` as far as it holds session entries: itself, a blob of
-        those lines only, or ``None`` (none); what else it holds goes into ``left_out``."""
-        kind, size = sizes.get(blob, ("", None))
-        problem = object_problem(kind, size)
-        obj = cat.read(blob) if problem is None else None
-        try:
-            text = obj.data.decode("utf-8") if obj is not None else ""
-        except UnicodeDecodeError:
-            problem = "not UTF-8"
-        if problem is not None:
-            left_out.append(LeftOut(where, problem))
-            return None
-        kept: list[str] = []
-        bad: list[str] = []
-        for line in text.splitlines():
-            if line.strip():
-                (bad if notes.parse_line(line) is None else kept).append(line)
-        if not bad:
-            return blob if kept else None
-        left_out.append(
-            LeftOut(where, f"{len(bad)} line(s) not session entries, such as {bad[0][:60]!r}")
+            for blob in (theirs[commit], ours.get(commit)):
+                if blob is not None:
+                    obj = cat.read(blob)
+                    contents[blob] = obj.data if obj is not None else b""
+        merged = merge.merge_notes(
+            base, ours, theirs, contents=contents, blob_id=self._blob_id, refused=refused
         )
-        return self.store.writer.blob(("\n".join(kept) + "\n").encode()) if kept else None
+        left_out += (LeftOut(f"{tracking} (note on {c})", why) for c, why in merged.left_out)
+        for data in merged.blobs.values():
+            self.store.writer.blob(data)
+        return merged.changes
 
     def _flatten(
         self, cat: ObjectReader, entries: tuple[Entry, ...], strays: dict[str, Entry] | None = None
@@ -1016,66 +769,6 @@ class Sync:
                 strays[path] = entry
         return found
 
-    # -- push ----------------------------------------------------------------------------
-
-    def _push(self) -> list[Moved] | None:
-        """Push the local refs that exist, all or none; never forced, but for a records
-        ref the merge rewrote to purge forgotten sessions, which goes with a lease on the
-        value it was rewritten from (:attr:`_leases`).
-
-        Returns the refs the remote took (empty: it had them all), or ``None`` when it
-        moved on since our fetch and the caller should fetch, merge and try again.
-        """
-        local = self._values(self.refs)
-        present = [ref for ref in self.refs if ref in local]
-        if not present:
-            return []
-        leases = [
-            f"--force-with-lease={r}:{old}" for r, old in self._leases.items() if r in present
-        ]
-        args = ["push", "--porcelain", "--atomic", "--no-verify", *leases, self.remote.spec]
-        result = self.git.run(*args, *(f"{ref}:{ref}" for ref in present), ok=(0, 1, 128))
-        statuses = _porcelain(result.text)
-        stderr = result.stderr.decode(errors="replace")
-        if result.returncode == 0:
-            self._leases = {}
-            return [
-                Moved(ref, summary.split("..")[0] if ".." in summary else None, local[ref])
-                for flag, ref, summary in sorted(statuses, key=lambda s: self.refs.index(s[1]))
-                if flag in ("*", " ", "+")
-            ]
-        rejected = [summary for flag, _, summary in statuses if flag == "!"]
-        if not rejected:
-            raise self._remote_error("push", stderr)
-        reasons = list(dict.fromkeys(r for r in rejected if "atomic push failed" not in r))
-        if all(any(m in r for m in _MOVED) for r in reasons):
-            return None
-        forced = [ref for flag, ref, summary in statuses if "needs force" in summary]
-        if forced:  # git says so when the remote's ref names no commit: a hostile remote
-            raise PushRejectedError(
-                f"{' and '.join(forced)} on {self.remote.shown} are not commits this clone's "
-                f"refs descend from, so only a forced push could replace them, and gitprov "
-                f"never forces one. Your local records are intact and hold everything "
-                f"readable from there; ask whoever runs the remote to delete those refs "
-                f"(`git update-ref -d REF`), then sync again"
-            )
-        if any("shallow update not allowed" in r for r in reasons):
-            raise PushRejectedError(
-                f"{self.remote.shown} lacks history that the records pin, and this clone is "
-                f"shallow, so it cannot send it. Run `git fetch --unshallow`, then push "
-                f"again; your local records are intact"
-            )
-        said = (
-            ln[len("remote:") :].strip() for ln in stderr.splitlines() if ln.startswith("remote:")
-        )
-        remote_said = redact_text("; ".join(line for line in said if line))
-        raise PushRejectedError(
-            f"{self.remote.shown} refused the provenance refs: {redact_text('; '.join(reasons))}"
-            + (f" (the remote said: {remote_said})" if remote_said else "")
-            + ". Your local records are intact; ask whoever runs the remote to allow pushes "
-            "to refs/provenance/* and refs/notes/*"
-        )
-
     # -- shallow clones --------------------------------------------------------------------
 
     def _missing_commits(self) -> tuple[list[str], int]:
@@ -1094,15 +787,6 @@ class Sync:
         return missing, len(commits)
 
 
-def _plan(local: str | None, remote: str | None, candidates: list[str]) -> str:
-    """``none`` (remote has nothing new), ``fast-forward`` or ``merge``."""
-    if remote is None or local == remote or remote in candidates:
-        return "none"
-    if local is None or local in candidates:
-        return "fast-forward"
-    return "merge"
-
-
 def _note_groups(root: dict[str, Entry]) -> dict[str, tuple[Entry, ...]]:
     """A notes tree's root entries with hex names, grouped by their first two digits."""
     grouped: dict[str, list[Entry]] = {}
@@ -1110,22 +794,3 @@ def _note_groups(root: dict[str, Entry]) -> dict[str, tuple[Entry, ...]]:
         if _HEX.fullmatch(name):
             grouped.setdefault(name[:2], []).append(entry)
     return {key: tuple(entries) for key, entries in grouped.items()}
-
-
-def _cat_sort_uniq(cat: ObjectReader, *blobs: str) -> bytes:
-    lines: set[str] = set()
-    for blob in blobs:
-        obj = cat.read(blob)
-        text = obj.data.decode("utf-8", "surrogateescape") if obj is not None else ""
-        lines.update(line for line in text.splitlines() if line.strip())
-    return ("\n".join(sorted(lines)) + "\n").encode("utf-8", "surrogateescape")
-
-
-def _porcelain(text: str) -> list[tuple[str, str, str]]:
-    """``git push --porcelain`` status lines as (flag, destination ref, summary)."""
-    statuses = []
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3 and len(parts[0]) == 1:
-            statuses.append((parts[0], parts[1].rsplit(":", 1)[-1], parts[2]))
-    return statuses
