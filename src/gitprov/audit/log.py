@@ -17,11 +17,10 @@ says when, by whom and why it was forgotten.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from gitprov.errors import (
     AmbiguousSessionIdError,
@@ -38,10 +37,12 @@ from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
 from gitprov.store import notes
 from gitprov.store.forget import Forgotten, forget
-from gitprov.store.records import RecordStore, record_path, tombstone_path
+from gitprov.store.records import RecordStore, Stored
 from gitprov.sync.untrusted import LeftOut, list_records
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class _Copies:
@@ -189,18 +190,15 @@ class SessionLog:
 
     def _tombstone(self, cat: ObjectReader, refs: list[str], session_id: str) -> Tombstone | None:
         """``session_id``'s tombstone in the first of ``refs`` that holds a readable one."""
-        for ref in refs:
-            where = f"{ref}:{tombstone_path(session_id)}"
-            obj = cat.read(where)
-            if obj is None or obj.type != "blob":
-                continue
-            try:
-                return Tombstone.load(obj.data, session_id, where)
-            except CorruptRecordError as exc:
-                if ref == self.ref:
-                    raise
-                self._skip([LeftOut(where, str(exc))])
-        return None
+        unreadable: list[LeftOut] = []
+        found = self._first(
+            refs,
+            unreadable,
+            lambda ref: self._store.tombstone_in(cat, ref, session_id),
+            lambda stored: Tombstone.load(stored.data, session_id, stored.where),
+        )
+        self._skip(unreadable)
+        return found
 
     def forget(self, ids: Sequence[str], reason: str) -> Forgotten:
         """Forget sessions (full ids; one id or several) for good, as ``gitprov forget``
@@ -261,17 +259,33 @@ class SessionLog:
         """``session_id``'s record in the first of ``refs`` (local first) that holds one
         that parses. A local record that does not raises; a fetched copy that does not
         goes into ``unreadable`` and the next copy is tried."""
+        return self._first(
+            refs,
+            unreadable,
+            lambda ref: self._store.record_in(cat, ref, session_id),
+            lambda stored: load(stored.data, session_id, stored.where),
+        )
+
+    def _first(
+        self,
+        refs: list[str],
+        unreadable: list[LeftOut],
+        read: Callable[[str], Stored | None],
+        parse: Callable[[Stored], T],
+    ) -> T | None:
+        """What ``parse`` makes of the first file ``read`` finds in ``refs`` that parses.
+        One on the local ref that does not parse raises; a fetched copy's goes into
+        ``unreadable`` and the next copy is tried."""
         for ref in refs:
-            where = f"{ref}:{record_path(session_id)}"
-            obj = cat.read(where)
-            if obj is None or obj.type != "blob":
+            stored = read(ref)
+            if stored is None:
                 continue
             try:
-                return load(obj.data, session_id, where)
+                return parse(stored)
             except CorruptRecordError as exc:
                 if ref == self.ref:
                     raise
-                unreadable.append(LeftOut(where, str(exc)))
+                unreadable.append(LeftOut(stored.where, str(exc)))
         return None
 
     def for_commit(self, rev: str) -> list[dict[str, Any]]:
@@ -310,19 +324,13 @@ class SessionLog:
     def _note(self, cat: ObjectReader, source: str, commit: str) -> list[dict[str, Any]]:
         """The entries of ``commit``'s note in the notes ref ``source``; a fetched one's
         lines that are not session entries are skipped, named."""
-        root = cat.read(f"{source}^{{tree}}")
-        read_tree = functools.partial(self._store.tree, cat)
-        found = notes.find(read_tree, root.sha, commit) if root else None
-        if found is None:
+        note = self._store.note_in(cat, source, commit)
+        if note is None:
             return []
-        blob = cat.read(found[1])
-        if blob is None or blob.type != "blob":
-            what = "missing" if blob is None else f"a {blob.type}, not a file"
-            raise CorruptRecordError(f"the provenance note on commit {commit} is {what}")
         if source == self._store.notes_ref:
-            return notes.note_entries(blob.data, commit)
+            return notes.note_entries(note, commit)
         bad: list[str] = []
-        entries = notes.note_entries(blob.data, commit, bad)
+        entries = notes.note_entries(note, commit, bad)
         self._skip(LeftOut(source, problem) for problem in bad)
         return entries
 

@@ -14,9 +14,11 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gitprov.errors import (
     ConcurrentUpdateError,
+    CorruptRecordError,
     GitCommandError,
     RepositoryCorruptError,
     SessionExistsError,
@@ -24,7 +26,14 @@ from gitprov.errors import (
     UnknownRevisionError,
 )
 from gitprov.git import Git
-from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter, commit_tree, parse_tree
+from gitprov.git.objects import (
+    BLOB_MODE,
+    TREE_MODE,
+    Entry,
+    ObjectWriter,
+    commit_tree,
+    parse_tree,
+)
 from gitprov.git.process import Started, zsplit
 from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import read_ref_file
@@ -59,6 +68,18 @@ def record_path(session_id: str) -> str:
 
 def tombstone_path(session_id: str) -> str:
     return f"{FORGOTTEN_DIR}/{record_path(session_id)}"
+
+
+class Stored(NamedTuple):
+    """A file as stored on a ref: where (``ref:path``, for messages) and its bytes."""
+
+    where: str
+    data: bytes
+
+
+def _stored(cat: ObjectReader, where: str) -> Stored | None:
+    obj = cat.read(where)
+    return Stored(where, obj.data) if obj is not None and obj.type == "blob" else None
 
 
 @dataclass(frozen=True)
@@ -384,6 +405,28 @@ class RecordStore:
                 f"`gitprov list` shows the recorded ids"
             )
         return obj.data
+
+    def record_in(self, cat: ObjectReader, ref: str, session_id: str) -> Stored | None:
+        """``session_id``'s record as stored in the records ref ``ref`` (this store's or a
+        fetched copy of it), if that ref holds a file there."""
+        return _stored(cat, f"{ref}:{record_path(session_id)}")
+
+    def tombstone_in(self, cat: ObjectReader, ref: str, session_id: str) -> Stored | None:
+        """``session_id``'s tombstone as stored in the records ref ``ref``, if any."""
+        return _stored(cat, f"{ref}:{tombstone_path(session_id)}")
+
+    def note_in(self, cat: ObjectReader, notes_ref: str, commit: str) -> bytes | None:
+        """The note on ``commit`` in the notes ref ``notes_ref`` (this store's or a fetched
+        copy), whatever its fan-out; ``None`` when there is none."""
+        root = cat.read(f"{notes_ref}^{{tree}}")
+        found = notes.find(functools.partial(self.tree, cat), root.sha, commit) if root else None
+        if found is None:
+            return None
+        blob = cat.read(found[1])
+        if blob is None or blob.type != "blob":
+            what = "missing" if blob is None else f"a {blob.type}, not a file"
+            raise CorruptRecordError(f"the provenance note on commit {commit} is {what}")
+        return blob.data
 
     def forgotten(self, session_id: str) -> Tombstone | None:
         """``session_id``'s tombstone on the ref, if it was forgotten (read in-process)."""
