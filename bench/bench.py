@@ -32,6 +32,7 @@ from gitprov import refs as gp_refs
 from gitprov.git import Git
 from gitprov.git.objects import MAX_PACKS, ObjectWriter
 from gitprov.record import document as gp_record
+from gitprov.state import environment
 from gitprov.state import snapshot as gp_snapshot
 from gitprov.state.snapshot import take_snapshot
 from gitprov.state.status import probe
@@ -222,7 +223,13 @@ def build_sessions(repo: Path, commits: Sequence[str]) -> dict[str, list[str]]:
     section = gitprov.capture(repo)
     section.update(commit=placeholder_sha, commit_sha=placeholder_short, describe=None)
     template = gp_record.dump(
-        gp_record.build(placeholder_id, kedro_keys(repo, placeholder_id), section)
+        gp_record.build(
+            placeholder_id,
+            kedro_keys(repo, placeholder_id),
+            section,
+            host=environment.host(),
+            saved_at=gp_record.now_utc(),
+        )
     ).decode()
     stamp = int(time.time())
     per_commit: dict[str, list[str]] = {}

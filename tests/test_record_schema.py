@@ -108,7 +108,10 @@ def test_kedro_runs_validate(tmp_path: Path) -> None:
     runs = [r["run"] for r in records]
     assert [r["status"] for r in runs] == ["success", "success", "failed", *["interrupted"] * 2]
     assert runs[3]["signal"] == "SIGTERM"
-    assert runs[4]["finished_at"] is None  # Ctrl-C skips Kedro's end hooks
+    assert runs[3]["error"] == {"type": "gitprov.signals.Stopped", "message": "stopped by SIGTERM"}
+    # Ctrl-C skips Kedro's end hooks: the run ended when Kedro saved the store
+    assert runs[4]["started_at"] <= runs[4]["finished_at"] <= records[4]["provenance"]["saved_at"]
+    assert runs[4]["finished_at"] == records[4]["provenance"]["saved_at"]
     git_sections = [r["git"] for r in records]
     assert git_sections[0]["describe"].startswith("v0.1-")
     assert {"renamed", "modified", "untracked"} <= {c["status"] for c in git_sections[1]["changes"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -36,9 +37,18 @@ def test_success_records_data_status_timing_and_environment(repo: Path) -> None:
     assert record["params"] == {"lr": 0.1}
     assert record["metrics"] == {"loss": 0.25}
     run = record["run"]
-    assert list(run) == ["status", "argv", "epochs", "started_at", "finished_at", "duration_s"]
-    assert run["status"] == "success"
-    assert run["argv"] == sys.argv
+    assert list(run) == [
+        "status",
+        "argv",
+        "cwd",
+        "epochs",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "error",
+    ]
+    assert run["status"] == "success" and run["error"] is None
+    assert run["argv"] == sys.argv and run["cwd"] == os.getcwd()
     assert run["started_at"] <= run["finished_at"]
     assert 0 <= run["duration_s"] < 60
     assert record["git"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
@@ -108,7 +118,7 @@ def test_system_exit(repo: Path, code: int | None, status: str) -> None:
         sys.exit(code)
     run = SessionLog(repo).get("r3")["run"]
     assert run["status"] == status
-    assert ("error" in run) == (status == "failed")
+    assert (run["error"] is not None) == (status == "failed")
 
 
 def test_block_may_set_the_status(repo: Path) -> None:

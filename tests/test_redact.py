@@ -10,8 +10,8 @@ import pytest
 from gitprov import GitSessionStore, SessionLog
 from gitprov.record import secret_patterns
 from gitprov.record.document import build
-from gitprov.record.redact import ENV_VAR, MASK, redact, redact_text
-from gitprov.state.status import scrub_url
+from gitprov.record.model import Host
+from gitprov.record.redact import ENV_VAR, MASK, redact, redact_text, scrub_url
 
 from conftest import git
 
@@ -274,6 +274,25 @@ def test_scrub_url_fragments_and_tokens(url: str, clean: str) -> None:
     assert scrub_url(url) == clean
 
 
+@pytest.mark.parametrize(
+    ("query", "masked"),
+    [
+        ("api_key=k", True),
+        ("X-Amz-Signature=s", True),
+        ("sig=s", True),
+        ("private_token=t", True),
+        ("token_count=3", False),  # a count, as a record's key of that name is
+        ("author=ann", False),
+        ("keyboard=us", False),
+    ],
+)
+def test_a_remotes_query_is_judged_as_a_records_keys_are(query: str, masked: bool) -> None:
+    """One word list: a key in a remote's URL is secret exactly when it is in a record."""
+    key = query.split("=")[0]
+    assert (scrub_url(f"https://h/r.git?{query}") == f"https://h/r.git?{key}=%2A%2A%2A") == masked
+    assert (redact({key: "v"}) == {key: MASK}) == masked
+
+
 def test_argument_lists() -> None:
     argv = ["tool", "--password", "hunter2", "--api-key=k", "TOKEN=t", "-v", "--user", "bob", "x"]
     assert redact(argv) == [
@@ -363,7 +382,9 @@ def test_extra_keys_from_argument_and_environment(monkeypatch: pytest.MonkeyPatc
 
 def test_build_redacts_the_sessions_keys_only() -> None:
     git_section = {"commit": "a" * 40, "remotes": {"origin": "https://host/repo.git"}}
-    record = build("s1", {"runtime_params": {"token": "t"}, "username": "ann"}, git_section)
+    host = Host(hostname="h", platform="p", python="3")
+    data = {"runtime_params": {"token": "t"}, "username": "ann"}
+    record = build("s1", data, git_section, host=host, saved_at="2026-11-24T10:31:02.117Z")
     assert record["runtime_params"] == {"token": MASK}
     assert record["username"] == "ann"
     assert record["git"] == git_section

@@ -41,11 +41,11 @@ def test_success_streams_output_and_records(repo: Path) -> None:
     assert proc.stderr.startswith("to stderr\n")
     run = last_run(repo)
     assert run["status"] == "success"
-    assert run["command"] == [sys.executable, "-c", code]
+    assert run["argv"] == [sys.executable, "-c", code]
     assert run["exit_code"] == 0
     assert run["cwd"] == str(repo)
     assert run["started_at"] <= run["finished_at"]  # type: ignore[operator]
-    assert "error" not in run and "signal" not in run
+    assert run["error"] is None and "signal" not in run
 
 
 def test_command_runs_in_the_c_directory(repo: Path, tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_missing_program_exits_127_and_is_recorded(repo: Path) -> None:
     run = last_run(repo)
     assert run["status"] == "failed"
     assert run["exit_code"] == 127
-    assert run["command"] == ["no-such-program-gitprov", "--flag"]
+    assert run["argv"] == ["no-such-program-gitprov", "--flag"]
     assert run["error"] == {
         "type": "FileNotFoundError",
         "message": "command not found: no-such-program-gitprov",
@@ -122,7 +122,7 @@ def test_secrets_on_the_command_line_are_masked(repo: Path) -> None:
         repo, "--", sys.executable, "-c", "pass", "--password", "hunter2", "API_KEY=s3cr3t"
     )
     assert proc.returncode == 0, proc.stderr
-    assert last_run(repo)["command"] == [
+    assert last_run(repo)["argv"] == [
         sys.executable,
         "-c",
         "pass",

@@ -8,12 +8,21 @@ from collections import OrderedDict
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 import yaml
 
+from gitprov._version import __version__
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
 from gitprov.record.document import build, dump, load, to_plain, validate_session_id
+from gitprov.record.model import Host
+
+#: Where and when a test record is built.
+WHERE: dict[str, Any] = {
+    "host": Host(hostname="h", platform="Linux-x", python="3.11.7"),
+    "saved_at": "2026-11-24T10:31:02.117Z",
+}
 
 
 @pytest.mark.parametrize(
@@ -123,7 +132,7 @@ def test_build_orders_keys_and_replaces_kedro_git() -> None:
         "exception": {"type": "ValueError"},
         "alpha": 2,
     }
-    record = build("s1", data, {"commit_sha": "abc1234", "dirty": True})
+    record = build("s1", data, {"commit_sha": "abc1234", "dirty": True}, **WHERE)
     assert list(record) == [
         "session_id",
         "project_path",
@@ -135,9 +144,25 @@ def test_build_orders_keys_and_replaces_kedro_git() -> None:
         "provenance",
     ]
     assert record["git"] == {"commit_sha": "abc1234", "dirty": True}
-    assert record["provenance"]["format"] == 1
-    assert set(record["provenance"]["host"]) == {"hostname", "platform", "python"}
+    assert record["provenance"] == {
+        "format": 1,
+        "saved_at": WHERE["saved_at"],
+        "gitprov": __version__,
+        "host": WHERE["host"],
+    }
     assert load(dump(record), "s1", "r:p") == record
+
+
+def test_build_is_pure() -> None:
+    """Where and when come in as arguments: the same arguments build the same record, and
+    the arguments are left as they were."""
+    data = {"run": {"status": "success", "argv": ["x"]}, "params": {"token": "t"}}
+    packages = {"kedro": "1.0", "missing": None}
+    first = build("s1", data, {"commit": None}, packages=packages, **WHERE)
+    assert build("s1", data, {"commit": None}, packages=packages, **WHERE) == first
+    assert data == {"run": {"status": "success", "argv": ["x"]}, "params": {"token": "t"}}
+    assert first["provenance"]["packages"] == packages
+    assert first["provenance"]["packages"] is not packages
 
 
 def test_load_names_the_broken_session() -> None:

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import NoReturn
 
+from gitprov.record.model import FAILED, INTERRUPTED, SUCCESS, RunError, RunStatus
+from gitprov.record.run import error_of
+
 #: Signals passed on to the command.
 FORWARDED = tuple(
     getattr(signal, name)
@@ -40,13 +43,13 @@ class Outcome:
 
     exit_code: int  # as a shell reports it: 128+N for signal N
     signal: int | None = None
-    error: dict[str, str] | None = None  # why it could not start: {type, message}
+    error: RunError | None = None  # why it could not start
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         if self.exit_code == 0:
-            return "success"
-        return "interrupted" if self.signal in STOPPING else "failed"
+            return SUCCESS
+        return INTERRUPTED if self.signal in STOPPING else FAILED
 
     @property
     def signal_name(self) -> str | None:
@@ -85,11 +88,10 @@ def run(argv: Sequence[str], cwd: str) -> Outcome:
         try:
             proc = subprocess.Popen(list(argv), cwd=cwd)
         except FileNotFoundError as exc:
-            message = f"command not found: {argv[0]}"
-            return Outcome(127, error={"type": type(exc).__name__, "message": message})
+            return Outcome(127, error=error_of(exc, message=f"command not found: {argv[0]}"))
         except OSError as exc:
             message = f"cannot run {argv[0]}: {exc.strerror or exc}"
-            return Outcome(126, error={"type": type(exc).__name__, "message": message})
+            return Outcome(126, error=error_of(exc, message=message))
         for signum in pending:
             proc.send_signal(signum)
         returncode = proc.wait()

@@ -14,13 +14,15 @@ import os
 import sys
 import threading
 import time
-import traceback
 from collections import UserDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from gitprov.errors import GitProvError
-from gitprov.record.document import now_utc
+from gitprov.record import run as run_section
+from gitprov.record.model import INTERRUPTED, SUCCESS, RunError, RunStatus
 from gitprov.session import OPTIONS, Session
 from gitprov.signals import Catch, Stopped
 from gitprov.store.records import exists_error
@@ -55,34 +57,13 @@ def _username() -> str | None:
         return None
 
 
-def _status(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):
-        return "success" if exc.code in (0, None) else "failed"
-    if isinstance(exc, Exception):
-        return "failed"
-    return "interrupted"  # KeyboardInterrupt, or another BaseException cutting the run short
-
-
-def error_name(exc: BaseException) -> str:
-    """The exception's type as Kedro records it: bare for builtins, else module-qualified."""
-    kind = type(exc)
-    if kind.__module__ == "builtins":
-        return kind.__qualname__
-    return f"{kind.__module__}.{kind.__qualname__}"
-
-
-def _describe_error(exc: BaseException) -> dict[str, Any]:
-    """``{type, message, traceback}``; the traceback as lines, readable in YAML."""
-    lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).splitlines()
-    return {"type": error_name(exc), "message": str(exc), "traceback": lines}
-
-
 class Recording(UserDict[str, Any]):
     """A run being recorded; the ``with`` block may add keys, or fill :attr:`run`.
 
     Everything that can go wrong with the repository is checked when it is built, before
     the block runs. The record is written when the block ends, however it ends; an
-    exception leaving the block is recorded and then propagates unchanged.
+    exception leaving the block is recorded and then propagates unchanged. ``ran`` says
+    what runs (``argv`` and ``cwd``), :mod:`gitprov.record.run` builds ``run:`` from it.
     """
 
     def __init__(
@@ -90,7 +71,7 @@ class Recording(UserDict[str, Any]):
         path: str | os.PathLike[str],
         session_id: str | None,
         data: dict[str, Any],
-        run: dict[str, Any],
+        ran: Mapping[str, Any],
         **options: Any,
     ) -> None:
         self.session = Session(
@@ -99,14 +80,19 @@ class Recording(UserDict[str, Any]):
         self.session_id = self.session.session_id
         if self.session.existing:  # before the block runs, not after
             raise exists_error(self.session_id, self.session.records.ref)
-        self.run: dict[str, Any] = {**run, **dict(data.pop("run", None) or {})}
+        #: What ran and the user's own keys; ``status`` here says how the block went.
+        self.run: dict[str, Any] = {**ran, **dict(data.pop("run", None) or {})}
         super().__init__({"username": _username(), **data, "run": self.run})
-        self._started_at = ""
-        self._started = 0.0
+        self._ended: Ended | None = None
+        self._started = run_section.Started()
+
+    def end(self, ended: Ended) -> None:
+        """Say how the run ended (``gitprov run``: how its command exited); an exception
+        leaving the block still decides."""
+        self._ended = ended
 
     def __enter__(self) -> Recording:
-        self._started_at = now_utc()
-        self._started = time.perf_counter()
+        self._started = run_section.Started()
         self._catch = Catch()  # SIGTERM/SIGHUP become Stopped, so the record is written
         return self
 
@@ -116,23 +102,27 @@ class Recording(UserDict[str, Any]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        duration = time.perf_counter() - self._started
         self._catch.release()  # before saving: a second signal kills as usual
-        chosen = self.run.pop("status", "success")  # the block may say how it went
-        if isinstance(exc, Stopped):
-            status = "interrupted"
-            self.run["signal"] = exc.signal_name
-        else:
-            status = chosen if exc is None else _status(exc)
-        ended: dict[str, Any] = {
-            "started_at": self._started_at,
-            "finished_at": now_utc(),
-            "duration_s": round(duration, 3),
-        }
-        if exc is not None and status != "success":
-            ended["error"] = _describe_error(exc)
-        self.run = {"status": status, **self.run, **ended}
-        self.data["run"] = self.run
+        ran = dict(self.run)
+        chosen: RunStatus = ran.pop("status", SUCCESS)  # the block may say how it went
+        ended = self._ended or Ended(chosen)
+        if exc is not None:
+            stopped = exc.signal_name if isinstance(exc, Stopped) else None
+            ended = Ended(
+                INTERRUPTED if stopped else run_section.status_of(exc),
+                signal=stopped,
+                error=run_section.error_of(exc, with_traceback=True),
+                outcome=ended.outcome,
+            )
+        section = run_section.section(
+            ended.status,
+            self._started,
+            ran=ran,
+            ended=ended.outcome,
+            signal=ended.signal,
+            error=ended.error,
+        )
+        self.data["run"] = self.run = cast(dict[str, Any], section)  # the whole section now
         try:
             self.session.save(self.data)
         except GitProvError as error:
@@ -140,6 +130,17 @@ class Recording(UserDict[str, Any]):
                 raise
             # The block's own exception matters more; do not replace it with ours.
             logger.error("gitprov: could not record session %s: %s", self.session_id, error)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a run ended, when not by an exception: its status, the signal that stopped it,
+    why it failed, and what the entry point adds (``exit_code``)."""
+
+    status: RunStatus
+    signal: str | None = None
+    error: RunError | None = None
+    outcome: Mapping[str, Any] = field(default_factory=dict)
 
 
 def record(
@@ -150,11 +151,14 @@ def record(
     """Record the ``with`` block as one session of the repository containing ``path``.
 
     ``with gitprov.record(params={"lr": 0.1}) as rec: ...`` stores ``params`` (and whatever
-    the block puts in ``rec``), ``run: {status, argv, started_at, finished_at, duration_s}``
-    and, when the block raises, ``run.error`` with the traceback. ``session_id`` defaults to
+    the block puts in ``rec``), ``run: {status, argv, cwd, started_at, finished_at,
+    duration_s, error}`` (:mod:`gitprov.record.run`), ``error`` with the traceback when the
+    block raises. ``session_id`` defaults to
     a new Kedro-style id (``rec.session_id``). Keywords named as the store's options
     (``ref``, ``notes_ref``, ``dirty``, ``require_pushed``, ``untracked``, ``snapshot``, ...:
     :data:`gitprov.session.OPTIONS`) configure the recording instead of being stored.
     """
     options = {key: data.pop(key) for key in OPTIONS if key in data}
-    return Recording(path, session_id, data, {"argv": list(sys.argv)}, **options)
+    return Recording(
+        path, session_id, data, {"argv": list(sys.argv), "cwd": os.getcwd()}, **options
+    )

@@ -22,6 +22,7 @@ from gitprov.git import Git
 from gitprov.git.reffiles import has_refs_under
 from gitprov.git.writing import WriteRules
 from gitprov.record.document import build, dump, load, run_status, validate_session_id
+from gitprov.record.model import Record, Unbuilt, now_utc
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_prefix
 from gitprov.state import environment
 from gitprov.state.policy import Policy
@@ -150,12 +151,12 @@ class Session:
         section["policy"] = self.policy.describe(outcome)
         return capped(section, self._max_changes)
 
-    def save(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def save(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
         """Write ``data`` as this session's record; return the record.
 
         Whatever stops the write, the record is spooled (see the class) and returned.
         """
-        record: dict[str, Any] | None = None
+        record: Record | Unbuilt | None = None
         payload: bytes | None = None
         note: Note | None = None
         pins: list[str] = []
@@ -168,7 +169,13 @@ class Session:
                 with writer.deferring():  # the snapshot's commit goes into the save's pack
                     git = self._git_section(meanwhile=pending.prefetch)
                 record = build(
-                    self.session_id, data, git, project=self.project, secret_keys=self._secret_keys
+                    self.session_id,
+                    data,
+                    git,
+                    host=environment.host(),
+                    saved_at=now_utc(),
+                    packages=environment.packages(self.project) if self.project else None,
+                    secret_keys=self._secret_keys,
                 )
                 note = self._note(git, record)
                 pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
@@ -193,7 +200,7 @@ class Session:
         self._write_spooled()
         return record
 
-    def _note(self, git: Mapping[str, Any], record: dict[str, Any]) -> Note | None:
+    def _note(self, git: Mapping[str, Any], record: Record) -> Note | None:
         if git["commit"] is None:
             return None
         fields = {
@@ -207,13 +214,13 @@ class Session:
     def _keep(
         self,
         data: Mapping[str, Any],
-        record: dict[str, Any] | None,
+        record: Record | Unbuilt | None,
         payload: bytes | None,
         note: Note | None,
         pins: list[str],
         replace: bool,
         exc: BaseException,
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         """Spool the record a failed save could not write, and say so in one line."""
         reason = str(exc) or type(exc).__name__
         self.recorded = False
@@ -229,6 +236,8 @@ class Session:
                     self.session_id,
                     data,
                     {"error": f"the git state could not be captured: {reason}"},
+                    host=environment.host(),
+                    saved_at=now_utc(),
                     secret_keys=self._secret_keys,
                 )
                 payload = dump(record)

@@ -46,10 +46,10 @@ class Catch:
     Installed only from the main thread (the only one allowed to) and only over the
     default handler: a user's own handler, or ``SIG_IGN`` from ``nohup``, stays. The first
     signal puts the defaults back before raising, so a second one kills as usual.
-    ``on_signal`` is told the signal's name first, from the main thread.
+    ``on_signal`` is handed the :class:`Stopped` first, from the main thread.
     """
 
-    def __init__(self, on_signal: Callable[[str], None] | None = None) -> None:
+    def __init__(self, on_signal: Callable[[Stopped], None] | None = None) -> None:
         self._on_signal = on_signal
         self._pid = os.getpid()
         self._installed: list[int] = []
@@ -67,9 +67,10 @@ class Catch:
             # no record to write, so it dies of the signal as it would have without us.
             os.kill(os.getpid(), signum)
             return
+        stop = Stopped(signum)
         if self._on_signal is not None:
-            self._on_signal(signal.Signals(signum).name)
-        raise Stopped(signum)
+            self._on_signal(stop)
+        raise stop
 
     def release(self) -> None:
         """Put the default handlers back where ours are still installed (a handler the

@@ -10,7 +10,7 @@ from gitprov import child
 from gitprov.cli.main import Target, main
 from gitprov.errors import GitProvError
 from gitprov.git import Git
-from gitprov.recorder import Recording
+from gitprov.recorder import Ended, Recording
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -51,16 +51,16 @@ def run(
     """Run COMMAND in the repository and record it; exit as COMMAND exits.
 
     The repository is checked before COMMAND starts; its output is not captured. The
-    record holds the command line (secrets masked), exit code, status and timing.
+    record's ``run:`` holds the command line (``argv``, secrets masked), exit code, status
+    and timing.
     """
     cwd = os.path.abspath(target.path)
     ref, notes_ref = target.refs(Git.discover(target.path))
-    run = {"command": list(command), "cwd": cwd}
     recording = Recording(
         target.path,
         session_id,
         {},
-        run,
+        {"argv": list(command), "cwd": cwd},
         ref=ref,
         notes_ref=notes_ref,
         dirty=dirty,
@@ -72,11 +72,14 @@ def run(
     try:
         with recording:
             outcome = child.run(command, cwd)
-            recording.run.update(status=outcome.status, exit_code=outcome.exit_code)
-            if outcome.signal is not None:
-                recording.run["signal"] = outcome.signal_name
-            if outcome.error is not None:
-                recording.run["error"] = outcome.error
+            recording.end(
+                Ended(
+                    outcome.status,
+                    signal=outcome.signal_name,
+                    error=outcome.error,
+                    outcome={"exit_code": outcome.exit_code},
+                )
+            )
     except GitProvError as exc:  # the command ran, but its record could not be written
         click.echo(f"gitprov: error: {exc}", err=True)
         child.exit_like(outcome)

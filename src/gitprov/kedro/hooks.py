@@ -21,7 +21,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -35,25 +34,14 @@ from kedro.pipeline.node import Node
 
 from gitprov.errors import InvalidSessionIdError
 from gitprov.kedro.store import live_store
-from gitprov.record.document import now_utc, validate_session_id
-from gitprov.recorder import error_name
-from gitprov.signals import Catch
+from gitprov.record import run as run_section
+from gitprov.record.document import validate_session_id
+from gitprov.record.model import FAILED, INTERRUPTED, SUCCESS, RunError, RunSection, RunStatus
+from gitprov.record.run import KEDRO_FILTERS, Started, error_of
+from gitprov.signals import Catch, Stopped
 
 #: Names the journal folder of the process that owns the stores, for its workers.
 JOURNAL_ENV = "GITPROV_KEDRO_JOURNALS"
-
-#: Run options of ``run_params`` recorded when set: the node filters, and the input
-#: versions asked for.
-FILTERS = (
-    "node_names",
-    "from_nodes",
-    "to_nodes",
-    "from_inputs",
-    "to_outputs",
-    "namespaces",
-    "load_versions",
-    "only_missing_outputs",
-)
 
 _journal_dir: Path | None = None
 _journal_lock = threading.Lock()
@@ -97,18 +85,18 @@ def _runner_name(value: object) -> str:
     return "SequentialRunner" if value is None or text == "None" else text
 
 
-def _error(error: BaseException) -> dict[str, str]:
-    """Type and message; the traceback is in Kedro's own ``exception`` key."""
-    return {"type": error_name(error), "message": str(error)}
-
-
 class _Run:
     """One recorded pipeline run, in the process that owns its store."""
 
     def __init__(
-        self, section: dict[str, Any], catalog: CatalogProtocol[Any, Any], journal: Path
+        self,
+        section: RunSection,
+        started: Started,
+        catalog: CatalogProtocol[Any, Any],
+        journal: Path,
     ) -> None:
         self.section = section
+        self.started = started
         self.completed: list[str] = section["nodes"]["completed"]
         self.failed: list[str] = section["nodes"]["failed"]
         self.saved: list[dict[str, str]] = section["datasets_saved"]
@@ -117,18 +105,17 @@ class _Run:
         self.catalog = catalog
         self.journal = journal
         self.pid = os.getpid()
-        self.started = time.perf_counter()
         # SIGTERM/SIGHUP raise in the main thread, so that Kedro's session exit saves
         # the store; released when the pipeline ends.
         self.catch = Catch(on_signal=self.stopped)
 
-    def fail(self, node: str, error: dict[str, str]) -> None:
+    def fail(self, node: str, error: RunError) -> None:
         self.failed.append(node)
         if self.section["failed_node"] is None:
             self.section["failed_node"] = node
             self.section["error"] = error
 
-    def unsaved(self, error: dict[str, str]) -> None:
+    def unsaved(self, error: RunError) -> None:
         """Blame the nodes whose outputs were still being saved when the run failed: Kedro
         reports a node done before it saves the outputs, and a failed save names no node."""
         for dataset, node in self.saving.items():
@@ -173,16 +160,16 @@ class _Run:
             elif kind == "saved":
                 self.save(name)
 
-    def stopped(self, signal_name: str) -> None:
-        """A SIGTERM or SIGHUP is about to end the run: no end hook will run."""
-        self.finish("interrupted")
-        self.section["signal"] = signal_name
+    def stopped(self, stop: Stopped) -> None:
+        """A SIGTERM or SIGHUP is about to end the run: no end hook will run. (Kedro's own
+        ``exception`` key gets the traceback.)"""
+        self.finish(INTERRUPTED, signal=stop.signal_name, error=error_of(stop))
 
-    def finish(self, status: str) -> None:
+    def finish(
+        self, status: RunStatus, *, signal: str | None = None, error: RunError | None = None
+    ) -> None:
         self.replay_journal()
-        self.section["status"] = status
-        self.section["finished_at"] = now_utc()
-        self.section["duration_s"] = round(time.perf_counter() - self.started, 3)
+        run_section.finish(self.section, status, self.started, signal=signal, error=error)
 
 
 class GitprovHooks:
@@ -209,31 +196,31 @@ class GitprovHooks:
         names = run_params.get("pipeline_names") or (
             [run_params["pipeline_name"]] if run_params.get("pipeline_name") else None
         )
-        section: dict[str, Any] = {
-            # Until an end hook says otherwise: KeyboardInterrupt (and SIGTERM/SIGHUP, made
-            # exceptions while the run lasts) skips both end hooks, and Kedro still saves
-            # the store on its way out.
-            "status": "interrupted",
+        ran: dict[str, Any] = {
             "pipeline_names": list(names or ["__default__"]),
             "tags": sorted(run_params.get("tags") or []),
         }
-        section.update({key: run_params[key] for key in FILTERS if run_params.get(key)})
-        section.update(
-            {
-                "runner": _runner_name(run_params.get("runner")),
-                "started_at": now_utc(),
-                "finished_at": None,
-                "duration_s": None,
+        ran.update({key: run_params[key] for key in KEDRO_FILTERS if run_params.get(key)})
+        ran["runner"] = _runner_name(run_params.get("runner"))
+        started = Started()
+        # Under way until an end hook says otherwise: KeyboardInterrupt (and SIGTERM/SIGHUP,
+        # made exceptions while the run lasts) skips both end hooks, and Kedro still saves
+        # the store on its way out (the save then ends the run, gitprov.record.run.close).
+        section = run_section.section(
+            INTERRUPTED,
+            started,
+            ran=ran,
+            ended={
                 "nodes": {"total": len(pipeline.nodes), "completed": [], "failed": []},
                 "failed_node": None,
-                "error": None,
                 "datasets_saved": [],
-            }
+            },
+            finished=False,
         )
         journal = _journals() / run_id
         journal.touch()
         store["run"] = section
-        self._runs[run_id] = _Run(section, catalog, journal)
+        self._runs[run_id] = _Run(section, started, catalog, journal)
         weakref.finalize(store, self._runs.pop, run_id, None)
 
     @hook_impl
@@ -249,9 +236,9 @@ class GitprovHooks:
     def on_node_error(self, error: Exception, node: Node, run_id: str) -> None:
         run = self._local_run(run_id)
         if run is not None:
-            run.fail(node.name, _error(error))
+            run.fail(node.name, error_of(error))
         else:
-            described = _error(error)
+            described = error_of(error)
             _append_to_journal(run_id, "failed", node.name, described["type"], described["message"])
 
     @hook_impl
@@ -280,16 +267,16 @@ class GitprovHooks:
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
         run = self._end(run_params)
         if run is not None:
-            run.finish("success")
+            run.finish(SUCCESS)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
         run = self._end(run_params)
         if run is not None:
-            run.finish("failed")
-            run.unsaved(_error(error))
+            run.finish(FAILED)
+            run.unsaved(error_of(error))
             if run.section["error"] is None:
-                run.section["error"] = _error(error)
+                run.section["error"] = error_of(error)
 
     def _end(self, run_params: dict[str, Any]) -> _Run | None:
         session_id = run_params.get("run_id") or run_params.get("session_id")

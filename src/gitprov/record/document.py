@@ -6,19 +6,26 @@ import dataclasses
 import datetime as dt
 import enum
 import numbers
-import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from gitprov._version import __version__
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+from gitprov.record import run
 from gitprov.record.limits import MAX_BLOB_BYTES, load_yaml
+from gitprov.record.model import (
+    FAILED,
+    SUCCESS,
+    Host,
+    Provenance,
+    Record,
+)
+from gitprov.record.model import now_utc as now_utc  # where the other modules look for it
 from gitprov.record.redact import redact
-from gitprov.state import environment
 
 FORMAT = 1
 
@@ -45,12 +52,6 @@ def validate_session_id(session_id: object) -> str:
             f"(Kedro's own ids, like 2026-11-24T10.30.45.123Z, are valid)"
         )
     return session_id
-
-
-def now_utc() -> str:
-    """A UTC timestamp with milliseconds, as Kedro prints its ids."""
-    stamp = dt.datetime.now(dt.timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def to_plain(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
@@ -95,40 +96,47 @@ def build(
     data: Mapping[str, Any],
     git: Mapping[str, Any],
     *,
-    project: str | os.PathLike[str] | None = None,
+    host: Host,
+    saved_at: str,
+    packages: Mapping[str, str | None] | None = None,
     secret_keys: Iterable[str] = (),
-) -> dict[str, Any]:
+) -> Record:
     """The full record: the session's own keys, then ``git`` and ``provenance``, ordered.
 
-    The captured ``git`` section replaces Kedro's own two-key one (``commit_sha`` and
-    ``dirty`` are kept in it under the same names). The session's keys are redacted
-    (``secret_keys`` adds secret words); ``project`` is where the dependencies whose
-    versions are listed are declared.
+    Pure: where it runs (``host``, the project's ``packages``, :mod:`gitprov.state.environment`)
+    and when it is saved are given. The captured ``git`` section replaces Kedro's own
+    two-key one (``commit_sha`` and ``dirty`` are kept in it under the same names). The
+    session's keys are redacted (``secret_keys`` adds secret words); a ``run:`` still under
+    way ends at ``saved_at`` (:func:`gitprov.record.run.close`).
     """
     plain = to_plain({k: v for k, v in data.items() if k not in ("git", "provenance")})
     body: dict[str, Any] = redact(plain, secret_keys)
+    if "run" in body:
+        body["run"] = run.close(body["run"], saved_at)
     body["session_id"] = session_id
     body["git"] = to_plain(git)
-    body["provenance"] = {
+    provenance: Provenance = {
         "format": FORMAT,
-        "saved_at": now_utc(),
+        "saved_at": saved_at,
         "gitprov": __version__,
-        "host": environment.host(),
+        "host": host,
     }
-    if project is not None:
-        body["provenance"]["packages"] = environment.packages(project)
+    if packages is not None:
+        provenance["packages"] = dict(packages)
+    body["provenance"] = provenance
     head = [k for k in _LEADING if k in body]
     tail = [k for k in _TRAILING if k in body]
     middle = sorted(k for k in body if k not in _LEADING and k not in _TRAILING)
-    return {k: body[k] for k in head + middle + tail}
+    return cast(Record, {k: body[k] for k in head + middle + tail})
 
 
-def run_status(data: dict[str, Any]) -> str:
-    """How the session ended, as far as the store knows."""
-    run = data.get("run")
-    if isinstance(run, dict) and run.get("status"):
-        return str(run["status"])
-    return "failed" if data.get("exception") else "success"
+def run_status(data: Mapping[str, Any]) -> str:
+    """How the session ended, as far as the store knows (a record read back may say
+    anything: its status is shown as it is)."""
+    section = data.get("run")
+    if isinstance(section, dict) and section.get("status"):
+        return str(section["status"])
+    return FAILED if data.get("exception") else SUCCESS
 
 
 #: libyaml's emitter when PyYAML has it: the pure-Python one costs milliseconds a save.

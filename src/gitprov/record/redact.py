@@ -13,6 +13,8 @@ goes; what says where and what (the host, the key, the option) stays readable.
 - A URL's user information (``user:password@``, or a bare user, which over HTTP is how a
   token is passed) becomes ``***@`` wherever the URL stands: ``postgresql://***@h/db``.
   The host and path stay; a bare ``ssh://git@`` user, which is no secret, stays too.
+- A remote's URL, wherever one is named (``git.remotes``, sync's messages), loses its
+  user information whole (:func:`scrub_url`), by the same key rules for its query.
 - A credential with a shape of its own (``ghp_...``, ``xoxb-...``, ``sk-...``, Slack
   webhooks, private keys: :mod:`gitprov.record.secret_patterns`, the rules snapshots are screened
   with) is masked wherever it stands, named by a key or not.
@@ -25,6 +27,7 @@ import os
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from gitprov.record import secret_patterns
 
@@ -323,3 +326,44 @@ def redact_text(text: str) -> str:
     """``text`` (a message from git about a remote, say) masked as a record's string is:
     what is shown must not leak what a record may not hold."""
     return _Redactor(()).text(text)
+
+
+#: RFC 3986's own splitting pattern (appendix B), for URLs with a scheme. Unlike
+#: ``urlsplit``, which rejects ``https://u:p@host]/x`` ("Invalid IPv6 URL"), it splits
+#: anything: one malformed remote must not cost every run its record, nor keep its password.
+_URI = re.compile(r"([^:/?#]+)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?", re.DOTALL)
+
+
+def scrub_url(url: str) -> str:
+    """A remote URL without credentials, to show or write wherever a remote is named;
+    never raises.
+
+    HTTP(S) user info is dropped whole (a bare user is often a token); for ssh only a
+    password goes (``git@`` is not a secret). Values of the query and of a ``#key=value``
+    fragment (``#access_token=...``) are masked when their key is secret, as a record's are,
+    and so is a credential with a shape of its own (:mod:`gitprov.record.secret_patterns`)
+    anywhere in the URL.
+    """
+    match = _URI.fullmatch(url)
+    if match is None:  # scp-like ``git@host:path`` or a local path: no password syntax
+        return secret_patterns.mask(url, MASK)
+    scheme, authority, path, query, fragment = match.groups()
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        if scheme.startswith(("ssh", "git+ssh")):
+            authority = f"{userinfo.split(':', 1)[0]}@{host}"
+        else:
+            authority = host
+    if query:
+        query = _scrub_pairs(query)
+    if fragment and "=" in fragment:
+        fragment = "#" + _scrub_pairs(fragment[1:])
+    clean = f"{scheme}://{authority}{path}{'?' + query if query else ''}{fragment or ''}"
+    return secret_patterns.mask(clean, MASK)
+
+
+def _scrub_pairs(pairs: str) -> str:
+    """``a=1&token=x`` with the secret values masked."""
+    judge = _Redactor(())
+    parsed = parse_qsl(pairs, keep_blank_values=True)
+    return urlencode([(k, MASK if judge.hides(k, v) else v) for k, v in parsed])

@@ -18,13 +18,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gitprov.record.model import Host
+
 #: Files that declare a project's dependencies; the nearest folder holding one is the project.
 MARKERS = ("pyproject.toml", "requirements.txt")
 
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def host() -> dict[str, str]:
+def host() -> Host:
     return {
         "hostname": socket.gethostname(),
         "platform": platform.platform(),

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from gitprov.git.process import Runner, zsplit
 from gitprov.git.reffiles import has_refs_under
-from gitprov.record import secret_patterns
+from gitprov.record.redact import scrub_url
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.
 MAX_CHANGES = 1000
@@ -32,46 +31,6 @@ _STATUS = {
     "C": "copied",
     "T": "typechange",
 }
-
-_SECRET_QUERY = re.compile(r"token|secret|key|pass|sig|auth|cred", re.IGNORECASE)
-
-#: RFC 3986's own splitting pattern (appendix B), for URLs with a scheme. Unlike
-#: ``urlsplit``, which rejects ``https://u:p@host]/x`` ("Invalid IPv6 URL"), it splits
-#: anything: one malformed remote must not cost every run its record, nor keep its password.
-_URI = re.compile(r"([^:/?#]+)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?", re.DOTALL)
-
-
-def scrub_url(url: str) -> str:
-    """A remote URL without credentials, to show or write wherever a remote is named;
-    never raises.
-
-    HTTP(S) user info is dropped whole (a bare user is often a token); for ssh only a
-    password goes (``git@`` is not a secret). Secret-looking values of the query and of a
-    ``#key=value`` fragment (``#access_token=...``) are masked, and so is a credential
-    with a shape of its own (:mod:`gitprov.record.secret_patterns`) anywhere in the URL.
-    """
-    match = _URI.fullmatch(url)
-    if match is None:  # scp-like ``git@host:path`` or a local path: no password syntax
-        return secret_patterns.mask(url, "***")
-    scheme, authority, path, query, fragment = match.groups()
-    if "@" in authority:
-        userinfo, host = authority.rsplit("@", 1)
-        if scheme.startswith(("ssh", "git+ssh")):
-            authority = f"{userinfo.split(':', 1)[0]}@{host}"
-        else:
-            authority = host
-    if query:
-        query = _scrub_pairs(query)
-    if fragment and "=" in fragment:
-        fragment = "#" + _scrub_pairs(fragment[1:])
-    clean = f"{scheme}://{authority}{path}{'?' + query if query else ''}{fragment or ''}"
-    return secret_patterns.mask(clean, "***")
-
-
-def _scrub_pairs(pairs: str) -> str:
-    """``a=1&token=x`` with the secret-looking values masked."""
-    parsed = parse_qsl(pairs, keep_blank_values=True)
-    return urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in parsed])
 
 
 def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> dict[str, str]:
