@@ -88,13 +88,19 @@ class Digests:
 
     def of(self, path: str | os.PathLike[str]) -> str:
         """``sha256:<hex>`` of the file or folder ``path``; ``OSError`` when it is neither."""
+        return self.measure(path)[0]
+
+    def measure(self, path: str | os.PathLike[str]) -> tuple[str, int]:
+        """``(sha256:<hex>, size in bytes)`` of the file or folder ``path`` (a folder's size:
+        its files' sizes added up); ``OSError`` when it is neither."""
         target = Path(path)
         st = target.stat()
         if stat.S_ISDIR(st.st_mode):
-            return PREFIX + self._folder(target)
+            digest, size = self._folder(target)
+            return PREFIX + digest, size
         if not stat.S_ISREG(st.st_mode):
             raise OSError(f"{target} is neither a file nor a folder")
-        return PREFIX + self._file(target, st)
+        return PREFIX + self._file(target, st), st.st_size
 
     def _file(self, path: Path, st: os.stat_result) -> str:
         key = _key(st)
@@ -108,8 +114,8 @@ class Digests:
             self._store(key, digest)
         return digest
 
-    def _folder(self, folder: Path) -> str:
-        lines = []
+    def _folder(self, folder: Path) -> tuple[str, int]:
+        lines, size = [], 0
         for root, dirs, files in os.walk(folder):
             dirs.sort()
             for name in files:
@@ -119,9 +125,10 @@ class Digests:
                     continue
                 relative = path.relative_to(folder).as_posix()
                 lines.append((relative.encode("utf-8", "surrogateescape"), self._file(path, st)))
+                size += st.st_size
         lines.sort()
         text = b"".join(f"{digest}  ".encode() + name + b"\n" for name, digest in lines)
-        return hashlib.sha256(text).hexdigest()
+        return hashlib.sha256(text).hexdigest(), size
 
     def _cached(self, key: _Key) -> str | None:
         if self._db is None:
