@@ -10,6 +10,7 @@ from gitprov import child
 from gitprov.cli.main import Target, main
 from gitprov.errors import GitProvError
 from gitprov.git import Git
+from gitprov.record.model import DIRTY_POLICIES
 from gitprov.recorder import Ended, Recording
 
 
@@ -19,7 +20,7 @@ from gitprov.recorder import Ended, Recording
 )
 @click.option(
     "--dirty",
-    type=click.Choice(["allow", "warn", "refuse"]),
+    type=click.Choice(DIRTY_POLICIES),
     default="allow",
     show_default=True,
     help="What a dirty work tree does: recorded, recorded with a warning, or refused "

@@ -5,7 +5,8 @@ Every ``run:`` has the same common keys, in the same order, whatever wrote it:
 ``status``, what ran (``argv`` and ``cwd``, or the pipeline's names, filters and runner),
 the user's own keys, ``started_at``, ``finished_at``, ``duration_s``, how it ended
 (``exit_code``, or ``nodes`` and ``failed_node``), ``signal`` when a signal stopped it,
-``error`` (``None`` unless it failed or was stopped) and, for Kedro, ``datasets_saved``.
+``error`` (``None`` on a success, or when no exception said why: a command's ``exit_code``
+does, and Kedro keeps a Ctrl-C in its own ``exception``) and, for Kedro, ``datasets_saved``.
 """
 
 from __future__ import annotations
