@@ -1,20 +1,21 @@
-"""Sync speed: merging two 20k-record histories that differ by 10 records, against the
-``git fetch`` of the same refs from a local bare remote.
+"""Sync speed: ``gitprov sync`` of two 20k-record histories that differ by 10 records,
+against plain git moving the same refs both ways between the same repositories.
 
 Run it with ``.venv/bin/python bench/bench_sync.py`` (``--rounds N``, ``--keep``). The
 machine is shared and noisy, so the verdict is a ratio measured in one run: each round
-times ``git fetch`` of both provenance refs into fresh tracking refs of a fresh copy of
-the local clone, and gitprov's merge step (``Sync.merge``) on another copy whose tracking
-refs were fetched beforehand; the order alternates from round to round. Target:
-median(merge) / median(fetch) <= 3.
+times, on fresh copies of the local clone and of its bare remote, ``git fetch`` of both
+provenance refs into tracking refs plus ``git push`` of both local refs (under other names,
+so git takes them), and on other fresh copies ``Sync.sync`` (what ``gitprov sync`` runs:
+fetch, merge, push); the order alternates from round to round. Target:
+median(sync) / median(git fetch + push) <= 3.
 
 The fixture is written by one ``git fast-import`` stream, not by 20,000 saves: 50 code
 commits on ``main``; the records ref as gitprov writes it (the fixed root commit holding
 ``FORMAT``, then one commit per session, adding ``<xx>/<id>.yaml`` and pinning the code
 commit it ran on as an extra parent); the notes ref with one ``xx/<38hex>`` note per code
 commit, its lines sorted. A bare remote and a clone are copied from it, and each then saves
-5 more sessions through gitprov's own ``RecordStore.save`` (records, note, pin), so the two
-histories hold 20,000 records each and differ by 10.
+5 more sessions through gitprov's own save (records, note, pin), so the two histories hold
+20,000 records each and differ by 10.
 
 Forget (``--forget-rounds N``, default 5; 0 skips it): ``SessionLog.forget`` of the oldest
 record of the local clone (the worst case: every later commit of the 20,000 is rewritten;
@@ -42,7 +43,8 @@ from gitprov.git import Git
 from gitprov.record.document import dump
 from gitprov.store import notes as gp_notes
 from gitprov.store import records as gp_storage
-from gitprov.sync.engine import Remote, Sync
+from gitprov.sync.engine import Sync
+from gitprov.sync.remote import resolve_remote
 
 CODE_COMMITS = 50
 RECORDS = 20_000
@@ -50,6 +52,11 @@ EACH_SIDE = 5
 REFSPECS = [
     "refs/provenance/sessions:refs/provenance/remotes/origin/sessions",
     "refs/notes/provenance:refs/notes/remotes/origin/provenance",
+]
+#: The anchor's push: both local refs, under names the remote takes without a merge.
+PUSHSPECS = [
+    "refs/provenance/sessions:refs/bench/sessions",
+    "refs/notes/provenance:refs/bench/provenance",
 ]
 
 
@@ -149,7 +156,8 @@ def save_more(repo: Path, prefix: str) -> None:
         sid = f"2027-01-01T00.00.0{k}.000Z-{prefix}"
         line = gp_notes.note_line({"session_id": sid, "branch": "main", "dirty": False})
         note = gp_storage.Note(head, line)
-        store.save(sid, record_bytes(sid, head), note=note, pins=[head])
+        with store.saving(sid) as pending:
+            pending.save(record_bytes(sid, head), note=note, pins=[head])
 
 
 def timed(fn: object) -> float:
@@ -192,40 +200,48 @@ def run(tmp: Path, rounds: int, forget_rounds: int) -> int:
         git(repo, "gc", "-q")
     print(f"fixture: {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
-    def fresh(name: str, fetched: bool) -> Path:
-        copy = tmp / name
+    def fresh(name: str, graph: bool = True) -> Path:
+        """A copy of the local clone whose origin is a fresh copy of the remote."""
+        copy, origin = tmp / name, tmp / f"{name}-origin"
         shutil.copytree(local, copy, symlinks=True)
-        if fetched:
-            git(copy, "fetch", "-q", "--no-tags", "origin", *REFSPECS)
+        shutil.copytree(remote, origin, symlinks=True)
+        git(copy, "remote", "set-url", "origin", str(origin))
+        if not graph:
+            info = copy / "objects" / "info"
+            shutil.rmtree(info / "commit-graphs", ignore_errors=True)
+            (info / "commit-graph").unlink(missing_ok=True)
         return copy
 
-    # Correctness first: the merge holds the union, on both refs.
-    check = fresh("check.git", fetched=True)
-    result = Sync(Git.discover(check), Remote("origin", "origin")).merge()
-    ids = gp_storage.RecordStore(Git.discover(check)).ids()
-    assert result.action == "merge", result
-    assert (result.incoming, result.outgoing) == (EACH_SIDE, EACH_SIDE), result
-    assert len(ids) == RECORDS + EACH_SIDE, len(ids)
-    head = git(check, "rev-parse", "main").strip()
-    note = git(check, "notes", "--ref", "provenance", "show", head)
-    assert sum("Z-local," in line or "Z-remote," in line for line in note.splitlines()) == 10
-    git(check, "fsck", "--strict", "--no-progress", "--no-dangling")
+    def plain(copy: Path) -> None:
+        """What git alone does with the same refs: fetch both, push both."""
+        git(copy, "fetch", "-q", "--no-tags", "origin", *REFSPECS)
+        git(copy, "push", "-q", "--no-verify", "origin", *PUSHSPECS)
 
-    samples: list[list[float]] = [[], [], []]  # fetch, merge, merge without commit-graph
+    def sync(copy: Path) -> None:
+        clone = Git.discover(copy)
+        Sync(clone, resolve_remote(clone, "origin")).sync()
+
+    # Correctness first: both sides hold the union, on both refs.
+    check = fresh("check.git")
+    clone = Git.discover(check)
+    report = Sync(clone, resolve_remote(clone, "origin")).sync()
+    assert report.merged and len(report.pushed) == 2, report
+    assert (report.incoming, report.outgoing) == (EACH_SIDE, EACH_SIDE), report
+    for side in (check, tmp / "check.git-origin"):
+        ids = gp_storage.RecordStore(Git.discover(side)).ids()
+        assert len(ids) == RECORDS + EACH_SIDE, len(ids)
+        head = git(side, "rev-parse", "main").strip()
+        note = git(side, "notes", "--ref", "provenance", "show", head)
+        assert sum("Z-local," in line or "Z-remote," in line for line in note.splitlines()) == 10
+        git(side, "fsck", "--strict", "--no-progress", "--no-dangling")
+
+    samples: list[list[float]] = [[], [], []]  # git, sync, sync without commit-graph
     for r in range(rounds + 2):
-        a, b, c = (fresh(f"{k}{r}.git", fetched=k != "f") for k in "fmn")
-        for graph in (
-            c / "objects" / "info" / "commit-graph",
-            c / "objects" / "info" / "commit-graphs",
-        ):
-            if graph.is_dir():
-                shutil.rmtree(graph)
-            graph.unlink(missing_ok=True)
-        fetch = ["git", "-C", str(a), "fetch", "-q", "--no-tags", "origin", *REFSPECS]
+        a, b, c = (fresh(f"{k}{r}.git", graph=k != "n") for k in "gsn")
         steps = [
-            functools.partial(subprocess.run, fetch, check=True),
-            Sync(Git.discover(b), Remote("origin", "origin")).merge,
-            Sync(Git.discover(c), Remote("origin", "origin")).merge,
+            functools.partial(plain, a),
+            functools.partial(sync, b),
+            functools.partial(sync, c),
         ]
         for k in [(r + n) % 3 for n in range(3)]:  # each goes first in turn
             took = timed(steps[k])
@@ -233,14 +249,15 @@ def run(tmp: Path, rounds: int, forget_rounds: int) -> int:
                 samples[k].append(took)
         for copy in (a, b, c):
             shutil.rmtree(copy)
-    fetch_ms, merge_ms, bare_ms = (statistics.median(x) * 1000 for x in samples)
+            shutil.rmtree(f"{copy}-origin")
+    git_ms, sync_ms, bare_ms = (statistics.median(x) * 1000 for x in samples)
     ratios = [m / f for m, f in zip(samples[1], samples[0], strict=True)]
     q = statistics.quantiles(ratios, n=4)
-    ratio = merge_ms / fetch_ms
+    ratio = sync_ms / git_ms
     print(f"records: {RECORDS} per side, {2 * EACH_SIDE} differ; rounds: {rounds}")
-    print(f"git fetch of both refs (anchor)  median {fetch_ms:7.1f} ms")
-    print(f"gitprov merge (Sync.merge)       median {merge_ms:7.1f} ms")
-    print(f"  [extra] without a commit-graph median {bare_ms:7.1f} ms")
+    print(f"git fetch + push of both refs (anchor) median {git_ms:7.1f} ms")
+    print(f"gitprov sync (Sync.sync)               median {sync_ms:7.1f} ms")
+    print(f"  [extra] without a commit-graph       median {bare_ms:7.1f} ms")
     print(
         f"ratio {ratio:.2f} (limit 3.0, paired ratios p25-p75 {q[0]:.2f}-{q[2]:.2f}): "
         f"{'ok' if ratio <= 3.0 else 'MISSED'}"
