@@ -220,23 +220,24 @@ def test_the_models_literals_are_the_schemas_enums() -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "schema_def"),
+    ("typed", "where"),
     [
         (model.GitSection, "git"),
+        (model.Change, "change"),
+        (model.Skipped, "git/properties/snapshot_skipped/items"),
+        (model.PolicySection, "git/properties/policy"),
+        (model.GitError, "git_error"),
         (model.Provenance, "provenance"),
-        (model.Host, None),
+        (model.Host, "provenance/properties/host"),
         (model.RunError, "error"),
-        (model.PolicySection, None),
+        (model.Nodes, "run/properties/nodes"),
+        (model.Saved, "run/properties/datasets_saved/items"),
     ],
 )
-def test_the_models_sections_have_the_schemas_keys(typed: type, schema_def: str | None) -> None:
-    defs = SCHEMA["$defs"]
-    if schema_def is None:
-        parent = {model.Host: defs["provenance"], model.PolicySection: defs["git"]}[typed]
-        name = {model.Host: "host", model.PolicySection: "policy"}[typed]
-        schema = parent["properties"][name]
-    else:
-        schema = defs[schema_def]
+def test_the_models_sections_have_the_schemas_keys(typed: type, where: str) -> None:
+    schema = SCHEMA["$defs"]
+    for step in where.split("/"):
+        schema = schema[step]
     assert set(typed.__annotations__) == set(schema["properties"])
     assert typed.__required_keys__ == set(schema["required"])  # type: ignore[attr-defined]
 

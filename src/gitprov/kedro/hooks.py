@@ -36,7 +36,15 @@ from gitprov.errors import InvalidSessionIdError
 from gitprov.kedro.store import live_store
 from gitprov.record import run as run_section
 from gitprov.record.document import validate_session_id
-from gitprov.record.model import FAILED, INTERRUPTED, SUCCESS, RunError, RunSection, RunStatus
+from gitprov.record.model import (
+    FAILED,
+    INTERRUPTED,
+    SUCCESS,
+    RunError,
+    RunSection,
+    RunStatus,
+    Saved,
+)
 from gitprov.record.run import KEDRO_FILTERS, Started, error_of
 from gitprov.signals import Catch, Stopped
 
@@ -99,7 +107,7 @@ class _Run:
         self.started = started
         self.completed: list[str] = section["nodes"]["completed"]
         self.failed: list[str] = section["nodes"]["failed"]
-        self.saved: list[dict[str, str]] = section["datasets_saved"]
+        self.saved: list[Saved] = section["datasets_saved"]
         self.seen: set[str] = set()
         self.saving: dict[str, str] = {}  # dataset -> node, while Kedro saves it
         self.catalog = catalog
@@ -135,7 +143,7 @@ class _Run:
         dataset = self.catalog.get(name)
         if dataset is None or isinstance(dataset, MemoryDataset | SharedMemoryDataset):
             return
-        entry = {"name": name}
+        entry: Saved = {"name": name}
         if isinstance(dataset, AbstractVersionedDataset):
             version = dataset.resolve_save_version()
             if version:

@@ -11,7 +11,7 @@ keep them as plain mappings and check what they use.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final, Literal, TypedDict, get_args
+from typing import Final, Literal, TypedDict, get_args
 
 #: How records write a time: UTC with milliseconds (``2026-11-24T10:31:02.117Z``).
 TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -71,12 +71,15 @@ class Change(_Change, _Moved):
     """One path that differs from HEAD; ``from`` where a rename or copy came from."""
 
 
-class Skipped(TypedDict, total=False):
+class _Skipped(TypedDict):
+    path: str
+    reason: str
+
+
+class Skipped(_Skipped, total=False):
     """A file a snapshot left out, and why (``size`` when its size was the reason)."""
 
-    path: str
     size: int
-    reason: str
 
 
 class PolicySection(TypedDict):
@@ -150,6 +153,24 @@ class RunError(_RunError, total=False):
     traceback: list[str]
 
 
+class Nodes(TypedDict):
+    """A Kedro run's nodes: how many the pipeline has, which completed, which failed."""
+
+    total: int
+    completed: list[str]
+    failed: list[str]
+
+
+class _Saved(TypedDict):
+    name: str
+
+
+class Saved(_Saved, total=False):
+    """A dataset a Kedro run persisted, with the version Kedro saved it under if any."""
+
+    version: str
+
+
 class _RunSection(TypedDict):
     status: RunStatus
     started_at: str
@@ -174,9 +195,9 @@ class RunSection(_RunSection, total=False):
     pipeline_names: list[str]
     tags: list[str]
     runner: str
-    nodes: dict[str, Any]
+    nodes: Nodes
     failed_node: str | None
-    datasets_saved: list[dict[str, str]]
+    datasets_saved: list[Saved]
 
 
 class Unbuilt(TypedDict):
