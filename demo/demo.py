@@ -16,11 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# The project builder is shared with the end-to-end tests (standard library only).
-sys.path.insert(0, str(ROOT / "tests"))
+from kedro_project import FAIL_MESSAGE, kedro_run, make_kedro_project
 
-from kedro_project import FAIL_MESSAGE, kedro_run, make_kedro_project  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
 

@@ -1,8 +1,9 @@
 """The smallest real Kedro 1.x project, built by hand, that records its runs with gitprov.
 
-Shared by the end-to-end tests and ``demo/demo.py``, so it uses the standard library only
-(no pytest, no conftest). ``make_kedro_project`` writes the files; ``kedro_run`` runs
-``python -m kedro run`` in the project as a user would.
+Used by ``demo/demo.py`` (beside it) and by the tests (pytest's ``pythonpath`` names
+``demo/``), so it uses the standard library only (no pytest, no conftest).
+``make_kedro_project`` writes the files; ``kedro_run`` runs ``python -m kedro run`` in the
+project as a user would.
 
 The pipeline is ``make_numbers -> total -> report``, all in memory. Two switches make it
 observable from outside:

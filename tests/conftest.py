@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import pytest
 from click.testing import CliRunner
@@ -74,6 +74,24 @@ def remove_object(repo: Path, sha: str) -> None:
     path = repo / ".git" / "objects" / sha[:2] / sha[2:]
     path.chmod(0o644)
     path.unlink()
+
+
+#: Modules whose tests share module-scoped fixtures that take seconds (a few ``kedro run``):
+#: under pytest-xdist one worker runs each of them whole, so they are built once, not once
+#: per worker. (xdist's own ``loadgroup`` does not group under pytest 9.)
+ONE_WORKER_MODULES = frozenset({"tests/test_kedro_e2e.py"})
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's load scheduling, one test at a time, but :data:`ONE_WORKER_MODULES` whole."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.partition("::")[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return Scheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

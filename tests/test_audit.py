@@ -7,7 +7,6 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -18,14 +17,7 @@ from gitprov.errors import UnpushedCommitError
 from gitprov.git import Git
 from gitprov.state.snapshot import scratch_index
 
-from conftest import git, make_repo, remove_object
-
-
-def gitprov(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-c", "from gitprov.cli import main; main()", *args],
-        capture_output=True,
-    )
+from conftest import cli, git, make_repo, remove_object
 
 
 def save(repo: Path, session_id: str, **options: object) -> dict[str, object]:
@@ -79,7 +71,7 @@ def test_checkout_of_a_dirty_run_is_byte_for_byte(dirty: Path, tmp_path: Path) -
     snapshot = git_section["snapshot"]
     assert git(dirty, "rev-parse", f"{snapshot}^").strip() == git_section["commit"]
     out = tmp_path / "restored"
-    proc = gitprov("-C", str(dirty), "checkout", "dirty-1", str(out))
+    proc = cli("-C", str(dirty), "checkout", "dirty-1", str(out), text=False)
     assert proc.returncode == 0, proc.stderr
     expected = tree_of(dirty)
     del expected["debug.log"]
@@ -97,9 +89,9 @@ def test_clean_run_pins_head_and_has_no_snapshot(repo: Path, tmp_path: Path) -> 
     parents = git(repo, "rev-list", "--parents", "-n1", "refs/provenance/sessions").split()
     assert parents[2:] == [git_section["commit"]]
     out = tmp_path / "out"
-    assert gitprov("-C", str(repo), "checkout", "clean-1", str(out)).returncode == 0
+    assert cli("-C", str(repo), "checkout", "clean-1", str(out), text=False).returncode == 0
     assert (out / "src" / "app.py").read_text() == "print(1)\n"
-    assert gitprov("-C", str(repo), "diff", "clean-1").stdout == b""
+    assert cli("-C", str(repo), "diff", "clean-1", text=False).stdout == b""
 
 
 def test_run_survives_branch_deletion_and_gc(repo: Path, tmp_path: Path) -> None:
@@ -118,16 +110,16 @@ def test_run_survives_branch_deletion_and_gc(repo: Path, tmp_path: Path) -> None
     for sha in (clean["commit"], dirty_section["snapshot"]):
         assert subprocess.run(["git", "-C", str(repo), "cat-file", "-e", str(sha)]).returncode == 0
     out = tmp_path / "out"
-    assert gitprov("-C", str(repo), "checkout", "dirty-on-branch", str(out)).returncode == 0
+    assert cli("-C", str(repo), "checkout", "dirty-on-branch", str(out), text=False).returncode == 0
     assert (out / "exp.py").read_text() == "experiment, edited\n"
-    verified = gitprov("-C", str(repo), "verify")
+    verified = cli("-C", str(repo), "verify", text=False)
     assert verified.returncode == 0, verified.stdout
     assert b"ok: 2 record(s) verified" in verified.stdout
 
 
 def test_diff_is_a_git_patch(dirty: Path, tmp_path: Path) -> None:
     save(dirty, "d1")
-    patch = gitprov("-C", str(dirty), "diff", "d1").stdout
+    patch = cli("-C", str(dirty), "diff", "d1", text=False).stdout
     assert b"diff --git a/README.md b/README.md" in patch
     assert b"+modified" in patch
     assert b"deleted file mode 100644" in patch
@@ -162,7 +154,7 @@ def test_large_untracked_file_is_skipped_and_named(repo: Path, tmp_path: Path) -
     files = git(repo, "ls-tree", "-r", "--name-only", str(section["snapshot"])).split()
     assert "small.txt" in files and "dump.bin" not in files
     # checkout says what it could not restore; a relative folder is taken from -C
-    proc = gitprov("-C", str(repo), "checkout", "big-1", "../restored")
+    proc = cli("-C", str(repo), "checkout", "big-1", "../restored", text=False)
     assert proc.returncode == 0, proc.stderr
     assert b"not restored: dump.bin (left out of the snapshot: untracked file over" in proc.stdout
     assert (tmp_path / "restored" / "small.txt").read_text() == "kept\n"
@@ -239,7 +231,7 @@ def test_submodule_sha_recorded_and_checkout_says_so(repo: Path, tmp_path: Path)
     listed = git(repo, "ls-tree", str(section["snapshot"]), "lib").split()
     assert listed[:3] == ["160000", "commit", moved]
     out = tmp_path / "out"
-    proc = gitprov("-C", str(repo), "checkout", "sub-1", str(out))
+    proc = cli("-C", str(repo), "checkout", "sub-1", str(out), text=False)
     assert proc.returncode == 0, proc.stderr
     assert f"not restored: submodule lib at {moved}".encode() in proc.stdout
 
@@ -249,23 +241,23 @@ def test_checkout_refuses_non_empty_or_unwritable_dir(repo: Path, tmp_path: Path
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine\n")
-    proc = gitprov("-C", str(repo), "checkout", "c1", str(full))
+    proc = cli("-C", str(repo), "checkout", "c1", str(full), text=False)
     assert proc.returncode == 1 and b"is not empty" in proc.stderr
     assert (full / "keep.txt").read_text() == "mine\n" and len(list(full.iterdir())) == 1
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    proc = gitprov("-C", str(repo), "checkout", "c1", str(blocker / "sub"))
+    proc = cli("-C", str(repo), "checkout", "c1", str(blocker / "sub"), text=False)
     assert proc.returncode == 1 and b"cannot create" in proc.stderr
     if os.geteuid() != 0:
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        proc = gitprov("-C", str(repo), "checkout", "c1", str(locked))
+        proc = cli("-C", str(repo), "checkout", "c1", str(locked), text=False)
         assert proc.returncode == 1 and b"not writable" in proc.stderr
 
 
 def test_unknown_id(repo: Path, tmp_path: Path) -> None:
     for args in (("checkout", "nope", str(tmp_path / "x")), ("diff", "nope"), ("verify", "nope")):
-        proc = gitprov("-C", str(repo), *args)
+        proc = cli("-C", str(repo), *args, text=False)
         assert proc.returncode == 1
         assert proc.stderr.startswith(b"gitprov: error: no session nope")
     assert not (tmp_path / "x").exists()
@@ -275,11 +267,11 @@ def test_verify_names_a_missing_snapshot(dirty: Path) -> None:
     save(dirty, "fine")
     snapshot = str(save(dirty, "broken")["git"]["snapshot"])
     remove_object(dirty, snapshot)
-    proc = gitprov("-C", str(dirty), "verify")
+    proc = cli("-C", str(dirty), "verify", text=False)
     assert proc.returncode == 1
     lines = proc.stdout.decode().splitlines()
     assert lines == [f"broken: snapshot {snapshot} is missing from the repository"]
-    assert gitprov("-C", str(dirty), "verify", "fine").returncode == 0
+    assert cli("-C", str(dirty), "verify", "fine", text=False).returncode == 0
 
 
 def test_verify_finds_missing_file_in_snapshot(repo: Path) -> None:
@@ -289,7 +281,7 @@ def test_verify_finds_missing_file_in_snapshot(repo: Path) -> None:
     loose = repo / ".git" / "objects" / blob[:2] / blob[2:]
     loose.chmod(0o644)
     loose.unlink()
-    proc = gitprov("-C", str(repo), "verify", "s")
+    proc = cli("-C", str(repo), "verify", "s", text=False)
     assert proc.returncode == 1
     assert f"file only-in-snapshot.txt ({blob[:12]}) is missing".encode() in proc.stdout
 

@@ -21,20 +21,8 @@ from gitprov import SessionLog
 from gitprov.errors import RepositoryCorruptError, SessionExistsError
 from gitprov.store.records import fanout
 
-from conftest import git, make_repo, remove_object
+from conftest import cli, git, make_repo, remove_object
 from kedro_project import kedro_run, make_kedro_project
-
-GITPROV = [sys.executable, "-m", "gitprov"]
-
-
-def gitprov_cli(repo: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GITPROV, "-C", str(repo), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def fsck(repo: Path) -> str:
@@ -75,7 +63,7 @@ def test_a_missing_bucket_tree_stops_the_save_and_keeps_the_record(repo: Path) -
         pass
     assert rec.session.spooled is not None  # kept, not written over a hole
     assert git(repo, "rev-parse", "refs/provenance/sessions").strip() == tip  # ref untouched
-    proc = gitprov_cli(repo, "verify")
+    proc = cli("-C", str(repo), "verify")
     assert proc.returncode == 1  # never "ok" over a hole
     assert bucket in proc.stdout + proc.stderr
 
@@ -86,7 +74,7 @@ def test_a_corrupt_root_tree_names_the_object(repo: Path) -> None:
     tip = git(repo, "rev-parse", "refs/provenance/sessions").strip()
     remove_object(repo, root)
     marker = repo.parent / "ran"
-    proc = gitprov_cli(repo, "run", "--", "touch", str(marker))
+    proc = cli("-C", str(repo), "run", "--", "touch", str(marker), process=True)
     assert proc.returncode == 1 and not marker.exists()  # refused before the command
     assert root in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert git(repo, "rev-parse", "refs/provenance/sessions").strip() == tip
@@ -104,7 +92,7 @@ def test_modes_under_shared_repository_match_gits(tmp_path: Path) -> None:
         "subprocess.run(['git', 'hash-object', '-w', '--stdin'], input=b'by git', check=True,"
         " capture_output=True);"
         "gitprov.record('.', session_id='one').__enter__().__exit__(None, None, None);"
-        "from gitprov.sync.engine import sync_lock; from gitprov.git import Git;"
+        "from gitprov.sync.lock import sync_lock; from gitprov.git import Git;"
         "sync_lock(Git.discover('.')).__enter__()"
     )
     objects = repo / ".git" / "objects"
@@ -223,25 +211,25 @@ def test_a_stale_ref_lock_is_reported_at_once_and_the_record_kept(repo: Path) ->
     old = time.time() - 60
     os.utime(lock, (old, old))
     started = time.monotonic()
-    proc = gitprov_cli(repo, "run", "--id", "nightly", "--", "true")
+    proc = cli("-C", str(repo), "run", "--id", "nightly", "--", "true", process=True)
     assert time.monotonic() - started < 20  # not the 60 s retry budget
     assert proc.returncode == 0, proc.stderr  # the command succeeded: so does the run
     assert str(lock) in proc.stderr and f"rm '{lock}'" in proc.stderr
     assert "gitprov recover" in proc.stderr
     assert SessionLog(repo).ids() == []
-    listing = gitprov_cli(repo, "list")
+    listing = cli("-C", str(repo), "list")
     assert "1 record(s) are spooled" in listing.stderr
-    assert gitprov_cli(repo, "verify").returncode == 1
+    assert cli("-C", str(repo), "verify").returncode == 1
 
     lock.unlink()
-    recovered = gitprov_cli(repo, "recover")
+    recovered = cli("-C", str(repo), "recover")
     assert recovered.returncode == 0, recovered.stderr
     assert "recovered session nightly" in recovered.stdout
     record = SessionLog(repo).get("nightly")
     assert record["run"]["status"] == "success"
     assert record["git"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
     assert "nightly" in git(repo, "notes", "--ref", "provenance", "show", "HEAD")
-    assert gitprov_cli(repo, "recover").stdout.startswith("nothing is spooled")
+    assert cli("-C", str(repo), "recover").stdout.startswith("nothing is spooled")
     fsck(repo)
 
 
@@ -287,7 +275,9 @@ def test_a_full_disk_keeps_the_run_status_and_the_record(small_disk: Path) -> No
         pass  # the disk is full
     finally:
         os.close(fd)
-    proc = gitprov_cli(repo, "run", "--", sys.executable, "-c", "raise SystemExit(3)")
+    proc = cli(
+        "-C", str(repo), "run", "--", sys.executable, "-c", "raise SystemExit(3)", process=True
+    )
     assert proc.returncode == 3, proc.stderr  # the command's own status
     assert "Traceback" not in proc.stderr
     assert "spool" in proc.stderr  # kept outside the full disk, and said where
@@ -295,18 +285,16 @@ def test_a_full_disk_keeps_the_run_status_and_the_record(small_disk: Path) -> No
     assert packs == {p.stem for p in pack_dir(repo).glob("*.idx")}  # no pack without index
     # no room for the spool either: the record is printed whole, and said to be lost
     cache = small_disk / "cache"
-    proc = subprocess.run(
-        [*GITPROV, "-C", str(repo), "run", "--id", "lost", "--", "true"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "XDG_CACHE_HOME": str(cache), "COLUMNS": "1000"},
-    )
+    proc = cli(
+        "-C", str(repo), "run", "--id", "lost", "--", "true",
+        env={"XDG_CACHE_HOME": str(cache), "COLUMNS": "1000"}, process=True,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "session lost was NOT recorded" in proc.stderr
     assert "recorded session lost" not in proc.stderr
     assert "session_id: lost" in proc.stderr  # the record itself, to be saved by hand
     filler.unlink()
-    assert gitprov_cli(repo, "recover").returncode == 0
+    assert cli("-C", str(repo), "recover").returncode == 0
     (session_id,) = SessionLog(repo).ids()
     assert SessionLog(repo).get(session_id)["run"]["exit_code"] == 3
     fsck(repo)
@@ -317,14 +305,27 @@ def test_a_full_disk_keeps_the_run_status_and_the_record(small_disk: Path) -> No
 
 def test_an_existing_id_is_refused_before_the_command(repo: Path, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    assert gitprov_cli(repo, "run", "--id", "nightly", "--", "false").returncode == 1
-    proc = gitprov_cli(repo, "run", "--id", "nightly", "--", "touch", str(marker))
+    assert (
+        cli("-C", str(repo), "run", "--id", "nightly", "--", "false", process=True).returncode == 1
+    )
+    proc = cli("-C", str(repo), "run", "--id", "nightly", "--", "touch", str(marker), process=True)
     assert proc.returncode == 1 and not marker.exists()
     assert "nightly already has a record" in proc.stderr and "--replace" in proc.stderr
     assert SessionLog(repo).get("nightly")["run"]["status"] == "failed"  # still there
     with pytest.raises(SessionExistsError):
         gitprov.record(repo, session_id="nightly")
-    proc = gitprov_cli(repo, "run", "--id", "nightly", "--replace", "--", "touch", str(marker))
+    proc = cli(
+        "-C",
+        str(repo),
+        "run",
+        "--id",
+        "nightly",
+        "--replace",
+        "--",
+        "touch",
+        str(marker),
+        process=True,
+    )
     assert proc.returncode == 0 and marker.exists()
     assert SessionLog(repo).get("nightly")["run"]["status"] == "success"
 
@@ -335,7 +336,7 @@ def test_bare_and_read_only_repositories_are_refused_before_the_command(
     marker = tmp_path / "ran"
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
-    proc = gitprov_cli(bare, "run", "--", "touch", str(marker))
+    proc = cli("-C", str(bare), "run", "--", "touch", str(marker), process=True)
     assert proc.returncode == 1 and not marker.exists()
     assert "bare repository" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
@@ -351,7 +352,7 @@ def test_bare_and_read_only_repositories_are_refused_before_the_command(
     else:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(objects)], check=False)
     try:
-        proc = gitprov_cli(repo, "run", "--", "touch", str(marker))
+        proc = cli("-C", str(repo), "run", "--", "touch", str(marker), process=True)
     finally:
         if proc_mount.returncode == 0:
             subprocess.run(["umount", str(objects)], check=True)
@@ -376,7 +377,7 @@ def test_a_kedro_run_with_a_stale_lock_succeeds_and_keeps_its_record(tmp_path: P
     assert "sessions.lock" in output and "gitprov recover" in output
     assert SessionLog(project).ids() == []
     lock.unlink()
-    assert gitprov_cli(project, "recover").returncode == 0
+    assert cli("-C", str(project), "recover").returncode == 0
     (session_id,) = SessionLog(project).ids()
     assert SessionLog(project).get(session_id)["run"]["status"] == "success"
 
@@ -398,7 +399,9 @@ def test_a_missing_tip_commit_is_named_at_once(repo: Path) -> None:
     tip = git(repo, "rev-parse", "refs/provenance/sessions").strip()
     remove_object(repo, tip)
     started = time.monotonic()
-    proc = gitprov_cli(repo, "run", "--id", "c", "--", sys.executable, "-c", "exit(4)")
+    proc = cli(
+        "-C", str(repo), "run", "--id", "c", "--", sys.executable, "-c", "exit(4)", process=True
+    )
     assert time.monotonic() - started < 20  # not the retry budget of a lost race
     assert proc.returncode in (1, 4)  # refused before, or the command's own status
     assert tip in proc.stderr and "other writers" not in proc.stderr
@@ -422,7 +425,7 @@ def test_a_tampered_spool_file_writes_nothing(repo: Path) -> None:
     ):
         bad = rec.session.spooled.with_name(f"{name}.1.yaml")
         bad.write_text(good.replace("session_id: kept", f"session_id: {name}").replace(old, new))
-    proc = gitprov_cli(repo, "recover")
+    proc = cli("-C", str(repo), "recover")
     assert proc.returncode == 1  # the tampered ones are named, and stay
     assert "not an object id" in proc.stderr
     assert "recovered session kept" in proc.stdout
@@ -435,13 +438,15 @@ def test_recover_replace_writes_over_an_id_taken_meanwhile(repo: Path) -> None:
     lock.parent.mkdir(parents=True)
     lock.write_text("")
     os.utime(lock, (time.time() - 60,) * 2)
-    proc = gitprov_cli(repo, "run", "--id", "same", "--", sys.executable, "-c", "exit(2)")
+    proc = cli(
+        "-C", str(repo), "run", "--id", "same", "--", sys.executable, "-c", "exit(2)", process=True
+    )
     assert proc.returncode == 2
     lock.unlink()
-    assert gitprov_cli(repo, "run", "--id", "same", "--", "true").returncode == 0
+    assert cli("-C", str(repo), "run", "--id", "same", "--", "true", process=True).returncode == 0
     # the next save tried the spooled one: the id had a record by then
     assert SessionLog(repo).get("same")["run"]["exit_code"] == 0
-    assert gitprov_cli(repo, "recover").returncode == 1
-    proc = gitprov_cli(repo, "recover", "--replace")
+    assert cli("-C", str(repo), "recover").returncode == 1
+    proc = cli("-C", str(repo), "recover", "--replace")
     assert proc.returncode == 0, proc.stderr
     assert SessionLog(repo).get("same")["run"]["exit_code"] == 2

@@ -21,7 +21,7 @@ import yaml
 
 from gitprov import GitProvError, GitSessionStore, SessionLog, SessionNotFoundError
 
-from conftest import git, make_repo
+from conftest import cli, git, make_repo
 from kedro_project import FAIL_MESSAGE, MARKER_ENV, kedro_env, kedro_run, make_kedro_project
 
 USER = getpass.getuser()
@@ -85,15 +85,6 @@ def stored_paths(repo: Path) -> list[str]:
 def record_file(session_id: str) -> str:
     """Where DESIGN.md section 5 says a record lives in the records ref's tree."""
     return f"{hashlib.sha1(session_id.encode()).hexdigest()[:2]}/{session_id}.yaml"
-
-
-def gitprov_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from gitprov.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @dataclass
@@ -403,7 +394,7 @@ def test_project_in_subdirectory(subdir: SubdirRun) -> None:
 
 
 def test_cli_from_the_subdirectory(subdir: SubdirRun) -> None:
-    proc = gitprov_cli("-C", str(subdir.project / "src"), "list", "--format", "ids")
+    proc = cli("-C", str(subdir.project / "src"), "list", "--format", "ids")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [subdir.run.session_id]
 
@@ -432,11 +423,11 @@ def test_project_outside_git_fails_before_the_pipeline(tmp_path: Path) -> None:
 
 def test_cli_list_ids_and_table(runs: Runs) -> None:
     ids = [runs.clean.session_id, runs.dirty.session_id, runs.failed.session_id]
-    proc = gitprov_cli("-C", str(runs.project), "list", "--format", "ids")
+    proc = cli("-C", str(runs.project), "list", "--format", "ids")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ids
 
-    table = gitprov_cli("-C", str(runs.project), "list")
+    table = cli("-C", str(runs.project), "list")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["SESSION", "COMMIT", "BRANCH", "TREE", "STATUS", "USER"]
@@ -449,7 +440,7 @@ def test_cli_list_ids_and_table(runs: Runs) -> None:
 
 def test_cli_list_filters(runs: Runs) -> None:
     def ids(*args: str) -> list[str]:
-        proc = gitprov_cli("-C", str(runs.project), "list", "--format", "ids", *args)
+        proc = cli("-C", str(runs.project), "list", "--format", "ids", *args)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.split()
 
@@ -461,28 +452,28 @@ def test_cli_list_filters(runs: Runs) -> None:
         runs.failed.session_id,
     ]
     assert ids("--limit", "1") == [runs.failed.session_id]
-    as_json = json.loads(gitprov_cli("-C", str(runs.project), "list", "--format", "json").stdout)
+    as_json = json.loads(cli("-C", str(runs.project), "list", "--format", "json").stdout)
     assert [r["git"]["dirty"] for r in as_json] == [False, True, False]
 
 
 def test_cli_show(runs: Runs) -> None:
     sid = runs.dirty.session_id
-    proc = gitprov_cli("-C", str(runs.project), "show", sid)
+    proc = cli("-C", str(runs.project), "show", sid)
     assert proc.returncode == 0, proc.stderr
     shown = yaml.safe_load(proc.stdout)
     assert shown == SessionLog(runs.repo).get(sid)
     assert shown["git"]["changes"][1] == {"path": "notes/new.md", "status": "untracked"}
 
-    as_json = gitprov_cli("-C", str(runs.project), "show", "--format", "json", sid)
+    as_json = cli("-C", str(runs.project), "show", "--format", "json", sid)
     assert json.loads(as_json.stdout) == shown
 
-    prefix = gitprov_cli("-C", str(runs.project), "show", sid[:-1])
+    prefix = cli("-C", str(runs.project), "show", sid[:-1])
     assert prefix.returncode == 0, prefix.stderr
     assert yaml.safe_load(prefix.stdout)["session_id"] == sid
 
 
 def test_cli_show_unknown_id(runs: Runs) -> None:
-    proc = gitprov_cli("-C", str(runs.project), "show", "1999-01-01T00.00.00.000Z")
+    proc = cli("-C", str(runs.project), "show", "1999-01-01T00.00.00.000Z")
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.startswith("gitprov: error: no session 1999-01-01T00.00.00.000Z")

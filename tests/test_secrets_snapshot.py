@@ -15,9 +15,7 @@ import pytest
 import gitprov
 from gitprov import GitSessionStore, SessionLog
 
-from conftest import git, make_repo
-
-CLI = [sys.executable, "-c", "from gitprov.cli import main; main()"]
+from conftest import cli, git, make_repo
 
 # Made-up credentials, each unique so that a grep of the object store finds only it.
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Rt2LmQv"
@@ -34,10 +32,6 @@ PRIVATE_KEY = (
 )
 KEY_LINE = PRIVATE_KEY.splitlines()[1]
 NEW_MODULE = "def add(a, b):\n    return a + b\n"
-
-
-def gitprov_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
 
 
 def save(repo: Path, session_id: str, **options: object) -> dict[str, object]:
@@ -217,7 +211,7 @@ def test_a_staged_secret_is_kept_out_of_the_snapshot_and_the_remote(tmp_path: Pa
     assert show(clone, section, "src/app.py") == "print(1)\n"
     assert "staged.py" not in snapshot_files(clone, section)
     assert_nowhere(clone, SLACK_TOKEN, AWS_SECRET)  # never hashed (the staged ones were)
-    proc = gitprov_cli("-C", str(clone), "sync")
+    proc = cli("-C", str(clone), "sync")
     assert proc.returncode == 0, proc.stderr
     remote_log = SessionLog(remote)
     assert remote_log.get("2026-01-01T00.00.00.005Z")["git"]["snapshot"] == section["snapshot"]
@@ -230,7 +224,7 @@ def test_diff_and_checkout_work_and_name_what_was_left_out(repo: Path, tmp_path:
     (repo / "creds.txt").write_text(f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}\n")
     (repo / "src" / "new_module.py").write_text(NEW_MODULE)
     save(repo, "2026-01-01T00.00.00.006Z")
-    diff = gitprov_cli("-C", str(repo), "diff", "2026-01-01T00.00.00.006Z")
+    diff = cli("-C", str(repo), "diff", "2026-01-01T00.00.00.006Z")
     assert diff.returncode == 0, diff.stderr
     assert "+++ b/src/new_module.py" in diff.stdout
     assert ".env" not in diff.stdout and AWS_SECRET not in diff.stdout
@@ -242,7 +236,7 @@ def test_diff_and_checkout_work_and_name_what_was_left_out(repo: Path, tmp_path:
         diff.stderr
     )
     out = tmp_path / "restored"
-    checkout = gitprov_cli("-C", str(repo), "checkout", "2026-01-01T00.00.00.006Z", str(out))
+    checkout = cli("-C", str(repo), "checkout", "2026-01-01T00.00.00.006Z", str(out))
     assert checkout.returncode == 0, checkout.stderr
     assert (out / "src" / "new_module.py").read_text() == NEW_MODULE
     assert not (out / ".env").exists() and not (out / "creds.txt").exists()
@@ -366,9 +360,10 @@ def test_gitprov_run_and_the_kedro_store_take_snapshot_exclude(repo: Path) -> No
     (repo / "outputs" / "store.txt").write_text("store-output-marker\n")
     (repo / "src" / "new_module.py").write_text(NEW_MODULE)
     sid = "2026-01-01T00.00.00.014Z"
-    proc = gitprov_cli(
+    proc = cli(
         "-C", str(repo), "run", "--id", sid, "--snapshot-exclude", "outputs/run.txt",
         "--snapshot-exclude", "outputs/store.txt", "--", sys.executable, "-c", "pass",
+        process=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     section = SessionLog(repo).get(sid)["git"]
