@@ -157,6 +157,7 @@ def test_packs_are_fsynced_as_git_would(
     assert "spool" not in synced  # nothing was spooled
 
 
+@pytest.mark.slow
 def test_competing_writers_leave_no_garbage(repo: Path) -> None:
     writers, each = 8, 4
     script = (

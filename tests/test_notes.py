@@ -125,6 +125,7 @@ GitSessionStore(path=sys.argv[1], session_id=sys.argv[2]).save()
 """
 
 
+@pytest.mark.slow
 def test_concurrent_saves_on_one_commit_keep_every_line(repo: Path) -> None:
     procs = [
         subprocess.Popen([sys.executable, "-c", SAVER, str(repo), f"c-{i:02d}"]) for i in range(24)

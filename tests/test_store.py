@@ -270,6 +270,7 @@ for i in range(count):
 """
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_nothing(repo: Path) -> None:
     procs = [
         subprocess.Popen([sys.executable, "-c", SAVER, str(repo), str(w), "6"]) for w in range(8)

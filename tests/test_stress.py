@@ -16,9 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from gitprov import SessionLog
 
 from conftest import git, make_repo
+
+pytestmark = pytest.mark.slow
 
 #: One writer: N saves, each acknowledged on stdout once ``record()`` has returned.
 WRITER = """
