@@ -3,44 +3,40 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import gitprov
-from gitprov.cli import main
 from gitprov.git import Git
 from gitprov.git.writing import config_from_files
 from gitprov.refs import DEFAULT_NOTES_REF, DEFAULT_REF, resolve
 
-from conftest import git
+from conftest import cli, git
 
 TEAM = ("refs/provenance/team", "refs/notes/team")
 
 
-def cli(repo: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["-C", str(repo), *args])
-    assert result.exit_code == 0, result.output
-    return result.output
+def ok(repo: Path, *args: str) -> str:
+    proc = cli("-C", str(repo), *args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def test_every_entry_point_uses_the_refs_init_kept(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli(repo, "--ref", TEAM[0], "--notes-ref", TEAM[1], "init")
+    ok(repo, "--ref", TEAM[0], "--notes-ref", TEAM[1], "init")
     monkeypatch.chdir(repo)
     with gitprov.record(session_id="record-1"):
         pass
     gitprov.GitSessionStore(path=str(repo), session_id="kedro-1").save()
-    run = [sys.executable, "-m", "gitprov", "run", "--id", "run-1", "--", "true"]
-    subprocess.run(run, cwd=repo, check=True, capture_output=True)
+    run = cli("run", "--id", "run-1", "--", "true", cwd=repo, process=True)
+    assert run.returncode == 0, run.stderr
 
     ids = ["kedro-1", "record-1", "run-1"]
     assert gitprov.SessionLog(".").ids() == ids
-    assert cli(repo, "list", "--format", "ids").split() == ids
+    assert ok(repo, "list", "--format", "ids").split() == ids
     head = git(repo, "rev-parse", "HEAD").strip()
     assert [e["session_id"] for e in gitprov.SessionLog(".").for_commit(head)] == ids
     written = git(repo, "for-each-ref", "--format=%(refname)", "refs/provenance", "refs/notes")
