@@ -111,7 +111,7 @@ def map_error(args: Sequence[str], returncode: int, stderr: str, where: Path) ->
     return GitCommandError(message, returncode, text)
 
 
-def spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
+def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(argv, env=env, **kwargs)  # type: ignore[call-overload,no-any-return]
     except FileNotFoundError as exc:
@@ -162,7 +162,7 @@ class Runner:
 
     def start(self, *args: str, stdin: bool = False, env: dict[str, str] | None = None) -> Started:
         """Start git without waiting, so several probes can run at once."""
-        proc = spawn(
+        proc = _spawn(
             ["git", "-C", str(self.root), *args],
             git_env(env),
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
