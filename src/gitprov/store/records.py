@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -29,6 +29,7 @@ from gitprov.git import Git
 from gitprov.git.objects import (
     BLOB_MODE,
     TREE_MODE,
+    Batch,
     Entry,
     ObjectWriter,
     commit_tree,
@@ -452,3 +453,46 @@ class RecordStore:
             for n in names
             if n.count("/") == 1 and n.endswith(".yaml")
         )
+
+    # -- for sync: trees read as mappings, written back ----------------------------------
+    # gitprov.sync merges the trees of several commits (this store's refs, a remote's,
+    # their merge bases) entry by entry; it reads and writes them through these only.
+
+    @property
+    def rules(self) -> WriteRules:
+        """The repository's write rules, for a lock held beside the store's."""
+        return self.writer.rules
+
+    def head(self, cat: ObjectReader, ref: str) -> str | None:
+        """The commit ``ref`` names (``None``: it does not exist yet)."""
+        return self.tip(cat, ref)[0]
+
+    def root(self, cat: ObjectReader, rev: str | None) -> tuple[str | None, dict[str, Entry]]:
+        """(tree id, entries) of the root of the commit or ref ``rev``; ``(None, {})`` for
+        ``None`` or a ref that does not exist."""
+        tree = self.tip(cat, rev)[1] if rev is not None else None
+        return tree, self.tree(cat, tree)
+
+    def folder(self, cat: ObjectReader, entry: Entry | None) -> dict[str, Entry]:
+        """The entries of the folder ``entry``; empty when it is absent or not a folder."""
+        return self.tree(cat, entry.sha) if entry is not None and entry.is_tree else {}
+
+    def write_blob(self, data: bytes) -> str:
+        return self.writer.blob(data)
+
+    def write_folder(self, name: str, entries: Iterable[Entry]) -> Entry:
+        """A new folder ``name`` holding ``entries``."""
+        return Entry(TREE_MODE, name, self.writer.tree(list(entries)))
+
+    def write_commit(self, root: str | Iterable[Entry], parents: list[str], message: str) -> str:
+        """A commit of the tree ``root`` (an id, or the entries of a new one) on ``parents``."""
+        tree = root if isinstance(root, str) else self.writer.tree(list(root))
+        return self.writer.commit(tree, parents, message)
+
+    def put_note(self, cat: ObjectReader, tree: str | None, commit: str, blob: str) -> str:
+        """The notes tree ``tree`` with the note ``blob`` on ``commit`` (its fanout kept)."""
+        return notes.put(functools.partial(self.tree, cat), self.writer, tree, commit, blob)
+
+    def batch(self) -> AbstractContextManager[Batch]:
+        """Objects written inside go out as one pack, kept until the batch is released."""
+        return self.writer.batch()

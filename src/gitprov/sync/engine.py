@@ -28,7 +28,6 @@ rewritten remote is simply taken as it is.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -37,13 +36,12 @@ from dataclasses import dataclass, field
 
 from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
-from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.git.objects import BLOB_MODE, Entry
 from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import Backoff, retry, retrying
 from gitprov.record.document import load
 from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_ref
-from gitprov.store import notes
 from gitprov.store.forget import Rewrite, Tombstones, notes_without, with_tombstones
 from gitprov.store.records import FORGOTTEN_DIR, FORMAT_FILE, FORMAT_TEXT, RecordStore, fanout
 from gitprov.sync import merge, transport
@@ -139,9 +137,9 @@ class _Purge:
 
 @dataclass(frozen=True)
 class _Union:
-    """A records union: its tree, counts, conflict copies and what it left out."""
+    """A records union: its root's entries, counts, conflict copies and what it left out."""
 
-    tree: str
+    root: list[Entry]
     incoming: int
     outgoing: int
     conflicts: list[tuple[str, str]]
@@ -172,17 +170,17 @@ class Sync:
 
     def fetch(self) -> list[Moved]:
         """Fetch both refs into the remote-tracking namespace; how each tracking ref moved."""
-        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
+        with sync_lock(self.git, self.lock_timeout, self.store.rules):
             return transport.fetch(self.git, self.remote, self.refs)
 
     def push(self, attempts: int = ATTEMPTS) -> SyncReport:
         """Push both refs; when the remote moved on, fetch, merge and push again."""
-        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
+        with sync_lock(self.git, self.lock_timeout, self.store.rules):
             return self._rounds(attempts, fetch_first=False)
 
     def sync(self, attempts: int = ATTEMPTS) -> SyncReport:
         """Fetch, merge and push, again until the push lands or ``attempts`` run out."""
-        with sync_lock(self.git, self.lock_timeout, self.store.writer.rules):
+        with sync_lock(self.git, self.lock_timeout, self.store.rules):
             return self._rounds(attempts, fetch_first=True)
 
     def _rounds(self, attempts: int, fetch_first: bool) -> SyncReport:
@@ -230,7 +228,7 @@ class Sync:
         # the packs of rewrites keep their .keep (and saves wait) until the refs moved
         with ExitStack() as held, self.git.objects() as cat:
             tips = [
-                (self.store.tip(cat, ref)[0], self._remote_tip(cat, tracking, result.left_out))
+                (self.store.head(cat, ref), self._remote_tip(cat, tracking, result.left_out))
                 for ref, tracking in pairs
             ]
             bases = self._merge_bases(tips)
@@ -279,9 +277,7 @@ class Sync:
         history as it is, but for the last kind.
         """
         local, remote = tips
-        l_root, r_root = (
-            self.store.tree(cat, self.store.tip(cat, t)[1] if t else None) for t in tips
-        )
+        l_root, r_root = (self.store.root(cat, t)[1] for t in tips)
         ours, theirs = l_root.get(FORGOTTEN_DIR), r_root.get(FORGOTTEN_DIR)
         purge = _Purge(local, remote, ours)
         if remote is None or remote in (local, *candidates) or ours is theirs is None:
@@ -319,7 +315,7 @@ class Sync:
         found: list[str] = []
         for name, entry in r_root.items():
             if BUCKET.fullmatch(name) and entry.is_tree and l_root.get(name) != entry:
-                ids = (file.removesuffix(".yaml") for file in self._files(cat, entry))
+                ids = (file.removesuffix(".yaml") for file in self.store.folder(cat, entry))
                 found += (i for i in ids if forgotten(i))
         return found
 
@@ -336,7 +332,7 @@ class Sync:
         until the refs moved), and the ids whose records it held; where their note lines
         may be goes into ``purge``."""
         rewrite = Rewrite(self.store, ids)
-        with self.store.writer.batch() as batch:
+        with self.store.batch() as batch:
             held.callback(batch.release)
             new = rewrite.run(tip, within)
         purge.noted_on |= rewrite.noted_on(cat)
@@ -354,11 +350,11 @@ class Sync:
         gitprov writes (id -> entry; the rest into ``left_out``), and the ids of this
         clone's tombstones that the remote lacks. Only folders that differ are opened."""
         where = f"{tracking}:{FORGOTTEN_DIR}"
-        mine = self._files(cat, ours)
+        mine = self.store.folder(cat, ours)
         if theirs is not None and (problem := root_problem(theirs)) is not None:
             left_out.append(LeftOut(where, problem))
             theirs = None
-        other = self._files(cat, theirs)
+        other = self.store.folder(cat, theirs)
         offered: list[tuple[str, Entry]] = []
         there: list[str] = []
         for name in sorted(mine.keys() | other.keys()):
@@ -368,8 +364,8 @@ class Sync:
                 left_out.append(LeftOut(f"{where}/{shown(name)}", problem))
                 other.pop(name)
             ours_files, theirs_files = (
-                self._files(cat, mine.get(name)),
-                self._files(cat, other.get(name)),
+                self.store.folder(cat, mine.get(name)),
+                self.store.folder(cat, other.get(name)),
             )
             there += (n.removesuffix(".yaml") for n in ours_files if n not in theirs_files)
             for file, entry in theirs_files.items():
@@ -419,8 +415,8 @@ class Sync:
 
     def _records_base(
         self, cat: ObjectReader, candidates: list[str], local: str | None, remote: str | None
-    ) -> str | None:
-        """The tree of the best common records commit.
+    ) -> dict[str, Entry]:
+        """The root of the best common records commit (empty: none).
 
         Saves pin the code commit they ran on as an extra parent, so the merge bases of two
         records tips can be code commits too; those are skipped (a code commit never
@@ -428,11 +424,11 @@ class Sync:
         """
         format_blob = self._blob_id(FORMAT_TEXT)
         for sha in candidates:
-            tree = self.store.tip(cat, sha)[1]
-            entry = self.store.tree(cat, tree).get(FORMAT_FILE)
+            root = self.store.root(cat, sha)[1]
+            entry = root.get(FORMAT_FILE)
             if sha in (local, remote) or (entry is not None and entry.sha == format_blob):
-                return tree
-        return None
+                return root
+        return {}
 
     def _blob_id(self, data: bytes) -> str:
         raw = b"blob %d\0%s" % (len(data), data)
@@ -440,21 +436,21 @@ class Sync:
 
     def _merged(
         self,
-        tree: str,
+        tree: str | list[Entry],
         tips: tuple[str | None, str],
         action: merge.Action,
         left_out: list[LeftOut],
         message: str,
     ) -> str:
         """The ref's new commit: the remote's own on a fast-forward that leaves nothing out,
-        else one of ``tree`` on both tips. The remote's commit is always a parent, so the
-        next push fast-forwards it; what was left out stays in its history, never in a tree
-        of ours."""
+        else one of ``tree`` (an id, or the entries of a new one) on both tips. The remote's
+        commit is always a parent, so the next push fast-forwards it; what was left out
+        stays in its history, never in a tree of ours."""
         local, remote = tips
         if action == "fast-forward" and not left_out:
             return remote
         parents = [local, remote] if local is not None else [remote]
-        return self.store.writer.commit(tree, parents, message)
+        return self.store.write_commit(tree, parents, message)
 
     # -- records -------------------------------------------------------------------------
 
@@ -462,22 +458,22 @@ class Sync:
         self,
         cat: ObjectReader,
         tracking: str,
-        base: str | None,
+        base: dict[str, Entry],
         tips: tuple[str | None, str | None],
         action: merge.Action,
         result: MergeResult,
         purge: _Purge,
     ) -> str | None:
-        """The records ref's new value (``None``: unchanged); counts go into ``result``."""
+        """The records ref's new value (``None``: unchanged); counts go into ``result``
+        (``base``: the root of the merge base)."""
         local, remote = tips
         result.action = action
         if remote is None or local == remote:
             if remote is None and local is not None:  # all of ours are new to the remote
-                result.outgoing = self._count(cat, self.store.tip(cat, local)[1])
+                result.outgoing = self._count(cat, self.store.root(cat, local)[1])
             return None
-        local_tree = self.store.tip(cat, local)[1] if local else None
-        remote_tree = self.store.tip(cat, remote)[1]
-        union = self._union(cat, tracking, base, local_tree, remote_tree, purge)
+        roots = base, self.store.root(cat, local)[1], self.store.root(cat, remote)[1]
+        union = self._union(cat, tracking, roots, purge)
         result.left_out += union.left_out
         if action == "none":
             result.outgoing = union.outgoing
@@ -490,41 +486,32 @@ class Sync:
             f"gitprov: merge {count} record{'' if count == 1 else 's'} from {self.remote.shown}\n"
         )
         left_out = union.left_out + purge.left_out
-        return self._merged(union.tree, (local, remote), action, left_out, message)
+        return self._merged(union.root, (local, remote), action, left_out, message)
 
-    def _count(self, cat: ObjectReader, tree: str | None) -> int:
-        root = self.store.tree(cat, tree)
-        return sum(len(self._files(cat, e)) for n, e in root.items() if BUCKET.fullmatch(n))
-
-    def _files(self, cat: ObjectReader, entry: Entry | None) -> dict[str, Entry]:
-        """A fanout bucket's entries by name; empty when it is absent or not a folder."""
-        if entry is None or not entry.is_tree:
-            return {}
-        return self.store.tree(cat, entry.sha)
+    def _count(self, cat: ObjectReader, root: dict[str, Entry]) -> int:
+        return sum(len(self.store.folder(cat, e)) for n, e in root.items() if BUCKET.fullmatch(n))
 
     def _union(
         self,
         cat: ObjectReader,
         tracking: str,
-        base: str | None,
-        local: str | None,
-        remote: str | None,
+        roots: tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]],
         purge: _Purge,
     ) -> _Union:
-        """Three-way union of records trees (:func:`merge.merge_records`), over the folders
-        whose ids differ on the two sides.
+        """Three-way union of the records roots (base, local, remote) by
+        :func:`merge.merge_records`, over the folders whose ids differ on the two sides.
 
         Of what the remote changed, only what :mod:`gitprov.sync.untrusted` and
         :func:`load` accept is offered to the merge; what is refused and did not change
         since the base was named then, not again. Tombstones come from ``purge``.
         """
-        b_root, l_root, r_root = (self.store.tree(cat, t) for t in (base, local, remote))
+        b_root, l_root, r_root = roots
         opened: dict[str, _Bucket] = {}
 
         def bucket(name: str) -> _Bucket:
             if name not in opened:
                 ours, theirs, old = (
-                    self._files(cat, r.get(name)) for r in (l_root, r_root, b_root)
+                    self.store.folder(cat, r.get(name)) for r in (l_root, r_root, b_root)
                 )
                 opened[name] = _Bucket(ours, theirs, old, merged=dict(ours))
             return opened[name]
@@ -574,9 +561,8 @@ class Sync:
         for session_id, why in merged.left_out:
             where = f"{tracking}:{fanout(session_id)}/{session_id}.yaml"
             left_out.append(LeftOut(where, why))
-        writer = self.store.writer
         for data in merged.blobs.values():
-            writer.blob(data)
+            self.store.write_blob(data)
         for session_id, blob in merged.changes.items():
             name = f"{session_id}.yaml"
             bucket(fanout(session_id)).merged[name] = Entry(BLOB_MODE, name, blob)
@@ -584,15 +570,14 @@ class Sync:
         root = dict(l_root)
         for name, files in opened.items():
             if files.merged:  # a remote folder whose every record was left out adds none
-                root[name] = Entry(TREE_MODE, name, writer.tree(list(files.merged.values())))
+                root[name] = self.store.write_folder(name, files.merged.values())
             incoming += sum(files.local.get(n) != e for n, e in files.merged.items())
             outgoing += sum(files.remote.get(n) != e for n, e in files.merged.items())
         if FORMAT_FILE not in root:
-            root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, writer.blob(FORMAT_TEXT))
+            root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.store.write_blob(FORMAT_TEXT))
         if purge.folder is not None:
             root[FORGOTTEN_DIR] = purge.folder
-        tree = writer.tree(list(root.values()))
-        return _Union(tree, incoming, outgoing, merged.conflicts, left_out)
+        return _Union(list(root.values()), incoming, outgoing, merged.conflicts, left_out)
 
     def _vet_records(
         self, cat: ObjectReader, tracking: str, offered: list[tuple[str, str]]
@@ -655,14 +640,14 @@ class Sync:
         tip = new or local
         if forgotten is None or tip is None:
             return new
-        tree = self.store.tip(cat, tip)[1]
+        tree = self.store.root(cat, tip)[0]
         cleaned = notes_without(
             self.store, cat, tree, purge.noted_on | changed, forgotten.__contains__
         )
         if cleaned is None:
             return new
         message = "gitprov: forget the notes of forgotten sessions\n"
-        return self.store.writer.commit(cleaned, [tip], message)
+        return self.store.write_commit(cleaned, [tip], message)
 
     def _notes_union(
         self,
@@ -677,39 +662,34 @@ class Sync:
         remote changed."""
         local, remote = tips
         assert remote is not None
-        trees = (
-            self.store.tip(cat, candidates[0])[1] if candidates else None,
-            self.store.tip(cat, local)[1] if local else None,
-            self.store.tip(cat, remote)[1],
-        )
+        base = self.store.root(cat, candidates[0] if candidates else None)[1]
+        tree, ours = self.store.root(cat, local)
+        theirs = self.store.root(cat, remote)[1]
         left_out: list[LeftOut] = []
-        changes = self._note_changes(cat, tracking, trees, left_out)
+        changes = self._note_changes(cat, tracking, (base, ours, theirs), left_out)
         result.left_out += left_out
-        read_tree = functools.partial(self.store.tree, cat)
-        root = trees[1]
         if action == "merge" or left_out:  # a clean fast-forward needs no tree of ours
             for commit, blob in sorted(changes.items()):
-                root = notes.put(read_tree, self.store.writer, root, commit, blob)
-        tree = root if root is not None else self.store.writer.tree([])
+                tree = self.store.put_note(cat, tree, commit, blob)
         message = f"gitprov: merge notes from {self.remote.shown}\n"
-        return self._merged(tree, (local, remote), action, left_out, message), set(changes)
+        new = self._merged(tree or [], (local, remote), action, left_out, message)
+        return new, set(changes)
 
     def _note_changes(
         self,
         cat: ObjectReader,
         tracking: str,
-        trees: tuple[str | None, str | None, str | None],
+        roots: tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]],
         left_out: list[LeftOut],
     ) -> dict[str, str]:
         """What to set in the local notes tree (commit -> note blob) to merge in the
         remote's notes.
 
-        Both trees (``trees``: base, local, remote) may use any fanout, so notes are
+        The trees (``roots``: base, local, remote) may use any fanout, so notes are
         compared per group of root entries sharing their first two hex digits; equal groups
         are skipped unread. Of the remote's, only notes (within the size limit) are
         offered to the merge; the rest goes into ``left_out``.
         """
-        roots = [self.store.tree(cat, t) for t in trees]
         for name, entry in sorted(roots[2].items()):
             if not _HEX.fullmatch(name) and entry not in (roots[0].get(name), roots[1].get(name)):
                 left_out.append(LeftOut(f"{tracking}:{shown(name)}", _NOT_A_NOTE))
@@ -746,7 +726,7 @@ class Sync:
         )
         left_out += (LeftOut(f"{tracking} (note on {c})", why) for c, why in merged.left_out)
         for data in merged.blobs.values():
-            self.store.writer.blob(data)
+            self.store.write_blob(data)
         return merged.changes
 
     def _flatten(
@@ -755,14 +735,14 @@ class Sync:
         """Notes under ``entries`` (a fanout subtree of any depth): commit -> note blob.
         What is neither a note nor a fanout folder goes into ``strays`` (path -> entry)."""
         found: dict[str, str] = {}
-        width = self.store.writer.hash_len * 2
+        width = hashlib.new(self.git.object_format).digest_size * 2
         todo = [("", entry) for entry in entries]
         while todo:
             folder, entry = todo.pop()
             path = folder + entry.name
             name = path.replace("/", "")
             if entry.is_tree and BUCKET.fullmatch(entry.name) and len(name) < width:
-                todo += [(f"{path}/", e) for e in self.store.tree(cat, entry.sha).values()]
+                todo += [(f"{path}/", e) for e in self.store.folder(cat, entry).values()]
             elif entry.mode == BLOB_MODE and len(name) == width and _HEX.fullmatch(name):
                 found[name] = entry.sha
             elif strays is not None:
@@ -777,8 +757,7 @@ class Sync:
         if shallow != "true" or self.store.notes_ref is None:
             return [], 0
         with self.git.objects() as cat:
-            tree = self.store.tip(cat, self.store.notes_ref)[1]
-            entries = tuple(self.store.tree(cat, tree).values())
+            entries = tuple(self.store.root(cat, self.store.notes_ref)[1].values())
             commits = sorted(self._flatten(cat, entries))
         if not commits:
             return [], 0
