@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,8 @@ from gitprov.git import Git
 from gitprov.git.objects import PackedObjects
 from gitprov.store.records import RecordStore, fanout, tombstone_path
 
-from conftest import GIT_ENV, git, make_repo
+from conftest import GIT_ENV, cli, git, make_repo
 
-CLI = [sys.executable, "-c", "from gitprov.cli import main; main()"]
 FORGOTTEN = "2026-01-02T10.00.00.000Z"
 RECORD_MARKER = "FORGET-ME-RECORD-3b9e0c"
 SNAPSHOT_MARKER = "FORGET-ME-SNAPSHOT-7d1c44"
@@ -35,9 +33,7 @@ REASON = "leaked a deploy token"
 
 
 def gitprov(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "-C", str(repo), *args], capture_output=True, text=True, timeout=300
-    )
+    return cli("-C", str(repo), *args, process=args[0] == "run")
 
 
 def ok(repo: Path, *args: str) -> str:

@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,8 @@ from gitprov.record.limits import MAX_BLOB_BYTES, MAX_YAML_DEPTH
 from gitprov.store.notes import parse_line
 from gitprov.store.records import fanout, record_path
 
-from conftest import GIT_ENV, git, make_repo
+from conftest import GIT_ENV, cli, git, make_repo
 
-CLI = [sys.executable, "-c", "from gitprov.cli import main; main()"]
 RECORDS = "refs/provenance/sessions"
 NOTES = "refs/notes/provenance"
 TRACKING = "refs/provenance/remotes/origin/sessions"
@@ -35,13 +33,7 @@ OWN = ["own-1", "own-2"]
 
 
 def gitprov(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return cli("-C", str(repo), *args, process=args[0] == "run")
 
 
 def plumb(repo: Path, *args: str, data: bytes = b"") -> str:

@@ -23,12 +23,11 @@ from gitprov.cli import main
 from gitprov.cli.schema import schema_text
 from gitprov.signals import Stopped
 
-from conftest import git, make_repo
+from conftest import cli, git, make_repo
 from kedro_project import PAUSE_ENV, kedro_env, kedro_run, make_kedro_project
 
 SCHEMA = json.loads(schema_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-CLI = [sys.executable, "-c", "from gitprov.cli import main; main()"]
 
 
 def problems(record: Any) -> list[str]:
@@ -49,9 +48,7 @@ def all_valid(repo: Path) -> list[dict[str, Any]]:
 
 
 def gitprov_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "-C", str(repo), *args], capture_output=True, text=True, timeout=120
-    )
+    return cli("-C", str(repo), *args, process=args[0] == "run")
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:

@@ -15,9 +15,7 @@ from pathlib import Path
 import gitprov
 from gitprov import GitSessionStore
 
-from conftest import git
-
-GITPROV = [sys.executable, "-c", "from gitprov.cli import main; main()"]
+from conftest import cli, git
 
 #: Built, not written out, so that no scanner mistakes this file for a leak.
 GHP = "ghp_" + "Zq4r" * 9
@@ -47,13 +45,7 @@ SECRETS = {
 
 
 def gitprov_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GITPROV, "-C", str(repo), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli("-C", str(repo), *args, process=args[0] == "run")
 
 
 def every_object(repo: Path) -> bytes:

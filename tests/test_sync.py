@@ -20,13 +20,13 @@ from gitprov.store.records import record_path
 from gitprov.sync.lock import sync_lock
 from gitprov.sync.merge import conflict_id
 
-from conftest import git, make_repo
+from conftest import cli, git, make_repo
 
 CLI = [sys.executable, "-c", "from gitprov.cli import main; main()"]
 
 
 def gitprov(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+    return cli(*args)
 
 
 def save(repo: Path, session_id: str, **data: object) -> None:

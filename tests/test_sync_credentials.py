@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 from gitprov import GitSessionStore, SessionLog
 
-from conftest import git, make_repo
-
-GITPROV = [sys.executable, "-c", "from gitprov.cli import main; main()"]
+from conftest import cli, git, make_repo
 
 TOKENS = {
     "file": "FileTok-5e1a",
@@ -30,9 +27,7 @@ TOKENS = {
 
 
 def gitprov(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [*GITPROV, "-C", str(repo), *args], capture_output=True, text=True, timeout=120
-    )
+    proc = cli("-C", str(repo), *args)
     for what, token in TOKENS.items():
         assert token not in proc.stdout + proc.stderr, (what, proc)
     return proc
