@@ -11,19 +11,13 @@ import pytest
 
 from gitprov import SessionLog
 
-from conftest import git
+from conftest import cli, git
 
 GITPROV = [sys.executable, "-c", "from gitprov.cli import main; main()"]
 
 
 def gitprov_run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*GITPROV, "-C", str(repo), "run", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli("-C", str(repo), "run", *args, process=True)
 
 
 def last_run(repo: Path) -> dict[str, object]:
