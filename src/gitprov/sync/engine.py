@@ -691,7 +691,8 @@ class Sync:
         offered to the merge; the rest goes into ``left_out``.
         """
         for name, entry in sorted(roots[2].items()):
-            if not _HEX.fullmatch(name) and entry not in (roots[0].get(name), roots[1].get(name)):
+            changed = merge.three_way(roots[0].get(name), roots[1].get(name), entry) != "ours"
+            if changed and not _HEX.fullmatch(name):
                 left_out.append(LeftOut(f"{tracking}:{shown(name)}", _NOT_A_NOTE))
         groups = [_note_groups(root) for root in roots]
         base: dict[str, str] = {}
