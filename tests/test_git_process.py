@@ -3,6 +3,7 @@ located repository holds a runner."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from gitprov.errors import (
     GitCommandError,
     LostRaceError,
+    PathRefusedError,
     RefLockedError,
     StaleValueError,
     UnknownRevisionError,
@@ -96,6 +98,19 @@ def test_a_ref_that_names_nothing_is_an_unknown_revision_error(repo: Path) -> No
     with pytest.raises(GitCommandError) as info:  # another failure stays a plain one
         g.run("ls-tree", "--no-such-option", "HEAD")
     assert type(info.value) is GitCommandError
+
+
+@pytest.mark.parametrize("name", ["scratch", "we: ird", os.fsdecode(b"caf\xe9")])
+def test_a_path_update_index_refuses_is_named_as_handed_over(repo: Path, name: str) -> None:
+    git(repo, "init", "-q", name)  # a nested repository with no commit: no gitlink
+    g = Git.discover(repo)
+    with pytest.raises(PathRefusedError) as info:
+        g.run("update-index", "--add", "-z", "--stdin", input=os.fsencode(name) + b"\0")
+    assert info.value.path == name
+    assert info.value.reason == "is a directory - add files inside instead"
+    with pytest.raises(PathRefusedError) as other:  # whatever the reason
+        g.run("update-index", "-z", "--stdin", input=b"gone.txt\0")
+    assert other.value.path == "gone.txt" and "does not exist" in other.value.reason
 
 
 def test_allowed_exits_raise_nothing(repo: Path) -> None:

@@ -32,6 +32,16 @@ class UnknownRevisionError(GitCommandError):
     """A revision or ref that names nothing (git: "Not a valid object name")."""
 
 
+class PathRefusedError(GitCommandError):
+    """``update-index`` refused one path (a nested repository with no commit, say):
+    ``path`` names it as it was handed over, ``reason`` is git's word for why."""
+
+    def __init__(self, message: str, returncode: int, stderr: str, path: str, reason: str) -> None:
+        super().__init__(message, returncode, stderr)
+        self.path = path
+        self.reason = reason
+
+
 class LostRaceError(GitProvError):
     """Another writer moved (or was moving) a ref at the same moment: trying again, with
     fresh reads, may well succeed (:func:`gitprov.git.retry.retrying`)."""

@@ -21,6 +21,7 @@ from gitprov.errors import (
     GitCommandError,
     GitNotFoundError,
     NotAGitRepositoryError,
+    PathRefusedError,
     RefLockedError,
     StaleValueError,
     UnknownRevisionError,
@@ -80,10 +81,13 @@ _LOST_SWAP = re.compile(
     r"|reference is missing|unable to resolve reference)"
 )
 
+#: ``update-index`` giving up on one path; the line before says why (``error: <path>: ...``).
+_REFUSED_PATH = re.compile(r"^fatal: Unable to process path (.+)$", re.M)
 
-def map_error(args: Sequence[str], returncode: int, stderr: str, where: Path) -> Exception:
+
+def map_error(args: Sequence[str], returncode: int, stderr: bytes, where: Path) -> Exception:
     """Turn a failed git call into the most specific error we know, with a fix."""
-    text = stderr.strip()
+    text = stderr.decode(errors="replace").strip()
     if "detected dubious ownership" in text:
         # git names the repository's top folder, which is what safe.directory must list
         named = re.search(r"dubious ownership in repository at '(.+?)'", text)
@@ -108,6 +112,12 @@ def map_error(args: Sequence[str], returncode: int, stderr: str, where: Path) ->
         return StaleValueError(message, returncode, text)
     if "Not a valid object name" in text:
         return UnknownRevisionError(message, returncode, text)
+    # paths as they were handed over (``os.fsdecode``), whatever their bytes
+    raw = stderr.decode("utf-8", "surrogateescape")
+    path = _REFUSED_PATH.search(raw)
+    why = path and re.search(f"^error: {re.escape(path.group(1))}: (.+)$", raw, re.M)
+    if path and why:
+        return PathRefusedError(message, returncode, text, path.group(1), why.group(1))
     return GitCommandError(message, returncode, text)
 
 
@@ -178,8 +188,7 @@ class Runner:
         out, err = started.proc.communicate(input)
         result = Result(started.proc.returncode, out, err)
         if result.returncode not in ok:
-            text = err.decode(errors="replace")
-            raise map_error(started.args, result.returncode, text, self.root)
+            raise map_error(started.args, result.returncode, err, self.root)
         return result
 
     def run(

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitprov.errors import PathRefusedError
 from gitprov.git import Git
 from gitprov.git.objects import ObjectWriter
-from gitprov.git.process import map_error, zsplit
+from gitprov.git.process import zsplit
 from gitprov.state.screen import DEFAULT_RULES, Candidate, Rules, Skip, screen
 
 
@@ -98,17 +99,6 @@ def _untracked(git: Git) -> list[str]:
     return [os.fsdecode(p) for p in zsplit(listed.stdout)]
 
 
-def _refused(stderr: bytes, paths: list[str]) -> tuple[str, str] | None:
-    """The path ``update-index`` refused and why (``error: <path>: <why>``), if it names
-    one of ``paths``."""
-    for line in stderr.decode("utf-8", "surrogateescape").splitlines():
-        if line.startswith("error: "):
-            for path in paths:
-                if line.startswith(f"error: {path}: "):
-                    return path, line[len(f"error: {path}: ") :]
-    return None
-
-
 _KEPT = {True: "HEAD's version", False: "no version of it (HEAD has none)"}
 
 
@@ -174,15 +164,15 @@ def take_snapshot(
         while True:
             stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
             args = ("update-index", "--add", "--remove", "--replace", "-z", "--stdin")
-            result = git.run(*args, input=stdin, env=env, ok=(0, 128))
-            refused = _refused(result.stderr, paths) if result.returncode else None
-            if refused is None:
-                if result.returncode:  # a failure that names no path
-                    raise map_error(args, result.returncode, result.stderr.decode(), git.root)
+            try:
+                git.run(*args, input=stdin, env=env)
+            except PathRefusedError as exc:  # e.g. a nested repository with no commit yet
+                if exc.path not in paths:
+                    raise
+                skipped.append(Skip(exc.path, False, f"git cannot add it: {exc.reason}"))
+                paths.remove(exc.path)
+            else:
                 break
-            path, reason = refused  # e.g. a nested repository with no commit yet
-            skipped.append(Skip(path, False, f"git cannot add it: {reason}"))
-            paths.remove(path)
         if left_tracked:
             left_tracked = _keep_head(git, env, section["commit"], left_tracked)
         tree = git.run("write-tree", env=env).text.strip()
