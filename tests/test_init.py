@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -334,3 +335,34 @@ def test_the_pre_commit_framework_hook_pushes_the_records(clone: Path, tmp_path:
     assert git(remote, "for-each-ref", "refs/provenance", "refs/notes") == ""
     git(clone, "push", "-q", "origin", "main")
     assert SessionLog(remote, notes_ref=None).ids() == ["framework-1"]
+
+
+def test_a_hook_whose_python_is_gone_never_blocks_and_the_legacy_hook_still_decides(
+    clone: Path, tmp_path: Path
+) -> None:
+    hooks = clone / ".git" / "hooks"
+    (hooks / "pre-push").write_text("#!/bin/sh\nexit 0\n")
+    assert gitprov("-C", str(clone), "init", "--hooks").returncode == 0
+    hook = hooks / "pre-push"
+    hook.write_text(hook.read_text().replace(sys.executable, str(tmp_path / "gone")))
+    bare_path = tmp_path / "bin"  # git, but no python3 at all
+    bare_path.mkdir()
+    real_git = shutil.which("git")
+    assert real_git is not None
+    (bare_path / "git").symlink_to(real_git)
+
+    def run_hook() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(hook), "origin", "url"],
+            cwd=clone,
+            input="",
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PATH": str(bare_path)},
+        )
+
+    ran = run_hook()
+    assert ran.returncode == 0 and "no Python with gitprov found" in ran.stderr
+    (hooks / "pre-push.legacy").write_text("#!/bin/sh\nexit 3\n")
+    (hooks / "pre-push.legacy").chmod(0o755)
+    assert run_hook().returncode == 3

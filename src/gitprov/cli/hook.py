@@ -61,7 +61,7 @@ def pre_push(target: Target, installed_as: str | None, remote: str | None, url: 
         pushed = git.run("push", "--no-verify", "--quiet", remote, *refs, ok=range(256))
         failure = pushed.returncode != 0
         output = (pushed.stdout + pushed.stderr).decode(errors="replace")
-    except GitProvError as exc:
+    except (GitProvError, OSError) as exc:  # said, and the push goes on
         failure, output = True, str(exc)
     if failure:
         click.echo(
