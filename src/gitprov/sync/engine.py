@@ -19,11 +19,10 @@ with the reason, and never enters a local ref's tree, so it is never pushed on; 
 fast-forward that would bring it in becomes a commit of the clean tree instead.
 
 Forgotten sessions (:mod:`gitprov.store.forget`) are the one exception to "nothing lost":
-tombstones are unioned like records, a remote's new tombstones first rewrite the local
-history without those records, and a remote whose history still holds what this clone
-forgot is rewritten the same way, merged, and pushed with ``--force-with-lease`` on the
-value fetched: the one forced push gitprov makes. Tracking refs are forced mirrors, so a
-rewritten remote is simply taken as it is.
+before the records merge, the tombstones of each side purge the other side's history
+(:mod:`gitprov.sync.purge`), and a remote rewritten so is pushed with
+``--force-with-lease`` on the value fetched: the one forced push gitprov makes. Tracking
+refs are forced mirrors, so a rewritten remote is simply taken as it is.
 """
 
 from __future__ import annotations
@@ -40,20 +39,20 @@ from gitprov.git.objects import BLOB_MODE, Entry
 from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import Backoff, retry, retrying
 from gitprov.record.document import load
-from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_ref
-from gitprov.store.forget import Rewrite, Tombstones, notes_without, with_tombstones
+from gitprov.store.forget import notes_without
 from gitprov.store.records import FORGOTTEN_DIR, FORMAT_FILE, FORMAT_TEXT, RecordStore, fanout
 from gitprov.sync import merge, transport
 from gitprov.sync.lock import LOCK_TIMEOUT, sync_lock
+from gitprov.sync.purge import Purge, apply_tombstones
 from gitprov.sync.remote import Remote
 from gitprov.sync.transport import Moved
 from gitprov.sync.untrusted import (
     BUCKET,
     LeftOut,
     bucket_problem,
-    folder_problem,
     object_problem,
+    object_sizes,
     root_problem,
     shown,
 )
@@ -68,9 +67,8 @@ _NOT_A_NOTE = "neither a note nor a fanout folder of notes"
 
 @dataclass
 class MergeResult:
-    """What a merge did: ``action`` is ``none``, ``fast-forward`` or ``merge`` (records)."""
+    """What one merge of the remote-tracking refs into the local refs did."""
 
-    action: merge.Action = "none"
     incoming: int = 0  # records new or changed here
     outgoing: int = 0  # records the remote lacks (or has older)
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (id, remote copy's id)
@@ -117,22 +115,6 @@ class _Records:
     def get(self, session_id: str) -> str | None:
         entry = self._files(fanout(session_id)).get(f"{session_id}.yaml")
         return None if entry is None else entry.sha
-
-
-@dataclass
-class _Purge:
-    """What the tombstones of both sides make of a records merge: the tips to merge (either
-    rewritten without forgotten records), the merged ``forgotten/`` folder, and the commits
-    whose notes may hold a forgotten session's line."""
-
-    local: str | None
-    remote: str | None
-    folder: Entry | None = None
-    noted_on: set[str] = field(default_factory=set)
-    left_out: list[LeftOut] = field(default_factory=list)  # of the remote's tombstones
-
-    def forgotten(self, store: RecordStore, cat: ObjectReader) -> Tombstones | None:
-        return None if self.folder is None else Tombstones(store, cat, self.folder)
 
 
 @dataclass(frozen=True)
@@ -232,7 +214,12 @@ class Sync:
                 for ref, tracking in pairs
             ]
             bases = self._merge_bases(tips)
-            purge = self._purge(cat, pairs[0][1], tips[0], bases[0], result, held)
+            purge = apply_tombstones(self.store, cat, pairs[0][1], tips[0], bases[0], held)
+            result.left_out += purge.left_out
+            result.forgotten, result.purged = purge.forgotten, purge.purged
+            fetched = tips[0][1]
+            if fetched is not None and purge.remote != fetched:  # pushed with a lease on it
+                self._leases[self.store.ref] = fetched
             if (purge.local, purge.remote) != tips[0]:
                 bases[0] = self._merge_bases([(purge.local, purge.remote)])[0]
             for (ref, tracking), tip, candidates in zip(pairs, tips, bases, strict=True):
@@ -251,148 +238,6 @@ class Sync:
             if updates:
                 self.store.move(updates, f"gitprov: merge provenance from {self.remote.shown}")
         return result
-
-    # -- forgetting ----------------------------------------------------------------------
-
-    def _purge(
-        self,
-        cat: ObjectReader,
-        tracking: str,
-        tips: tuple[str | None, str | None],
-        candidates: list[str],
-        result: MergeResult,
-        held: ExitStack,
-    ) -> _Purge:
-        """Apply the tombstones of each side to the other side's records history.
-
-        A remote whose tip this clone already has brings nothing, and the local history
-        holds no record that a local tombstone names, so only a remote with new commits is
-        looked at. The remote's tombstones that this clone lacks rewrite the local history
-        (all of it). Then the commits of the remote that the (now clean) local history
-        does not reach are rewritten without the records of: the ids whose tombstones the
-        remote lacks; the ids of its new tombstones (a remote may hold one but not the
-        rewrite, a plain commit adding it); and forgotten ids its tip still holds (saved
-        back by a clone that knows no tombstones). Then the push goes with a lease, and
-        cleans the remote too. A clone with no records of its own takes the remote's
-        history as it is, but for the last kind.
-        """
-        local, remote = tips
-        l_root, r_root = (self.store.root(cat, t)[1] for t in tips)
-        ours, theirs = l_root.get(FORGOTTEN_DIR), r_root.get(FORGOTTEN_DIR)
-        purge = _Purge(local, remote, ours)
-        if remote is None or remote in (local, *candidates) or ours is theirs is None:
-            return purge
-        offered, there = self._tombstone_changes(cat, tracking, ours, theirs, purge.left_out)
-        result.left_out += purge.left_out
-        mine = Tombstones(self.store, cat, ours)
-        here = sorted(i for i in offered if i not in mine)
-        stale = self._stale(cat, l_root, r_root, lambda i: i in mine or i in offered)
-        new = sorted({*there, *stale, *(here if local is not None else ())})
-        purge.folder = with_tombstones(self.store, cat, ours, offered) if offered else ours
-        if not here and not new:
-            return purge
-        held.enter_context(self.store.write_lock())  # a save now would only be merged again
-        if here and local is not None:
-            purge.local, result.forgotten = self._rewrite(cat, here, local, None, purge, held)
-        if new:
-            known = ["--not", purge.local] if purge.local else []
-            within = set(self.git.run("rev-list", remote, *known).text.split())
-            purge.remote, found = self._rewrite(cat, new, remote, within, purge, held)
-            if purge.remote != remote:
-                self._leases[self.store.ref] = remote
-                result.purged = found
-        return purge
-
-    def _stale(
-        self,
-        cat: ObjectReader,
-        l_root: dict[str, Entry],
-        r_root: dict[str, Entry],
-        forgotten: Callable[[str], bool],
-    ) -> list[str]:
-        """The forgotten ids whose records the remote's tree holds, in the folders that
-        differ from this clone's (the only ones a record can have come back in)."""
-        found: list[str] = []
-        for name, entry in r_root.items():
-            if BUCKET.fullmatch(name) and entry.is_tree and l_root.get(name) != entry:
-                ids = (file.removesuffix(".yaml") for file in self.store.folder(cat, entry))
-                found += (i for i in ids if forgotten(i))
-        return found
-
-    def _rewrite(
-        self,
-        cat: ObjectReader,
-        ids: list[str],
-        tip: str,
-        within: set[str] | None,
-        purge: _Purge,
-        held: ExitStack,
-    ) -> tuple[str, list[str]]:
-        """``tip`` rewritten without the records of ``ids`` (its objects in one pack, kept
-        until the refs moved), and the ids whose records it held; where their note lines
-        may be goes into ``purge``."""
-        rewrite = Rewrite(self.store, ids)
-        with self.store.batch() as batch:
-            held.callback(batch.release)
-            new = rewrite.run(tip, within)
-        purge.noted_on |= rewrite.noted_on(cat)
-        return new, sorted(set(rewrite.records.values()))
-
-    def _tombstone_changes(
-        self,
-        cat: ObjectReader,
-        tracking: str,
-        ours: Entry | None,
-        theirs: Entry | None,
-        left_out: list[LeftOut],
-    ) -> tuple[dict[str, Entry], list[str]]:
-        """The remote's tombstones that differ from this clone's, as far as they are what
-        gitprov writes (id -> entry; the rest into ``left_out``), and the ids of this
-        clone's tombstones that the remote lacks. Only folders that differ are opened."""
-        where = f"{tracking}:{FORGOTTEN_DIR}"
-        mine = self.store.folder(cat, ours)
-        if theirs is not None and (problem := root_problem(theirs)) is not None:
-            left_out.append(LeftOut(where, problem))
-            theirs = None
-        other = self.store.folder(cat, theirs)
-        offered: list[tuple[str, Entry]] = []
-        there: list[str] = []
-        for name in sorted(mine.keys() | other.keys()):
-            if mine.get(name) == other.get(name):
-                continue
-            if name in other and (problem := folder_problem(other[name])) is not None:
-                left_out.append(LeftOut(f"{where}/{shown(name)}", problem))
-                other.pop(name)
-            ours_files, theirs_files = (
-                self.store.folder(cat, mine.get(name)),
-                self.store.folder(cat, other.get(name)),
-            )
-            there += (n.removesuffix(".yaml") for n in ours_files if n not in theirs_files)
-            for file, entry in theirs_files.items():
-                if ours_files.get(file) == entry:
-                    continue
-                problem = bucket_problem(name, entry)
-                if problem is not None:
-                    left_out.append(LeftOut(f"{where}/{shown(f'{name}/{file}')}", problem))
-                else:
-                    offered.append((name, entry))
-        sizes = self._object_sizes(sorted({entry.sha for _, entry in offered}))
-        valid: dict[str, Entry] = {}
-        for name, entry in offered:
-            session_id, path = entry.name.removesuffix(".yaml"), f"{where}/{name}/{entry.name}"
-            kind, size = sizes.get(entry.sha, ("", None))
-            problem = object_problem(kind, size, MAX_TOMBSTONE_BYTES)
-            if problem is None:
-                obj = cat.read(entry.sha)
-                try:
-                    Tombstone.load(obj.data if obj else b"", session_id, path)
-                except CorruptRecordError as exc:
-                    problem = str(exc)
-            if problem is not None:
-                left_out.append(LeftOut(path, problem))
-            else:
-                valid[session_id] = entry
-        return valid, sorted(there)
 
     # -- the commits to merge ------------------------------------------------------------
 
@@ -462,12 +307,11 @@ class Sync:
         tips: tuple[str | None, str | None],
         action: merge.Action,
         result: MergeResult,
-        purge: _Purge,
+        purge: Purge,
     ) -> str | None:
         """The records ref's new value (``None``: unchanged); counts go into ``result``
         (``base``: the root of the merge base)."""
         local, remote = tips
-        result.action = action
         if remote is None or local == remote:
             if remote is None and local is not None:  # all of ours are new to the remote
                 result.outgoing = self._count(cat, self.store.root(cat, local)[1])
@@ -496,7 +340,7 @@ class Sync:
         cat: ObjectReader,
         tracking: str,
         roots: tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]],
-        purge: _Purge,
+        purge: Purge,
     ) -> _Union:
         """Three-way union of the records roots (base, local, remote) by
         :func:`merge.merge_records`, over the folders whose ids differ on the two sides.
@@ -547,7 +391,7 @@ class Sync:
         base_side = _Records(lambda name: bucket(name).base)
         offered = merge.offered(base_side, ours_side, theirs)
         refused, contents = self._vet_records(cat, tracking, [(i, theirs[i]) for i in offered])
-        forgotten = purge.forgotten(self.store, cat)
+        forgotten = purge.tombstones(self.store, cat)
         merged = merge.merge_records(
             base_side,
             ours_side,
@@ -585,7 +429,7 @@ class Sync:
         """Of the remote's records ``offered`` (id, blob): why each one that is not a file
         within the size limit that :func:`load` reads is refused, and the bytes of the
         others."""
-        sizes = self._object_sizes(sorted({blob for _, blob in offered}))
+        sizes = object_sizes(self.git, sorted({blob for _, blob in offered}))
         refused: dict[str, str] = {}
         contents: dict[str, bytes] = {}
         for session_id, blob in offered:
@@ -604,19 +448,6 @@ class Sync:
                 refused[session_id] = problem
         return refused, contents
 
-    def _object_sizes(self, shas: list[str]) -> dict[str, tuple[str, int]]:
-        """(type, size) of each of ``shas`` present, read without reading the objects (one
-        ``cat-file --batch-check``): a record is measured before it is read."""
-        if not shas:
-            return {}
-        listing = self.git.run("cat-file", "--batch-check", input="\n".join(shas).encode() + b"\n")
-        found = {}
-        for line in listing.text.splitlines():
-            parts = line.split()  # "<sha> <type> <size>", or "<sha> missing"
-            if len(parts) == 3 and parts[2].isdigit():
-                found[parts[0]] = (parts[1], int(parts[2]))
-        return found
-
     # -- notes ---------------------------------------------------------------------------
 
     def _merge_notes(
@@ -627,7 +458,7 @@ class Sync:
         tips: tuple[str | None, str | None],
         action: merge.Action,
         result: MergeResult,
-        purge: _Purge,
+        purge: Purge,
     ) -> str | None:
         """The notes ref's new value (``None``: unchanged), without the lines of forgotten
         sessions on the notes it changed or where ``purge`` says they may be."""
@@ -636,7 +467,7 @@ class Sync:
         changed: set[str] = set()
         if action != "none" and remote is not None:
             new, changed = self._notes_union(cat, tracking, candidates, tips, action, result)
-        forgotten = purge.forgotten(self.store, cat)
+        forgotten = purge.tombstones(self.store, cat)
         tip = new or local
         if forgotten is None or tip is None:
             return new
@@ -709,7 +540,7 @@ class Sync:
                 if strays[0].get(path) != entry:
                     left_out.append(LeftOut(f"{tracking}:{shown(path)}", _NOT_A_NOTE))
         offered = merge.offered(base, ours, theirs)
-        sizes = self._object_sizes(sorted({theirs[commit] for commit in offered}))
+        sizes = object_sizes(self.git, sorted({theirs[commit] for commit in offered}))
         refused: dict[str, str] = {}
         contents: dict[str, bytes] = {}
         for commit in offered:

@@ -102,6 +102,20 @@ def object_problem(kind: str, size: int | None, limit: int = MAX_BLOB_BYTES) -> 
     return None
 
 
+def object_sizes(git: Git, shas: list[str]) -> dict[str, tuple[str, int]]:
+    """(type, size) of each of ``shas`` present, read without reading the objects (one
+    ``cat-file --batch-check``): what a remote offers is measured before it is read."""
+    if not shas:
+        return {}
+    listing = git.run("cat-file", "--batch-check", input="\n".join(shas).encode() + b"\n")
+    found = {}
+    for line in listing.text.splitlines():
+        parts = line.split()  # "<sha> <type> <size>", or "<sha> missing"
+        if len(parts) == 3 and parts[2].isdigit():
+            found[parts[0]] = (parts[1], int(parts[2]))
+    return found
+
+
 class Listing(NamedTuple):
     """What a records tree holds: session ids with a record, ids with a tombstone (both
     ascending), and everything else."""
