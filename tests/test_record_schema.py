@@ -267,6 +267,11 @@ BREAKAGES = {
     "a bad session id": _set("session_id", "../x"),
     "success with an error": _set("run.error", {"type": "E", "message": "m"}),
     "no policy": _set("git.policy", _DELETE),
+    # the run: every entry point writes
+    "no run.error": _set("run.error", _DELETE),
+    "a run still under way": _set("run.finished_at", None),
+    "success stopped by a signal": _set("run.signal", "SIGTERM"),
+    "neither a command nor a pipeline": _set("run.argv", _DELETE),
 }
 
 
