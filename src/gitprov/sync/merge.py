@@ -127,8 +127,7 @@ def merge_records(
             if held in (None, kept):
                 break
         if held != kept:  # else this very copy is here already
-            result.changes[copy] = kept
-            result.blobs[kept] = data
+            result.made(copy, data, blob_id)
             result.conflicts.append((session_id, copy))
     return result
 
