@@ -82,6 +82,8 @@ def by_kedro(repo: Path, status: str) -> dict[str, Any]:
     elif status == "failed":
         hooks.on_node_error(error=ValueError("boom"), node=copy.nodes[0], run_id="r")
         hooks.on_pipeline_error(error=ValueError("boom"), run_params=run_params)
+    else:  # what Kedro's session keeps of the KeyboardInterrupt leaving it
+        store["exception"] = {"type": "KeyboardInterrupt", "value": "", "traceback": ["..."]}
     store.save()
     return SessionLog(repo).get("r")
 
@@ -106,10 +108,10 @@ def test_every_entry_point_writes_the_same_common_keys(repo: Path, entry: str, s
     assert run["duration_s"] >= 0
     if status == "success":
         assert run["error"] is None
-    elif run["error"] is not None:  # a command's exit_code says why; Kedro sees Ctrl-C itself
+    elif run["error"] is not None:
         assert set(run["error"]) - {"traceback"} == {"type", "message"}
-    silent = {("gitprov run", "failed"), ("kedro", "interrupted")}
-    assert (run["error"] is None) == (status == "success" or (entry, status) in silent)
+    silent = ("gitprov run", "failed")  # the exit code says why
+    assert (run["error"] is None) == (status == "success" or (entry, status) == silent)
     what_ran = {"argv", "cwd"} if entry != "kedro" else {"pipeline_names", "tags", "runner"}
     assert what_ran <= set(run)
 
@@ -176,6 +178,14 @@ def test_close_ends_a_run_still_under_way_at_the_save() -> None:
     assert close(ended, "2026-11-24T10:31:02.117Z") is ended
     for other in ("not a run", {"status": "success"}, {**run, "started_at": "yesterday"}):
         assert close(other, "2026-11-24T10:31:02.117Z") is other
+    # why it ended: the exception Kedro recorded, unless the run knew already
+    kedros = {"type": "KeyboardInterrupt", "value": "", "traceback": []}
+    assert close(run, "2026-11-24T10:31:02.117Z", kedros)["error"] == {
+        "type": "KeyboardInterrupt",
+        "message": "",
+    }
+    known = {**run, "error": {"type": "E", "message": "a node's"}}
+    assert close(known, "2026-11-24T10:31:02.117Z", kedros)["error"] == known["error"]
 
 
 @pytest.mark.parametrize(

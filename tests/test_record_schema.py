@@ -109,6 +109,7 @@ def test_kedro_runs_validate(tmp_path: Path) -> None:
     # Ctrl-C skips Kedro's end hooks: the run ended when Kedro saved the store
     assert runs[4]["started_at"] <= runs[4]["finished_at"] <= records[4]["provenance"]["saved_at"]
     assert runs[4]["finished_at"] == records[4]["provenance"]["saved_at"]
+    assert runs[4]["error"] == {"type": "KeyboardInterrupt", "message": ""}  # Kedro's exception
     git_sections = [r["git"] for r in records]
     assert git_sections[0]["describe"].startswith("v0.1-")
     assert {"renamed", "modified", "untracked"} <= {c["status"] for c in git_sections[1]["changes"]}

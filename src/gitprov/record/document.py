@@ -112,7 +112,7 @@ def build(
     plain = to_plain({k: v for k, v in data.items() if k not in ("git", "provenance")})
     body: dict[str, Any] = redact(plain, secret_keys)
     if "run" in body:
-        body["run"] = run.close(body["run"], saved_at)
+        body["run"] = run.close(body["run"], saved_at, body.get("exception"))
     body["session_id"] = session_id
     body["git"] = to_plain(git)
     provenance: Provenance = {

@@ -176,7 +176,7 @@ class _RunSection(TypedDict):
     started_at: str
     finished_at: str | None  # None only while a Kedro run is under way
     duration_s: float | None
-    error: RunError | None  # None on a success, or when no exception said why
+    error: RunError | None  # None on a success, or for a command that exited non-zero
 
 
 class RunSection(_RunSection, total=False):

@@ -6,7 +6,7 @@ Every ``run:`` has the same common keys, in the same order, whatever wrote it:
 the user's own keys, ``started_at``, ``finished_at``, ``duration_s``, how it ended
 (``exit_code``, or ``nodes`` and ``failed_node``), ``signal`` when a signal stopped it,
 ``error`` (``None`` on a success, or when no exception said why: a command's ``exit_code``
-does, and Kedro keeps a Ctrl-C in its own ``exception``) and, for Kedro, ``datasets_saved``.
+does) and, for Kedro, ``datasets_saved``.
 """
 
 from __future__ import annotations
@@ -147,11 +147,12 @@ def finish(
     in_place.update(ended)
 
 
-def close(run: Any, saved_at: str) -> Any:
+def close(run: Any, saved_at: str, exception: Any = None) -> Any:
     """``run`` ended at ``saved_at`` if it was still under way when saved.
 
     A Kedro run stopped by Ctrl-C skips both of Kedro's end hooks, and Kedro saves the store
-    on its way out: the run ended at that save. Anything else is returned as it is.
+    on its way out: the run ended at that save, and the exception Kedro put in the record
+    (its ``exception``: type, value, traceback) is why. Anything else is returned as it is.
     """
     if not isinstance(run, dict) or "finished_at" not in run or run["finished_at"] is not None:
         return run
@@ -160,4 +161,7 @@ def close(run: Any, saved_at: str) -> Any:
         duration = (dt.datetime.strptime(saved_at, TIMESTAMP) - start).total_seconds()
     except ValueError:
         return run
-    return {**run, "finished_at": saved_at, "duration_s": round(max(duration, 0.0), 3)}
+    closed = {**run, "finished_at": saved_at, "duration_s": round(max(duration, 0.0), 3)}
+    if closed.get("error") is None and isinstance(exception, dict) and exception.get("type"):
+        closed["error"] = {"type": str(exception["type"]), "message": str(exception.get("value"))}
+    return closed
