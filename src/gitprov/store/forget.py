@@ -13,7 +13,7 @@ A tombstone (:mod:`gitprov.record.tombstone`) is committed on top, the sessions'
 notes index (a commit on its tip: note lines hold no content, so the notes history stays),
 and both refs move in one compare-and-swap. Nothing else is touched: not the user's refs or
 reflogs, and not the old objects, which ``git gc`` prunes once nothing (reflogs included)
-reaches them. :mod:`gitprov.sync.engine` rewrites with the tombstones a remote brings, and rewrites
+reaches them. :mod:`gitprov.sync.purge` rewrites with the tombstones a remote brings, and rewrites
 the remote's history when it still holds what this clone forgot (then pushes with a lease).
 """
 
