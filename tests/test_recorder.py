@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import sys
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -79,6 +80,30 @@ def test_dirty_run_gets_a_snapshot(repo: Path) -> None:
     assert section["dirty"] is True
     assert git(repo, "show", f"{section['snapshot']}:src/app.py") == "print(2)\n"
     assert git(repo, "show", f"{section['snapshot']}:new.py") == "new\n"
+
+
+def test_a_racily_clean_change_is_in_the_snapshot(tmp_path: Path) -> None:
+    """A same-size edit in the second the index was written looks clean by its stat data
+    (git compares whole seconds), so git reads such a "racy" file again; the snapshot's
+    scratch copy of the index must keep it racy, not date it now and miss the edit."""
+    repo = tmp_path / "racy"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "core.trustctime", "false")  # ctime cannot be set back
+    app = repo / "app.py"
+    then = (time.time_ns() // 10**9 - 10) * 10**9  # a whole second, well past
+    app.write_text("print(1)\n")
+    os.utime(app, ns=(then, then))
+    git(repo, "add", "app.py")
+    git(repo, "commit", "-qm", "initial")
+    app.write_text("print(2)\n")  # same size, same second
+    os.utime(app, ns=(then, then + 1))
+    os.utime(repo / ".git" / "index", ns=(then, then + 2))  # index written that second too
+    with gitprov.record(repo, session_id="racy"):
+        pass
+    section = SessionLog(repo).get("racy")["git"]
+    assert section["dirty"] is True
+    assert git(repo, "show", f"{section['snapshot']}:app.py") == "print(2)\n"
 
 
 def test_keyboard_interrupt_is_recorded_as_interrupted_and_reraised(repo: Path) -> None:

@@ -83,7 +83,7 @@ def scratch_index(git: Git, seed: bool) -> Iterator[dict[str, str]]:
     try:
         user_index = git.git_dir / "index"
         if seed and user_index.exists():
-            shutil.copyfile(user_index, name)
+            shutil.copy2(user_index, name)  # its mtime too: an entry racily clean stays racy
         else:
             os.unlink(name)  # git creates a missing index; an empty file would be corrupt
         yield {"GIT_INDEX_FILE": name}
