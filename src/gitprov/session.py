@@ -21,6 +21,7 @@ from gitprov.errors import GitProvError, SessionNotFoundError
 from gitprov.git import Git
 from gitprov.git.reffiles import has_refs_under
 from gitprov.git.writing import WriteRules
+from gitprov.record.digests import record_digests
 from gitprov.record.document import build, dump, load, run_status, validate_session_id
 from gitprov.record.model import Record, Unbuilt, now_utc
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_prefix
@@ -181,7 +182,13 @@ class Session:
                 pin = git["snapshot"] or git["commit"]  # keeps the code that ran reachable
                 pins = [pin] if pin else []
                 payload = dump(record)
-                pending.save(payload, note=note, pins=pins, replace=replace)
+                pending.save(
+                    payload,
+                    note=note,
+                    pins=pins,
+                    replace=replace,
+                    digests=record_digests(record),
+                )
                 writer.settle()
         except Exception as exc:
             return self._keep(data, record, payload, note, pins, replace, exc)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitprov.errors import (
     AmbiguousSessionIdError,
@@ -39,6 +39,9 @@ from gitprov.store import notes
 from gitprov.store.forget import Forgotten, forget
 from gitprov.store.records import RecordStore, Stored
 from gitprov.sync.untrusted import LeftOut, list_records
+
+if TYPE_CHECKING:
+    from gitprov.audit.which import Match
 
 logger = logging.getLogger(__name__)
 
@@ -259,12 +262,8 @@ class SessionLog:
         """``session_id``'s record in the first of ``refs`` (local first) that holds one
         that parses. A local record that does not raises; a fetched copy that does not
         goes into ``unreadable`` and the next copy is tried."""
-        return self._first(
-            refs,
-            unreadable,
-            lambda ref: self._store.record_in(cat, ref, session_id),
-            lambda stored: load(stored.data, session_id, stored.where),
-        )
+        found = self._located(cat, refs, session_id, unreadable)
+        return None if found is None else found[1]
 
     def _first(
         self,
@@ -320,6 +319,53 @@ class SessionLog:
                     entries.setdefault(entry["session_id"], {**entry, "commit": commit.sha})
             forgotten = {i for i in entries if self._tombstone(cat, records_refs, i)}
         return [entries[i] for i in sorted(entries) if i not in forgotten]
+
+    def which(self, path_or_digest: str | os.PathLike[str]) -> list[Match]:
+        """The recorded runs that wrote (``role`` ``output``) or read (``input``) exactly
+        these bytes: a file or folder (digested as records digest them), or its digest
+        ``sha256:<hex>``; newest first. ``OSError`` when the path is neither.
+
+        The digest index of the local records ref and of every fetched copy is read for
+        that one digest (:mod:`gitprov.audit.which`): its cost does not grow with the
+        number of records. Forgotten sessions, and sessions whose record does not list the
+        digest (a stale or a hostile entry), are left out; a record is read as
+        :meth:`get` reads it (the local one first)."""
+        from gitprov.audit import which
+
+        digest = which.as_digest(path_or_digest, self.git)
+        found: list[Match] = []
+        skipped: list[LeftOut] = []
+        with self.git.local_objects() as cat:
+            refs = self._records_refs()
+            ids: dict[str, None] = {}
+            for ref in refs:
+                try:
+                    ids.update(dict.fromkeys(which.indexed(self._store, cat, ref, digest, skipped)))
+                except GitProvError as exc:  # a fetched copy that cannot be read
+                    if ref == self.ref:
+                        raise
+                    skipped.append(LeftOut(ref, str(exc)))
+            for session_id in ids:
+                if self._tombstone(cat, refs, session_id) is not None:
+                    continue
+                read = self._located(cat, refs, session_id, skipped)
+                if read is not None:
+                    found += which.matches(session_id, read[1], digest, read[0])
+        self._skip(skipped)
+        return which.newest_first(found)
+
+    def _located(
+        self, cat: ObjectReader, refs: list[str], session_id: str, unreadable: list[LeftOut]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """(the ref it was read from, the record) of ``session_id``, from the first of
+        ``refs`` that holds one that parses (:meth:`_first`)."""
+
+        def parse(stored: Stored) -> tuple[str, dict[str, Any]]:
+            return stored.where.partition(":")[0], load(stored.data, session_id, stored.where)
+
+        return self._first(
+            refs, unreadable, lambda ref: self._store.record_in(cat, ref, session_id), parse
+        )
 
     def _note(self, cat: ObjectReader, source: str, commit: str) -> list[dict[str, Any]]:
         """The entries of ``commit``'s note in the notes ref ``source``; a fetched one's

@@ -17,6 +17,7 @@ from gitprov.cli import (  # noqa: F401  (registers the commands)
     show,
     sync,
     verify,
+    which,
 )
 from gitprov.cli.main import main
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gitprov.cli.main import Target, emit, main
+from gitprov.cli.main import Target, emit, main, table
 from gitprov.errors import CorruptRecordError
 from gitprov.record.document import run_status
 from gitprov.store import spool
@@ -29,11 +29,7 @@ def _row(record: dict[str, Any]) -> list[str]:
 def _table(records: list[dict[str, Any]]) -> str:
     rows = [["SESSION", "COMMIT", "BRANCH", "TREE", "STATUS", "USER"]]
     rows += [_row(r) for r in records]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    return table(rows)
 
 
 @main.command("list")

@@ -96,3 +96,12 @@ def emit(data: Any, fmt: str) -> None:
         click.echo(
             yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip("\n")
         )
+
+
+def table(rows: list[list[str]]) -> str:
+    """``rows`` (the first: the headings) as aligned columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -45,6 +45,7 @@ from gitprov.record.tombstone import MAX_REASON, Tombstone
 from gitprov.refs import is_tracking_ref, tracking_prefix
 from gitprov.store import notes
 from gitprov.store.records import (
+    DIGESTS_DIR,
     FORGOTTEN_DIR,
     FORMAT_FILE,
     FORMAT_TEXT,
@@ -373,11 +374,23 @@ class Rewrite:
 @functools.cache
 def _layout(hash_len: int) -> re.Pattern[bytes]:
     """A records root tree exactly as gitprov writes one, entries in git's order: ``xx/``
-    folders (digits first), ``FORMAT``, more ``xx/`` folders, maybe ``forgotten/``."""
+    folders (digits first), ``FORMAT``, more ``xx/`` folders, maybe ``digests/`` (after
+    ``df/``) and more, maybe ``forgotten/``. Anything but the ``xx/`` folders is kept as it
+    is, ``digests/`` included: its entries name only ids, which tombstones keep too."""
     sha = b".{%d}" % hash_len
     folder = b"(?:40000 [0-9a-f]{2}\x00%s)*" % sha
     return re.compile(
-        b"%s100644 FORMAT\x00%s%s(?:40000 forgotten\x00%s)?" % (folder, sha, folder, sha),
+        b"%s100644 FORMAT\x00%s%s(?:40000 %s\x00%s%s)?(?:40000 %s\x00%s)?"
+        % (
+            folder,
+            sha,
+            folder,
+            DIGESTS_DIR.encode(),
+            sha,
+            folder,
+            FORGOTTEN_DIR.encode(),
+            sha,
+        ),
         re.DOTALL,
     )
 

@@ -2,9 +2,11 @@
 
 The ref's tree holds ``FORMAT`` and ``<xx>/<session_id>.yaml`` (``xx``: first two hex digits
 of the id's SHA-1), so a save rewrites one small fanout tree and the root, whatever the
-number of records. Each save is one commit whose first parent is the previous tip; the
-records ref and the notes index move in one ``git update-ref --stdin`` transaction with
-both old values checked, retried with jittered back-off when another writer won.
+number of records; beside them ``forgotten/`` (tombstones) and ``digests/`` (the index of
+the content digests records list, :data:`DIGESTS_DIR`). Each save is one commit whose first
+parent is the previous tip; the records ref and the notes index move in one
+``git update-ref --stdin`` transaction with both old values checked, retried with jittered
+back-off when another writer won.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from gitprov.errors import (
     ConcurrentUpdateError,
@@ -40,6 +42,7 @@ from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import read_ref_file
 from gitprov.git.retry import retrying
 from gitprov.git.writing import WriteRules, hold_flock
+from gitprov.record.digests import digest_hex
 from gitprov.record.document import validate_session_id
 from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, WRITE_LOCK, NotesRefOption, resolve
@@ -50,6 +53,18 @@ FORMAT_TEXT = b"gitprov-records 1\n"
 #: The records tree's folder of tombstones, ``forgotten/<xx>/<session_id>.yaml``
 #: (:mod:`gitprov.record.tombstone`).
 FORGOTTEN_DIR = "forgotten"
+#: The records tree's index of content digests, ``digests/<aa>/<hex>/<yy>/<session_id>``
+#: (:func:`index_path`): ``hex`` the 64 hex digits of a ``sha256:`` digest a record lists in
+#: ``run.inputs`` or ``run.outputs`` (:mod:`gitprov.record.digests`), ``aa`` its first two,
+#: ``yy`` the session's :func:`fanout`; each entry is the empty file. ``SessionLog.which``
+#: reads the few trees on one digest's path, never a listing of the records. The fanout by
+#: session keeps a digest every run reads (a raw input) from making each save rewrite one
+#: huge tree. An entry only points: readers check that the record lists the digest, so
+#: entries are never removed (a re-save with other outputs leaves a stale one, harmless;
+#: sync unions them; forget keeps them, as they name no more than the tombstone does).
+DIGESTS_DIR = "digests"
+
+_Paths: TypeAlias = "dict[str, _Paths | None]"
 
 
 def exists_error(session_id: str, ref: str) -> SessionExistsError:
@@ -69,6 +84,12 @@ def record_path(session_id: str) -> str:
 
 def tombstone_path(session_id: str) -> str:
     return f"{FORGOTTEN_DIR}/{record_path(session_id)}"
+
+
+def index_path(hex_digest: str, session_id: str) -> str:
+    """Where ``session_id``'s entry for the digest ``sha256:<hex_digest>`` lies in
+    :data:`DIGESTS_DIR`."""
+    return f"{hex_digest[:2]}/{hex_digest}/{fanout(session_id)}/{session_id}"
 
 
 class Stored(NamedTuple):
@@ -129,15 +150,17 @@ class PendingSave:
         note: Note | None = None,
         pins: Sequence[str] = (),
         replace: bool = True,
+        digests: Sequence[str] = (),
     ) -> str:
         """Store ``data``; return the new commit on the ref.
 
-        ``pins`` become extra parents of the save's commit, keeping those commits
-        reachable from the ref (and so from gc and from a push of the ref). Without
-        ``replace``, an id that already has a record raises :class:`SessionExistsError`.
-        Saves of one repository queue on :data:`WRITE_LOCK`; a compare-and-swap lost to
-        another kind of writer is retried, with fresh processes
-        (:func:`~gitprov.git.retry.retrying`).
+        ``digests`` (``sha256:<hex>``, :func:`gitprov.record.digests.record_digests` of
+        the record) are indexed under :data:`DIGESTS_DIR` in the same commit. ``pins``
+        become extra parents of the save's commit, keeping those commits reachable from the
+        ref (and so from gc and from a push of the ref). Without ``replace``, an id that
+        already has a record raises :class:`SessionExistsError`. Saves of one repository
+        queue on :data:`WRITE_LOCK`; a compare-and-swap lost to another kind of writer is
+        retried, with fresh processes (:func:`~gitprov.git.retry.retrying`).
         The new objects' pack keeps its ``.keep`` until the refs point at it.
         """
         store, session_id = self.store, self.session_id
@@ -149,7 +172,7 @@ class PendingSave:
                     cat = stack.enter_context(store.git.local_objects())
                 batch = stack.enter_context(store.writer.batch())
                 blob = store.writer.blob(data)
-                updates = store.updates(cat, session_id, blob, note, pins, replace)
+                updates = store.updates(cat, session_id, blob, note, pins, replace, digests)
             mover, self.mover = self.mover, None
             try:
                 store.move(updates, f"gitprov: save session {session_id}", mover)
@@ -202,10 +225,11 @@ class RecordStore:
         note: Note | None = None,
         pins: Sequence[str] = (),
         replace: bool = True,
+        digests: Sequence[str] = (),
     ) -> str:
         """Store ``data`` as ``session_id``'s record; return the new commit on the ref."""
         with self.saving(session_id) as pending:
-            return pending.save(data, note=note, pins=pins, replace=replace)
+            return pending.save(data, note=note, pins=pins, replace=replace, digests=digests)
 
     @contextmanager
     def saving(self, session_id: str) -> Iterator[PendingSave]:
@@ -236,9 +260,10 @@ class RecordStore:
         note: Note | None,
         pins: Sequence[str],
         replace: bool = True,
+        digests: Sequence[str] = (),
     ) -> list[tuple[str, str, str | None]]:
         """(ref, new, old) for the records ref and, with a note, the notes ref."""
-        updates = [self._record_update(cat, session_id, blob, pins, replace)]
+        updates = [self._record_update(cat, session_id, blob, pins, replace, digests)]
         if note is not None and self.notes_ref is not None:
             updates.append(self._note_update(cat, session_id, note))
         return updates
@@ -302,7 +327,13 @@ class RecordStore:
         return dict(parsed)
 
     def _record_update(
-        self, cat: ObjectReader, session_id: str, blob: str, pins: Sequence[str], replace: bool
+        self,
+        cat: ObjectReader,
+        session_id: str,
+        blob: str,
+        pins: Sequence[str],
+        replace: bool,
+        digests: Sequence[str],
     ) -> tuple[str, str, str | None]:
         tip, tree = self.tip(cat, self.ref)
         root = self.tree(cat, tree)
@@ -317,6 +348,16 @@ class RecordStore:
             raise exists_error(session_id, self.ref)
         sub[name] = Entry(BLOB_MODE, name, blob)
         root[bucket] = Entry(TREE_MODE, bucket, self.writer.tree(list(sub.values())))
+        if digests:
+            paths = []
+            for digest in digests:
+                hex_digest = digest_hex(digest)
+                if hex_digest is None:
+                    raise ValueError(f"{digest!r} is not a sha256:<64 hex> digest")
+                paths.append(index_path(hex_digest, session_id))
+            index = self.with_index(cat, root.get(DIGESTS_DIR), paths)
+            if index is not None:
+                root[DIGESTS_DIR] = index
         new_tree = self.writer.tree(list(root.values()))
         parents = [first, *(p for p in pins if p != first)]
         commit = self.writer.commit(new_tree, parents, f"gitprov: save session {session_id}\n")
@@ -477,6 +518,10 @@ class RecordStore:
         """The entries of the folder ``entry``; empty when it is absent or not a folder."""
         return self.tree(cat, entry.sha) if entry is not None and entry.is_tree else {}
 
+    def blob_id(self, data: bytes) -> str:
+        """The id a blob of ``data`` has (nothing written)."""
+        return hashlib.new(self.git.object_format, b"blob %d\0%s" % (len(data), data)).hexdigest()
+
     def write_blob(self, data: bytes) -> str:
         return self.writer.blob(data)
 
@@ -492,6 +537,40 @@ class RecordStore:
     def put_note(self, cat: ObjectReader, tree: str | None, commit: str, blob: str) -> str:
         """The notes tree ``tree`` with the note ``blob`` on ``commit`` (its fanout kept)."""
         return notes.put(functools.partial(self.tree, cat), self.writer, tree, commit, blob)
+
+    def with_index(
+        self, cat: ObjectReader, folder: Entry | None, paths: Iterable[str]
+    ) -> Entry | None:
+        """The :data:`DIGESTS_DIR` folder ``folder`` with the entries ``paths`` (each
+        :func:`index_path`) added, each the empty file (``None``: it holds them all
+        already). Only the trees on those paths are read and written."""
+        wanted: _Paths = {}
+        for path in paths:
+            *folders, name = path.split("/")
+            node = wanted
+            for part in folders:
+                below = node.setdefault(part, {})
+                assert below is not None, f"{path} runs through an entry"
+                node = below
+            node[name] = None
+        empty = self.writer.blob(b"")
+
+        def added(entry: Entry | None, name: str, node: _Paths) -> Entry | None:
+            files = self.folder(cat, entry)
+            changed = False
+            for child, below in node.items():
+                if below is None:
+                    new: Entry | None = Entry(BLOB_MODE, child, empty)
+                    new = None if files.get(child) == new else new
+                else:
+                    new = added(files.get(child), child, below)
+                if new is not None:
+                    files[child], changed = new, True
+            return (
+                Entry(TREE_MODE, name, self.writer.tree(list(files.values()))) if changed else None
+            )
+
+        return added(folder, DIGESTS_DIR, wanted)
 
     def batch(self) -> AbstractContextManager[Batch]:
         """Objects written inside go out as one pack, kept until the batch is released."""

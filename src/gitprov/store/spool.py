@@ -20,10 +20,11 @@ from typing import Any
 
 import yaml
 
-from gitprov.errors import GitProvError
+from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.git import Git
 from gitprov.git.writing import WriteRules
-from gitprov.record.document import validate_session_id
+from gitprov.record.digests import record_digests
+from gitprov.record.document import load, validate_session_id
 from gitprov.store import notes
 from gitprov.store.records import Note, RecordStore
 
@@ -178,12 +179,17 @@ def write_all(
             with git.local_objects() as cat:
                 pins = [pin for pin in entry.pins if cat.read(pin) is not None]
             note = Note(*entry.note) if entry.note else None
+            try:  # indexed as its save would have; a record that does not parse is not
+                digests = record_digests(load(entry.record, entry.session_id, str(path)))
+            except CorruptRecordError:
+                digests = []
             store.save(
                 entry.session_id,
                 entry.record,
                 note=note,
                 pins=pins,
                 replace=entry.replace or replace,
+                digests=digests,
             )
         except (GitProvError, OSError, yaml.YAMLError, KeyError, TypeError, IndexError) as exc:
             failed.append((path, str(exc)))

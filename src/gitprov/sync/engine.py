@@ -41,7 +41,14 @@ from gitprov.git.retry import Backoff, retry, retrying
 from gitprov.record.document import load
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_ref
 from gitprov.store.forget import notes_without
-from gitprov.store.records import FORGOTTEN_DIR, FORMAT_FILE, FORMAT_TEXT, RecordStore, fanout
+from gitprov.store.records import (
+    DIGESTS_DIR,
+    FORGOTTEN_DIR,
+    FORMAT_FILE,
+    FORMAT_TEXT,
+    RecordStore,
+    fanout,
+)
 from gitprov.sync import merge, transport
 from gitprov.sync.lock import LOCK_TIMEOUT, sync_lock
 from gitprov.sync.purge import Purge, apply_tombstones
@@ -49,8 +56,10 @@ from gitprov.sync.remote import Remote
 from gitprov.sync.transport import Moved
 from gitprov.sync.untrusted import (
     BUCKET,
+    MAX_INDEX_FOLDER,
     LeftOut,
     bucket_problem,
+    index_problem,
     object_problem,
     object_sizes,
     root_problem,
@@ -364,7 +373,7 @@ class Sync:
         theirs: dict[str, str] = {}  # session id -> blob, of the remote's well-formed records
         for name in sorted(l_root.keys() | r_root.keys()):
             ours, remote_entry, old = l_root.get(name), r_root.get(name), b_root.get(name)
-            if ours == remote_entry or name == FORGOTTEN_DIR:
+            if ours == remote_entry or name in (FORGOTTEN_DIR, DIGESTS_DIR):
                 continue
             if remote_entry is not None and merge.three_way(old, ours, remote_entry) != "ours":
                 problem = root_problem(remote_entry)
@@ -421,7 +430,59 @@ class Sync:
             root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.store.write_blob(FORMAT_TEXT))
         if purge.folder is not None:
             root[FORGOTTEN_DIR] = purge.folder
+        index = self._index_union(cat, tracking, [r.get(DIGESTS_DIR) for r in roots], left_out)
+        if index is not None:
+            root[DIGESTS_DIR] = index
         return _Union(list(root.values()), incoming, outgoing, merged.conflicts, left_out)
+
+    def _index_union(
+        self,
+        cat: ObjectReader,
+        tracking: str,
+        folders: list[Entry | None],
+        left_out: list[LeftOut],
+    ) -> Entry | None:
+        """Our ``digests/`` folder with the remote's entries it lacks (``None``: ours as it
+        is), by :func:`merge.merge_index`; ``folders``: base, ours, theirs.
+
+        Only the folders the remote changed since the base and that differ from ours are
+        read, so what it holds unchanged (taken, or named, before) is not looked at again;
+        what is not the layout gitprov writes goes into ``left_out`` unread below, and so
+        does a folder over :data:`MAX_INDEX_FOLDER` entries.
+        """
+        old, ours, theirs = folders
+        where = f"{tracking}:{DIGESTS_DIR}"
+        if theirs is None or theirs in (ours, old):
+            return None
+        if (problem := root_problem(theirs)) is not None:
+            left_out.append(LeftOut(where, problem))
+            return None
+        empty = self._blob_id(b"")
+        offered: dict[str, Entry] = {}
+        have: set[str] = set()
+        todo: list[tuple[str, Entry | None, Entry | None, Entry]] = [("", old, ours, theirs)]
+        while todo:
+            prefix, base, mine, other = todo.pop()
+            files = self.store.folder(cat, other)
+            if len(files) > MAX_INDEX_FOLDER:
+                what = f"{len(files)} entries, over the {MAX_INDEX_FOLDER}-entry limit"
+                left_out.append(LeftOut(f"{where}/{shown(prefix)}", what))
+                continue
+            mine_files, base_files = self.store.folder(cat, mine), self.store.folder(cat, base)
+            for name, entry in files.items():
+                here = mine_files.get(name)
+                if entry in (here, base_files.get(name)):
+                    continue
+                path = prefix + name
+                if path.count("/") < 3 and index_problem(path, entry, empty) is None:
+                    todo.append((f"{path}/", base_files.get(name), here, entry))
+                else:
+                    offered[path] = entry
+                    if here is not None:
+                        have.add(path)
+        merged = merge.merge_index(have, offered, empty=empty)
+        left_out += (LeftOut(f"{where}/{shown(path)}", why) for path, why in merged.left_out)
+        return self.store.with_index(cat, ours, merged.changes) if merged.changes else None
 
     def _vet_records(
         self, cat: ObjectReader, tracking: str, offered: list[tuple[str, str]]

@@ -11,7 +11,8 @@ ever deleted (what the remote lacks stays here). Where both changed differently,
 keeps ours under its id and theirs as a copy under :func:`conflict_id`; a note takes the
 lines of both, sorted and de-duplicated (``git notes merge -s cat_sort_uniq``). Nothing
 named by a tombstone is taken, and of a remote's note only the lines that are session
-entries are.
+entries are. The digest index (``digests/``) is a plain union (:func:`merge_index`): an
+entry is a name pointing at the empty file, the same name on both sides is the same entry.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from collections.abc import Callable, Container, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
+from gitprov.git.objects import Entry
 from gitprov.record.document import dump, load, validate_session_id
 from gitprov.store.notes import parse_line
+from gitprov.sync.untrusted import index_problem
 
 V = TypeVar("V", bound=Hashable)
 
@@ -213,3 +216,22 @@ def note_union(note: bytes, *lines: str) -> bytes:
     text = note.decode("utf-8", "surrogateescape")
     union = {line for line in (*text.splitlines(), *lines) if line.strip()}
     return ("\n".join(sorted(union)) + "\n").encode("utf-8", "surrogateescape")
+
+
+def merge_index(ours: Container[str], theirs: Mapping[str, Entry], *, empty: str) -> Merged:
+    """Union of digest index entries (paths relative to ``digests/``, :func:`index_problem`).
+
+    ``theirs``: what the remote's index holds where it changed (entries, and what stands
+    where gitprov writes folders but is not one); ``ours``: the paths of ours among them;
+    ``empty``: the id of the empty file. ``changes``: the entries ours lacks (path -> the
+    empty file); ``left_out``: what is not an entry gitprov writes, with why. Nothing of
+    ours is removed.
+    """
+    result = Merged()
+    for path, entry in sorted(theirs.items()):
+        problem = index_problem(path, entry, empty)
+        if problem is not None:
+            result.left_out.append((path, problem))
+        elif path.count("/") == 3 and path not in ours:
+            result.changes[path] = empty
+    return result

@@ -10,8 +10,10 @@ folder holds files ``<session id>.yaml`` whose id hashes to that folder, no larg
 :func:`gitprov.record.document.load`) a
 YAML mapping within the limits. ``forgotten/`` holds ``xx/`` folders of tombstones, named as
 records are, each within :data:`~gitprov.record.tombstone.MAX_TOMBSTONE_BYTES` (and checked by
-:meth:`~gitprov.record.tombstone.Tombstone.load`). The rest is a :class:`LeftOut`, named once to
-the user.
+:meth:`~gitprov.record.tombstone.Tombstone.load`). ``digests/``, the index of content digests,
+holds only ``<aa>/<64 hex starting with aa>/<yy>/<session id whose fanout is yy>``, each the
+empty file (:func:`index_problem`), no folder over :data:`MAX_INDEX_FOLDER` entries. The rest
+is a :class:`LeftOut`, named once to the user.
 """
 
 from __future__ import annotations
@@ -27,9 +29,14 @@ from gitprov.git.process import zsplit
 from gitprov.record.document import validate_session_id
 from gitprov.record.limits import MAX_BLOB_BYTES
 from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES
-from gitprov.store.records import FORGOTTEN_DIR, FORMAT_FILE, fanout
+from gitprov.store.records import DIGESTS_DIR, FORGOTTEN_DIR, FORMAT_FILE, fanout
 
 BUCKET = re.compile(r"[0-9a-f]{2}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+#: The most entries a folder of a remote's digest index may hold: an ``aa/`` folder holds one
+#: per digest (16M digests in all), a ``yy/`` folder the sessions of one digest and fanout
+#: (16M sessions per digest in all); a larger one is left out whole, unread below.
+MAX_INDEX_FOLDER = 65_536
 
 _KINDS = {BLOB_MODE: "file", TREE_MODE: "folder", "160000": "submodule", "120000": "symlink"}
 
@@ -58,9 +65,9 @@ def root_problem(entry: Entry) -> str | None:
     """Why a records tree's root may not hold ``entry`` (``None``: it may)."""
     if entry.name == FORMAT_FILE:
         return None if entry.mode == BLOB_MODE else f"a {_kind(entry.mode)}, not a file"
-    if BUCKET.fullmatch(entry.name) or entry.name == FORGOTTEN_DIR:
+    if BUCKET.fullmatch(entry.name) or entry.name in (FORGOTTEN_DIR, DIGESTS_DIR):
         return None if entry.mode == TREE_MODE else f"a {_kind(entry.mode)}, not a folder"
-    return f"neither FORMAT nor a two-hex-digit folder (nor {FORGOTTEN_DIR}/)"
+    return f"neither FORMAT nor a two-hex-digit folder (nor {FORGOTTEN_DIR}/, {DIGESTS_DIR}/)"
 
 
 def folder_problem(entry: Entry) -> str | None:
@@ -80,6 +87,30 @@ def bucket_problem(bucket: str, entry: Entry) -> str | None:
     if fanout(session_id) != bucket:
         return f"a record that belongs in folder {fanout(session_id)}/"
     return None
+
+
+def index_problem(path: str, entry: Entry, empty: str) -> str | None:
+    """Why the digest index may not hold ``entry`` at ``path`` (relative to
+    ``digests/``; ``empty``: the id of the empty file), ``None``: it may, as a folder of
+    the layout (``aa``, ``aa/hex``, ``aa/hex/yy``) or as an entry ``aa/hex/yy/session id``."""
+    parts = path.split("/")
+    if len(parts) > 4:
+        return "deeper than <aa>/<digest>/<yy>/<session id>"
+    if not BUCKET.fullmatch(parts[0]):
+        return "not a two-hex-digit folder"
+    if len(parts) > 1 and not (_HEX64.fullmatch(parts[1]) and parts[1].startswith(parts[0])):
+        return f"not a sha256 digest (64 hex digits) starting with {parts[0]}"
+    if len(parts) > 2 and not BUCKET.fullmatch(parts[2]):
+        return "not a two-hex-digit folder"
+    if len(parts) < 4:
+        return None if entry.mode == TREE_MODE else f"a {_kind(entry.mode)}, not a folder"
+    if entry.mode != BLOB_MODE:
+        return f"a {_kind(entry.mode)}, not a file"
+    if not _is_session_id(parts[3]):
+        return "not named after a valid session id"
+    if fanout(parts[3]) != parts[2]:
+        return f"an entry that belongs in folder {fanout(parts[3])}/"
+    return None if entry.sha == empty else "not the empty file"
 
 
 def _is_session_id(name: str) -> bool:
@@ -145,7 +176,7 @@ def list_records(git: Git, ref: str) -> Listing:
 
     One ``git ls-tree``: names, modes, types and sizes are checked, contents are not (a
     record is parsed only when read). A folder that is left out is named, its contents
-    are not.
+    are not; nor are those of ``digests/`` (its reader judges what it reads of it).
     """
     try:
         listing = git.run("ls-tree", "-r", "-t", "-l", "-z", ref, "--")
@@ -164,6 +195,8 @@ def list_records(git: Git, ref: str) -> Listing:
         problem = _problem(path, entry, kind, size)
         if problem is not None:
             left_out.append(LeftOut(f"{ref}:{shown(path)}", problem))
+            skipped = f"{path}/"
+        elif path == DIGESTS_DIR:
             skipped = f"{path}/"
         elif entry.mode == BLOB_MODE and "/" in path:
             found[path.startswith(f"{FORGOTTEN_DIR}/")].append(entry.name.removesuffix(".yaml"))
