@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError, SessionNotFoundError
@@ -23,7 +23,16 @@ from gitprov.git.reffiles import has_refs_under
 from gitprov.git.writing import WriteRules
 from gitprov.record.digests import record_digests
 from gitprov.record.document import build, dump, load, run_status, validate_session_id
-from gitprov.record.model import Record, Unbuilt, now_utc
+from gitprov.record.model import (
+    CLEAN,
+    DIRTY_ALLOWED,
+    DirtyPolicy,
+    GitSection,
+    PolicyOutcome,
+    Record,
+    Unbuilt,
+    now_utc,
+)
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_prefix
 from gitprov.state import environment
 from gitprov.state.policy import Policy
@@ -66,7 +75,7 @@ class Session:
         notes_ref: NotesRefOption = CONFIGURED,
         untracked: str = "all",
         max_changes: int = MAX_CHANGES,
-        dirty: str = "allow",
+        dirty: DirtyPolicy = "allow",
         require_pushed: bool = False,
         snapshot: bool = True,
         snapshot_max_bytes: int = MAX_UNTRACKED_BYTES,
@@ -101,7 +110,7 @@ class Session:
         # Read now, so that save() needs no more than `git status` (a moved HEAD is
         # described again there).
         self._static = Static.read(self.git.runner)
-        self._outcome: str | None = None
+        self._outcome: PolicyOutcome | None = None
         if self.policy.needs_check_at_start:
             section = probe(self.git.runner, untracked, self._static)
             self._outcome = self.policy.check(self.git, section)
@@ -127,16 +136,16 @@ class Session:
             f"fetched copies); `gitprov list` shows the recorded ids"
         )
 
-    def _git_section(self, meanwhile: Callable[[], object] | None = None) -> dict[str, Any]:
+    def _git_section(self, meanwhile: Callable[[], object] | None = None) -> GitSection:
         """The record's ``git:`` section now, with a snapshot when the tree is dirty."""
-        section = probe(self.git.runner, self._untracked, self._static, meanwhile)
-        section["snapshot"] = None
-        if section["dirty"] and self._snapshot:
+        captured = probe(self.git.runner, self._untracked, self._static, meanwhile)
+        section = cast(GitSection, {**capped(captured, self._max_changes), "snapshot": None})
+        if captured["dirty"] and self._snapshot:
             try:
                 snap = take_snapshot(
                     self.git,
                     self.records.writer,
-                    section,
+                    captured,
                     self.session_id,
                     untracked_listed=self._untracked == "all",
                     rules=self._screen,
@@ -148,9 +157,9 @@ class Session:
                 section["snapshot"] = snap.commit
                 if snap.skipped:
                     section["snapshot_skipped"] = snap.skipped
-        outcome = self._outcome or ("dirty-allowed" if section["dirty"] else "clean")
+        outcome = self._outcome or (DIRTY_ALLOWED if captured["dirty"] else CLEAN)
         section["policy"] = self.policy.describe(outcome)
-        return capped(section, self._max_changes)
+        return section
 
     def save(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
         """Write ``data`` as this session's record; return the record.

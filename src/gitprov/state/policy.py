@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from gitprov.errors import DirtyWorkTreeError, GitProvError, UnpushedCommitError
 from gitprov.git import Git
-
-DIRTY_POLICIES = ("allow", "warn", "refuse")
+from gitprov.record.model import (
+    CLEAN,
+    DIRTY_ALLOWED,
+    DIRTY_POLICIES,
+    DIRTY_WARNED,
+    Captured,
+    Change,
+    DirtyPolicy,
+    PolicyOutcome,
+    PolicySection,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def _named(changes: list[dict[str, Any]], shown: int = 10) -> str:
+def _named(changes: list[Change], shown: int = 10) -> str:
     names = [f"{c['path']} ({c['status']})" for c in changes[:shown]]
     more = len(changes) - shown
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
@@ -26,7 +34,7 @@ def _named(changes: list[dict[str, Any]], shown: int = 10) -> str:
 
 @dataclass(frozen=True)
 class Policy:
-    dirty: str = "allow"
+    dirty: DirtyPolicy = "allow"
     require_pushed: bool = False
 
     def __post_init__(self) -> None:
@@ -40,7 +48,7 @@ class Policy:
     def needs_check_at_start(self) -> bool:
         return self.dirty != "allow" or self.require_pushed
 
-    def check(self, git: Git, section: dict[str, Any]) -> str:
+    def check(self, git: Git, section: Captured) -> PolicyOutcome:
         """Apply the policy to the tree described by ``section``; return the outcome."""
         if self.require_pushed:
             commit = section["commit"]
@@ -62,7 +70,7 @@ class Policy:
                     f"it first (git push), or set require_pushed=False."
                 )
         if not section["dirty"]:
-            return "clean"
+            return CLEAN
         if self.dirty == "refuse":
             raise DirtyWorkTreeError(
                 f"dirty='refuse': the work tree has uncommitted changes: "
@@ -73,9 +81,9 @@ class Policy:
             logger.warning(
                 "gitprov: running on uncommitted changes: %s", _named(section["changes"])
             )
-            return "dirty-warned"
-        return "dirty-allowed"
+            return DIRTY_WARNED
+        return DIRTY_ALLOWED
 
-    def describe(self, outcome: str) -> dict[str, Any]:
+    def describe(self, outcome: PolicyOutcome) -> PolicySection:
         """What the record says about the policy."""
-        return {"dirty": self.dirty, "require_pushed": self.require_pushed, "outcome": outcome}
+        return PolicySection(dirty=self.dirty, require_pushed=self.require_pushed, outcome=outcome)

@@ -37,7 +37,9 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
+
+from gitprov.record.model import Skipped
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
@@ -128,10 +130,10 @@ class Skip:
     reason: str
     size: int | None = None
 
-    def entry(self) -> dict[str, Any]:
-        """As listed in ``git.snapshot_skipped``."""
+    def entry(self) -> Skipped:
+        """As listed in ``git.snapshot_skipped`` (path, size when it was the reason, reason)."""
         sized = {} if self.size is None else {"size": self.size}
-        return {"path": self.path, **sized, "reason": self.reason}
+        return cast(Skipped, {"path": self.path, **sized, "reason": self.reason})
 
 
 def screen(root: Path, candidates: Sequence[Candidate], rules: Rules) -> list[Skip]:

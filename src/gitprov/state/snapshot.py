@@ -19,19 +19,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gitprov.errors import PathRefusedError
 from gitprov.git import Git
 from gitprov.git.objects import ObjectWriter
 from gitprov.git.process import zsplit
+from gitprov.record.model import Captured, Skipped
 from gitprov.state.screen import DEFAULT_RULES, Candidate, Rules, Skip, screen
 
 
 @dataclass(frozen=True)
 class Snapshot:
     commit: str
-    skipped: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 #: Scratch indexes are named ``gitprov-index-<pid>-<random>``.
@@ -128,7 +128,7 @@ def _keep_head(git: Git, env: dict[str, str], commit: str | None, left: list[Ski
 def take_snapshot(
     git: Git,
     writer: ObjectWriter,
-    section: dict[str, Any],
+    section: Captured,
     session_id: str,
     *,
     untracked_listed: bool,

@@ -12,18 +12,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 from gitprov.git.process import Runner, zsplit
 from gitprov.git.reffiles import has_refs_under
+from gitprov.record.model import UNTRACKED_MODES, Captured, Change, ChangeStatus
 from gitprov.record.redact import scrub_url
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.
 MAX_CHANGES = 1000
 
-UNTRACKED_MODES = ("all", "normal", "no")
-
-_STATUS = {
+_STATUS: dict[str, ChangeStatus] = {
     "M": "modified",
     "A": "added",
     "D": "deleted",
@@ -33,7 +32,20 @@ _STATUS = {
 }
 
 
-def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> dict[str, str]:
+class Status(TypedDict):
+    """What one ``git status`` says (the rest of :class:`Captured` comes from probes)."""
+
+    commit: str | None
+    branch: str | None
+    detached: bool
+    upstream: str | None
+    ahead: int | None
+    behind: int | None
+    dirty: bool
+    changes: list[Change]
+
+
+def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> Change:
     def text(b: bytes) -> str:
         return os.fsdecode(b)
 
@@ -46,23 +58,25 @@ def _change(kind: bytes, fields: list[bytes], extra: bytes | None) -> dict[str, 
     if sub.startswith("S"):
         return {"path": path, "status": "submodule"}
     code = xy[0] if xy[0] != "." else xy[1]
-    change = {"path": path, "status": _STATUS.get(code, "modified")}
+    change: Change = {"path": path, "status": _STATUS.get(code, "modified")}
     if kind == b"2" and extra is not None:
         change["from"] = text(extra)
     return change
 
 
-def parse_status(data: bytes) -> dict[str, Any]:
+def parse_status(data: bytes) -> Status:
     """Parse ``status --porcelain=v2 --branch -z`` output into the record's fields."""
-    info: dict[str, Any] = {
-        "commit": None,
-        "branch": None,
-        "detached": False,
-        "upstream": None,
-        "ahead": None,
-        "behind": None,
-    }
-    changes: list[dict[str, str]] = []
+    info = Status(
+        commit=None,
+        branch=None,
+        detached=False,
+        upstream=None,
+        ahead=None,
+        behind=None,
+        dirty=False,
+        changes=[],
+    )
+    changes = info["changes"]
     items = iter(zsplit(data))
     for item in items:
         if item.startswith(b"# "):
@@ -89,7 +103,6 @@ def parse_status(data: bytes) -> dict[str, Any]:
         extra = next(items, None) if kind == b"2" else None
         changes.append(_change(kind, fields, extra))
     info["dirty"] = bool(changes)
-    info["changes"] = changes
     return info
 
 
@@ -186,7 +199,7 @@ def probe(
     untracked: str = "all",
     static: Static | None = None,
     meanwhile: Callable[[], object] | None = None,
-) -> dict[str, Any]:
+) -> Captured:
     """The ``git:`` section with every changed path (uncapped: snapshots need them all).
 
     ``meanwhile`` runs while ``git status`` does, for work that does not need its answer.
@@ -216,30 +229,30 @@ def probe(
     short = None
     if info["commit"] is not None:
         short = tagged.group(2) if tagged else (fresh.described or info["commit"][:7])
-    return {
-        "commit_sha": short,
-        "dirty": info["dirty"],
-        "commit": info["commit"],
-        "branch": info["branch"],
-        "detached": info["detached"],
-        "upstream": info["upstream"],
-        "ahead": info["ahead"],
-        "behind": info["behind"],
-        "change_count": len(info["changes"]),
-        "changes": info["changes"],
-        "remotes": fresh.remotes,
-        "describe": fresh.described if tagged else None,
-    }
+    return Captured(
+        commit_sha=short,
+        dirty=info["dirty"],
+        commit=info["commit"],
+        branch=info["branch"],
+        detached=info["detached"],
+        upstream=info["upstream"],
+        ahead=info["ahead"],
+        behind=info["behind"],
+        change_count=len(info["changes"]),
+        changes=info["changes"],
+        remotes=fresh.remotes,
+        describe=fresh.described if tagged else None,
+    )
 
 
-def capped(section: dict[str, Any], max_changes: int = MAX_CHANGES) -> dict[str, Any]:
+def capped(section: Captured, max_changes: int = MAX_CHANGES) -> Captured:
     """``section`` with at most ``max_changes`` paths listed (``change_count`` stays true)."""
-    return {**section, "changes": section["changes"][:max_changes]}
+    return cast(Captured, {**section, "changes": section["changes"][:max_changes]})
 
 
 def capture(
     path: str | os.PathLike[str] = ".", *, untracked: str = "all", max_changes: int = MAX_CHANGES
-) -> dict[str, Any]:
+) -> Captured:
     """Capture the git state of the repository containing ``path`` (the ``git:`` section).
 
     Git finds the repository itself (paths stay relative to its root), so this costs the
