@@ -14,9 +14,9 @@ from typing import Any, cast
 import yaml
 
 from gitprov._version import __version__
-from gitprov.errors import CorruptRecordError, InvalidSessionIdError
+from gitprov.errors import InvalidSessionIdError
 from gitprov.record import run
-from gitprov.record.limits import MAX_BLOB_BYTES, load_yaml
+from gitprov.record.limits import MAX_BLOB_BYTES, load_stored
 from gitprov.record.model import (
     FAILED,
     SUCCESS,
@@ -32,7 +32,16 @@ FORMAT = 1
 _ID = re.compile(r"[A-Za-z0-9_:+@][A-Za-z0-9._:+@-]{0,127}")
 
 #: Keys Kedro writes, in the order a reader expects them; other keys follow alphabetically.
-_LEADING = ("session_id", "project_path", "username", "cli", "env", "runtime_params", "run")
+_LEADING = (
+    "session_id",
+    "parent",
+    "project_path",
+    "username",
+    "cli",
+    "env",
+    "runtime_params",
+    "run",
+)
 _TRAILING = ("exception", "git", "provenance")
 
 
@@ -163,10 +172,8 @@ def load(data: bytes, session_id: str, where: str) -> dict[str, Any]:
     Records come from any remote, so one beyond :mod:`gitprov.record.limits` (too large, too
     deep, or whose aliases expand too far) is refused before any of it is built.
     """
-    try:
-        if len(data) > MAX_BLOB_BYTES:
-            raise ValueError(f"is {len(data)} bytes, over the {MAX_BLOB_BYTES}-byte limit")
-        record = load_yaml(data.decode("utf-8"))
+
+    def check(record: Any) -> None:
         if not isinstance(record, dict):
             raise ValueError("is not a YAML mapping")
         if not isinstance(record.get("git") or {}, dict):
@@ -178,10 +185,9 @@ def load(data: bytes, session_id: str, where: str) -> dict[str, Any]:
             copy = re.fullmatch(rf"{re.escape(str(claimed))}\+[\w@-]+-[0-9a-f]{{8,}}", session_id)
             if copy is None:
                 raise ValueError(f"claims to be session {str(claimed)[:60]!r}")
-    except ValueError as exc:
-        problem = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-        raise CorruptRecordError(
-            f"the stored record of session {session_id} {problem}; inspect it with "
-            f"`git show {where}` (other records are unaffected)"
-        ) from None
+
+    named = f"the stored record of session {session_id}"
+    record: dict[str, Any] = load_stored(
+        data, MAX_BLOB_BYTES, named, where, check, " (other records are unaffected)"
+    )
     return record

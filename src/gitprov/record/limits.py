@@ -10,10 +10,13 @@ kilobytes, nested less than ten deep, with no aliases.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from gitprov.errors import CorruptRecordError
 
 #: The largest record or note blob read or merged (bytes).
 MAX_BLOB_BYTES = 8 * 1024 * 1024
@@ -122,3 +125,23 @@ def load_yaml(text: str) -> Any:
         raise ValueError(f"is not valid YAML ({problem}{at})") from exc
     except Exception as exc:  # the safe loader's own failures: a 13th month, `!!bool x`
         raise ValueError(f"is not valid YAML ({type(exc).__name__}: {exc})") from exc
+
+
+def load_stored(
+    data: bytes, limit: int, named: str, where: str, check: Callable[[Any], None], tail: str = ""
+) -> Any:
+    """A stored YAML file (``where``, as ``<ref>:<path>``) parsed within ``limit`` bytes
+    and the YAML limits, then held to ``check`` (which raises ``ValueError`` saying what is
+    wrong). Any problem raises :class:`CorruptRecordError`, "``named`` <problem>", with how
+    to look at the file; ``tail`` adds to that line."""
+    try:
+        if len(data) > limit:
+            raise ValueError(f"is {len(data)} bytes, over the {limit}-byte limit")
+        value = load_yaml(data.decode("utf-8"))
+        check(value)
+    except ValueError as exc:
+        problem = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise CorruptRecordError(
+            f"{named} {problem}; inspect it with `git show {where}`{tail}"
+        ) from None
+    return value

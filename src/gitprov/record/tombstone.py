@@ -10,10 +10,11 @@ records. It holds four short strings; a tombstone from a remote is read within
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from gitprov.errors import CorruptRecordError, SessionForgottenError
+from gitprov.errors import SessionForgottenError
 from gitprov.record.document import dump
-from gitprov.record.limits import load_yaml
+from gitprov.record.limits import load_stored
 
 #: The largest tombstone read (bytes): four short strings.
 MAX_TOMBSTONE_BYTES = 16 * 1024
@@ -40,22 +41,17 @@ class Tombstone:
     def load(cls, data: bytes, session_id: str, where: str) -> Tombstone:
         """Parse a stored tombstone (the blob ``where``); one that is not exactly the four
         strings, for ``session_id``, raises :class:`CorruptRecordError`."""
-        try:
-            if len(data) > MAX_TOMBSTONE_BYTES:
-                raise ValueError(f"is {len(data)} bytes, over the {MAX_TOMBSTONE_BYTES}-byte limit")
-            fields = load_yaml(data.decode("utf-8"))
+
+        def check(fields: Any) -> None:
             if not isinstance(fields, dict) or sorted(fields) != sorted(_FIELDS):
                 raise ValueError(f"is not a mapping of exactly {', '.join(_FIELDS)}")
             if not all(isinstance(fields[name], str) for name in _FIELDS):
                 raise ValueError("holds a value that is not a string")
             if fields["session_id"] != session_id:
                 raise ValueError(f"names session {fields['session_id']!r}")
-        except ValueError as exc:
-            problem = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            raise CorruptRecordError(
-                f"the tombstone of session {session_id} {problem}; inspect it with "
-                f"`git show {where}`"
-            ) from None
+
+        named = f"the tombstone of session {session_id}"
+        fields = load_stored(data, MAX_TOMBSTONE_BYTES, named, where, check)
         return cls(*(fields[name] for name in _FIELDS))
 
     def error(self) -> SessionForgottenError:
