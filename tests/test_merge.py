@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 import yaml
 
+from gitprov.git.objects import Entry
 from gitprov.record.document import dump
 from gitprov.store.notes import note_line
+from gitprov.store.records import fanout
 from gitprov.sync.merge import (
     Side,
     as_copy,
     conflict_id,
+    merge_index,
     merge_notes,
     merge_records,
     note_union,
@@ -326,3 +329,107 @@ def test_note_union_keeps_bytes_that_are_not_utf8_and_drops_blank_lines() -> Non
     assert note_union(ours, "- {session_id: a}", "- {session_id: b}", "  ") == (
         b"- {session_id: a}\n- {session_id: b}\n- {session_id: \xff}\n"
     )
+
+
+# -- the digest index --------------------------------------------------------------------
+
+EMPTY = blob_id(b"")
+HEX = "ab" + "0" * 62
+
+
+def leaf(session_id: str, digest: str = HEX) -> str:
+    return f"{digest[:2]}/{digest}/{fanout(session_id)}/{session_id}"
+
+
+def file(path: str, sha: str = EMPTY, mode: str = "100644") -> Entry:
+    return Entry(mode, path.rpartition("/")[2], sha)
+
+
+WRONG_BUCKET = "00" if fanout("s1") != "00" else "01"
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "taken", "left_out"),
+    [
+        pytest.param(set(), {leaf("s1"): file(leaf("s1"))}, [leaf("s1")], [], id="new entry"),
+        pytest.param({leaf("s1")}, {leaf("s1"): file(leaf("s1"))}, [], [], id="same entry"),
+        pytest.param(
+            set(),
+            {leaf("s1"): file(leaf("s1")), leaf("s2", "cd" + "1" * 62): file("s2")},
+            [leaf("s1"), leaf("s2", "cd" + "1" * 62)],
+            [],
+            id="two digests",
+        ),
+        pytest.param(
+            set(),
+            {leaf("s1"): file(leaf("s1"), blob_id(b"x"))},
+            [],
+            [(leaf("s1"), "not the empty file")],
+            id="not empty",
+        ),
+        pytest.param(
+            {leaf("s1")},
+            {leaf("s1"): file(leaf("s1"), blob_id(b"x"))},
+            [],
+            [(leaf("s1"), "not the empty file")],
+            id="ours kept, theirs named",
+        ),
+        pytest.param(
+            set(),
+            {leaf("s1"): file(leaf("s1"), mode="160000")},
+            [],
+            [(leaf("s1"), "a submodule, not a file")],
+            id="submodule",
+        ),
+        pytest.param(
+            set(),
+            {f"ab/{HEX}/{WRONG_BUCKET}/s1": file("s1")},
+            [],
+            [(f"ab/{HEX}/{WRONG_BUCKET}/s1", f"an entry that belongs in folder {fanout('s1')}/")],
+            id="misplaced",
+        ),
+        pytest.param(
+            set(),
+            {f"ab/{HEX}/{fanout('..')}/..": file("..")},
+            [],
+            [(f"ab/{HEX}/{fanout('..')}/..", "not named after a valid session id")],
+            id="bad id",
+        ),
+        pytest.param(
+            set(),
+            {"zz": file("zz", mode="40000")},
+            [],
+            [("zz", "not a two-hex-digit folder")],
+            id="bad aa",
+        ),
+        pytest.param(
+            set(),
+            {"ab/cd" + "0" * 62: file("x", mode="40000")},
+            [],
+            [("ab/cd" + "0" * 62, "not a sha256 digest (64 hex digits) starting with ab")],
+            id="digest in the wrong aa",
+        ),
+        pytest.param(
+            set(),
+            {f"ab/{HEX}": file(HEX)},
+            [],
+            [(f"ab/{HEX}", "a file, not a folder")],
+            id="file for a folder",
+        ),
+        pytest.param(
+            set(),
+            {leaf("s1") + "/deeper": file("deeper")},
+            [],
+            [(leaf("s1") + "/deeper", "deeper than <aa>/<digest>/<yy>/<session id>")],
+            id="too deep",
+        ),
+        pytest.param(set(), {f"ab/{HEX}": file(HEX, mode="40000")}, [], [], id="folder only"),
+    ],
+)
+def test_index_merge(
+    ours: set[str], theirs: dict[str, Entry], taken: list[str], left_out: list[Any]
+) -> None:
+    merged = merge_index(ours, theirs, empty=EMPTY)
+    assert sorted(merged.changes) == sorted(taken)
+    assert all(sha == EMPTY for sha in merged.changes.values())
+    assert merged.left_out == left_out

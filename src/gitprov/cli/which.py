@@ -21,10 +21,13 @@ def which(target: Target, target_bytes: str, fmt: str) -> None:
 
     from gitprov.audit.which import as_digest
 
-    if not target_bytes.startswith("sha256:") and not os.path.exists(target_bytes):
-        raise click.BadParameter(f"{target_bytes}: no such file or folder")
+    given = target_bytes
+    if not given.startswith("sha256:"):
+        given = os.path.join(target.path, given)  # as git -C: relative to that folder
+        if not os.path.exists(given):
+            raise click.BadParameter(f"{target_bytes}: no such file or folder")
     log = target.log()
-    digest = as_digest(target_bytes, log.git)
+    digest = as_digest(given, log.git)
     found = log.which(digest)
     if fmt == "json":
         emit([dataclasses.asdict(match) for match in found], fmt)
