@@ -119,17 +119,21 @@ _WATCHED_SIGNALS = tuple(
 )
 
 
+def _process_state() -> tuple[dict[str, str], str, list[object]]:
+    return dict(os.environ), os.getcwd(), [signal.getsignal(s) for s in _WATCHED_SIGNALS]
+
+
 @contextmanager
 def _as_a_fresh_process(cwd: Path | None) -> Iterator[None]:
     """Run a command in-process as a new ``gitprov`` process would: in ``cwd``, with no
     logging handler (Python's last resort prints warnings on stderr, as in a process),
-    and fail if it leaves environment, folder, signal handlers or threads changed."""
-    before = (
-        dict(os.environ),
-        os.getcwd(),
-        [signal.getsignal(s) for s in _WATCHED_SIGNALS],
-        threading.active_count(),
-    )
+    and fail if it changed the environment, the folder or signal handlers, or left a
+    thread running."""
+    start = os.getcwd()
+    expected = _process_state()
+    if cwd is not None:
+        expected = (expected[0], os.path.realpath(cwd), expected[2])
+    threads = set(threading.enumerate())
     root = logging.getLogger()
     handlers = root.handlers[:]
     root.handlers.clear()
@@ -137,16 +141,13 @@ def _as_a_fresh_process(cwd: Path | None) -> Iterator[None]:
         if cwd is not None:
             os.chdir(cwd)
         yield
+        left = _process_state()
+        running = set(threading.enumerate()) - threads
     finally:
-        os.chdir(before[1])
+        os.chdir(start)
         root.handlers[:] = handlers
-    after = (
-        dict(os.environ),
-        os.getcwd(),
-        [signal.getsignal(s) for s in _WATCHED_SIGNALS],
-        threading.active_count(),
-    )
-    assert after == before, "the command left state behind in the process"
+    assert left == expected, "the command changed the environment, folder or signal handlers"
+    assert not running, f"the command left threads running: {running}"
 
 
 def cli(
