@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from gitprov._version import __version__
 from gitprov.audit.log import SessionLog
 from gitprov.errors import (
+    AmbiguousSessionIdError,
     DirtyWorkTreeError,
     GitProvError,
     InvalidSessionIdError,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from gitprov.kedro.store import GitSessionStore
 
 __all__ = [
+    "AmbiguousSessionIdError",
     "DirtyWorkTreeError",
     "GitProvError",
     "GitSessionStore",
