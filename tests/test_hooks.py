@@ -150,6 +150,10 @@ def test_successful_run(tmp_path: Path) -> None:
         "pipeline_names",
         "tags",
         "runner",
+        "user",
+        "params",
+        "config",
+        "inputs",
         "started_at",
         "finished_at",
         "duration_s",
@@ -157,6 +161,7 @@ def test_successful_run(tmp_path: Path) -> None:
         "failed_node",
         "error",
         "datasets_saved",
+        "outputs",
     ]
     assert run["status"] == "success"
     assert run["pipeline_names"] == ["__default__"]
@@ -173,7 +178,16 @@ def test_successful_run(tmp_path: Path) -> None:
         "kedro": version("kedro"),
         "pyyaml": version("PyYAML"),
     }
+    # What went in and came out: the parameters used, the files written (total, the
+    # versioned one, is loaded by report: an input too).
+    assert run["params"]["n"] == 4 and run["params"]["fail"] is False
+    assert [i["dataset"] for i in run["inputs"]] == ["total"]
+    assert [o["dataset"] for o in run["outputs"]] == ["total", "report"]
+    assert run["outputs"][0]["version"] == session_id == run["inputs"][0]["version"]
+    assert run["outputs"][0]["digest"] == run["inputs"][0]["digest"]
+    assert run["outputs"][1]["path"] == "data/report.txt" and run["outputs"][1]["size"] == 8
     # The secrets given on the command line reached neither the record nor git.
+    assert run["params"]["api_key"] == "***" and run["params"]["db"] == {"password": "***"}
     assert record["runtime_params"] == {"api_key": "***", "db": {"password": "***"}}
     assert "api_key=***" in record["cli"]["command_path"]
     everything = git(root, "log", "-p", "--all")
@@ -241,6 +255,10 @@ def test_parallel_runners_complete_lists(tmp_path: Path, runner: str, context: s
     assert run["nodes"]["failed"] == []
     saved = sorted(run["datasets_saved"], key=lambda d: d["name"])
     assert saved == [{"name": "report"}, {"name": "total", "version": record["session_id"]}]
+    # the names the workers loaded and saved come back: one item each
+    assert sorted(o["dataset"] for o in run["outputs"]) == ["report", "total"]
+    assert [i["dataset"] for i in run["inputs"]] == ["total"]
+    assert all(str(o["digest"]).startswith("sha256:") for o in run["outputs"] + run["inputs"])
 
 
 def test_parallel_runner_failure_comes_back_from_the_workers(tmp_path: Path) -> None:
@@ -339,9 +357,11 @@ def test_hooks_without_a_registered_store(repo: Path) -> None:
     hooks = GitprovHooks()
     run_params = params(run_id="never-registered")
     hooks.before_pipeline_run(run_params=run_params, pipeline=pipeline(), catalog=DataCatalog())
-    hooks.after_node_run(node=pipeline().nodes[0], run_id="never-registered")
+    hooks.after_node_run(node=pipeline().nodes[0], run_id="never-registered", inputs={})
     hooks.after_dataset_saved(dataset_name="b")
-    hooks.on_node_error(error=ValueError("x"), node=pipeline().nodes[0], run_id="never-registered")
+    hooks.on_node_error(
+        error=ValueError("x"), node=pipeline().nodes[0], run_id="never-registered", inputs={}
+    )
     hooks.on_pipeline_error(error=ValueError("x"), run_params=run_params)
     hooks.after_pipeline_run(run_params=run_params)
     assert live_store("never-registered") is None
@@ -357,7 +377,7 @@ def test_registry_entry_gone_mid_run(repo: Path) -> None:
     del store
     gc.collect()
     assert live_store("gone-1") is None
-    hooks.after_node_run(node=pipeline().nodes[0], run_id="gone-1")
+    hooks.after_node_run(node=pipeline().nodes[0], run_id="gone-1", inputs={})
     hooks.after_dataset_saved(dataset_name="b")
     hooks.after_pipeline_run(run_params=run_params)  # no store to write to: no crash
     assert git(repo, "for-each-ref", "refs/provenance").strip() == ""
@@ -369,7 +389,7 @@ def test_older_kedro_run_params(repo: Path) -> None:
     store = GitSessionStore(path=str(repo / "sessions"), session_id="old-1")
     run_params = {"session_id": "old-1", "pipeline_name": "training", "tags": ("b", "a")}
     hooks.before_pipeline_run(run_params=run_params, pipeline=pipeline(), catalog=DataCatalog())
-    hooks.after_node_run(node=pipeline().nodes[0], run_id="old-1")
+    hooks.after_node_run(node=pipeline().nodes[0], run_id="old-1", inputs={})
     hooks.after_pipeline_run(run_params=run_params)
     store.save()
     run = SessionLog(repo).get("old-1")["run"]

@@ -76,10 +76,10 @@ def by_kedro(repo: Path, status: str) -> dict[str, Any]:
     run_params = {"run_id": "r", "pipeline_names": None, "tags": None, "runner": "None"}
     hooks.before_pipeline_run(run_params=run_params, pipeline=copy, catalog=DataCatalog())
     if status == "success":
-        hooks.after_node_run(node=copy.nodes[0], run_id="r")
+        hooks.after_node_run(node=copy.nodes[0], run_id="r", inputs={})
         hooks.after_pipeline_run(run_params=run_params)
     elif status == "failed":
-        hooks.on_node_error(error=ValueError("boom"), node=copy.nodes[0], run_id="r")
+        hooks.on_node_error(error=ValueError("boom"), node=copy.nodes[0], run_id="r", inputs={})
         hooks.on_pipeline_error(error=ValueError("boom"), run_params=run_params)
     else:  # what Kedro's session keeps of the KeyboardInterrupt leaving it
         store["exception"] = {"type": "KeyboardInterrupt", "value": "", "traceback": ["..."]}
@@ -241,6 +241,10 @@ def test_the_models_literals_are_the_schemas_enums() -> None:
         (model.RunError, "error"),
         (model.Nodes, "run/properties/nodes"),
         (model.Saved, "run/properties/datasets_saved/items"),
+        (model.GitUser, "run/properties/user"),
+        (model.ConfigSection, "run/properties/config"),
+        (model.ConfigFile, "config_file"),
+        (model.DatasetItem, "dataset_item"),
     ],
 )
 def test_the_models_sections_have_the_schemas_keys(typed: type, where: str) -> None:
@@ -255,3 +259,4 @@ def test_the_run_sections_common_keys_are_the_schemas_required() -> None:
     run = SCHEMA["$defs"]["run"]
     assert set(run["required"]) == set(COMMON) == model.RunSection.__required_keys__
     assert set(model.RunSection.__annotations__) <= set(run["properties"])
+    assert set(model.Record.__annotations__) <= set(SCHEMA["properties"])

@@ -232,7 +232,7 @@ def test_a_record_kept_by_a_failed_save_validates(
 
 def _good(repo: Path) -> dict[str, Any]:
     (repo / "new.txt").write_text("dirty\n")
-    with gitprov.record(repo, session_id="good"):
+    with gitprov.record(repo, session_id="good", inputs=["README.md"], outputs=["new.txt"]):
         pass
     return SessionLog(repo).get("good")
 
@@ -243,7 +243,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     def change(record: dict[str, Any]) -> None:
         node = record
         for key in parents:
-            node = node[key]
+            node = node[int(key)] if isinstance(node, list) else node[key]
         if value is _DELETE:
             del node[last]
         else:
@@ -273,6 +273,23 @@ BREAKAGES = {
     "a run still under way": _set("run.finished_at", None),
     "success stopped by a signal": _set("run.signal", "SIGTERM"),
     "neither a command nor a pipeline": _set("run.argv", _DELETE),
+    # what went in and came out, who ran it, inside what
+    "a digest of another kind": _set("run.outputs.0.digest", "md5:0cc175b9c0f1b6a831c399e2"),
+    "an item without its size": _set("run.inputs.0.size", _DELETE),
+    "an unknown key in an item": _set("run.inputs.0.mtime", 1),
+    "a negative size": _set("run.outputs.0.size", -1),
+    "a user without an email": _set("run.user.email", _DELETE),
+    "a parent that is no session id": _set("parent", "../x"),
+    "config files by content": _set(
+        "run.config",
+        {
+            "env": "local",
+            "source": "conf",
+            "files": [
+                {"path": "conf/local/credentials.yml", "digest": None, "text": "key: s3cr3t"}
+            ],
+        },
+    ),
 }
 
 

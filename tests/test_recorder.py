@@ -29,6 +29,8 @@ def only_record(repo: Path) -> dict[str, object]:
 
 
 def test_success_records_data_status_timing_and_environment(repo: Path) -> None:
+    git(repo, "config", "user.name", "Ada Lovelace")
+    git(repo, "config", "user.email", "ada@example.com")
     with gitprov.record(repo, params={"lr": 0.1}) as rec:
         rec["metrics"] = {"loss": 0.25}
         rec.run["epochs"] = 3
@@ -42,12 +44,17 @@ def test_success_records_data_status_timing_and_environment(repo: Path) -> None:
         "status",
         "argv",
         "cwd",
+        "user",
+        "inputs",
         "epochs",
         "started_at",
         "finished_at",
         "duration_s",
         "error",
+        "outputs",
     ]
+    assert run["user"] == {"name": "Ada Lovelace", "email": "ada@example.com"}
+    assert run["inputs"] == run["outputs"] == []
     assert run["status"] == "success" and run["error"] is None
     assert run["argv"] == sys.argv and run["cwd"] == os.getcwd()
     assert run["started_at"] <= run["finished_at"]

@@ -15,16 +15,20 @@ import sys
 import threading
 import time
 from collections import UserDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
 from gitprov.errors import GitProvError
 from gitprov.record import run as run_section
-from gitprov.record.model import INTERRUPTED, SUCCESS, RunError, RunStatus
+from gitprov.record.model import INTERRUPTED, SUCCESS, DatasetItem, RunError, RunStatus
 from gitprov.session import OPTIONS, Session
 from gitprov.signals import Catch, Stopped
+from gitprov.state.digest import Digests
+from gitprov.state.environment import git_user
+from gitprov.state.files import path_items
 from gitprov.store.records import exists_error
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,11 @@ class Recording(UserDict[str, Any]):
     the block runs. The record is written when the block ends, however it ends; an
     exception leaving the block is recorded and then propagates unchanged. ``ran`` says
     what runs (``argv`` and ``cwd``), :mod:`gitprov.record.run` builds ``run:`` from it.
+
+    ``inputs`` are digested when the block starts, ``outputs`` when it ends (paths or
+    globs, from ``cwd``: :mod:`gitprov.state.files`); :meth:`input` and :meth:`output` add
+    more from inside the block. Runs started inside the block (processes included) record
+    this one as their ``parent``.
     """
 
     def __init__(
@@ -72,6 +81,9 @@ class Recording(UserDict[str, Any]):
         session_id: str | None,
         data: dict[str, Any],
         ran: Mapping[str, Any],
+        *,
+        inputs: Iterable[str | os.PathLike[str]] = (),
+        outputs: Iterable[str | os.PathLike[str]] = (),
         **options: Any,
     ) -> None:
         self.session = Session(
@@ -81,10 +93,34 @@ class Recording(UserDict[str, Any]):
         if self.session.existing:  # before the block runs, not after
             raise exists_error(self.session_id, self.session.records.ref)
         #: What ran and the user's own keys; ``status`` here says how the block went.
-        self.run: dict[str, Any] = {**ran, **dict(data.pop("run", None) or {})}
-        super().__init__({"username": _username(), **data, "run": self.run})
+        self.run: dict[str, Any] = {
+            **ran,
+            "user": git_user(self.session.git),
+            **dict(data.pop("run", None) or {}),
+        }
+        parent = run_section.parent_of(self.session_id)
+        upper = {"parent": parent} if parent else {}
+        super().__init__({"username": _username(), **upper, **data, "run": self.run})
+        self._cwd = Path(str(ran.get("cwd") or os.getcwd()))
+        self._inputs = list(inputs)
+        self._outputs = list(outputs)
+        self._read: list[DatasetItem] = []
+        self._enclosing = run_section.Enclosing(self.session_id)
         self._ended: Ended | None = None
         self._started = run_section.Started()
+
+    def input(self, path: str | os.PathLike[str]) -> None:
+        """Record ``path`` (a file, a folder, a glob) as read by the run, digested now."""
+        self._read += self._items([path])
+
+    def output(self, path: str | os.PathLike[str]) -> None:
+        """Record ``path`` (a file, a folder, a glob) as written by the run, digested when
+        the run ends."""
+        self._outputs.append(path)
+
+    def _items(self, paths: Iterable[str | os.PathLike[str]]) -> list[DatasetItem]:
+        with Digests(self.session.git.common_dir) as digests:
+            return path_items(paths, self._cwd, self.session.git.root, digests)
 
     def end(self, ended: Ended) -> None:
         """Say how the run ended (``gitprov run``: how its command exited); an exception
@@ -92,8 +128,10 @@ class Recording(UserDict[str, Any]):
         self._ended = ended
 
     def __enter__(self) -> Recording:
+        self._read = self._items(self._inputs) if self._inputs else []
         self._started = run_section.Started()
         self._catch = Catch()  # SIGTERM/SIGHUP become Stopped, so the record is written
+        self._enclosing.enter()
         return self
 
     def __exit__(
@@ -103,7 +141,10 @@ class Recording(UserDict[str, Any]):
         tb: TracebackType | None,
     ) -> None:
         self._catch.release()  # before saving: a second signal kills as usual
+        self._enclosing.leave()
         ran = dict(self.run)
+        ran["inputs"] = self._read
+        ran["outputs"] = self._items(self._outputs) if self._outputs else []
         chosen: RunStatus = ran.pop("status", SUCCESS)  # the block may say how it went
         ended = self._ended or Ended(chosen)
         if exc is not None:
@@ -146,6 +187,9 @@ class Ended:
 def record(
     path: str | os.PathLike[str] = ".",
     session_id: str | None = None,
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    outputs: Iterable[str | os.PathLike[str]] = (),
     **data: Any,
 ) -> Recording:
     """Record the ``with`` block as one session of the repository containing ``path``.
@@ -153,12 +197,20 @@ def record(
     ``with gitprov.record(params={"lr": 0.1}) as rec: ...`` stores ``params`` (and whatever
     the block puts in ``rec``), ``run: {status, argv, cwd, started_at, finished_at,
     duration_s, error}`` (:mod:`gitprov.record.run`), ``error`` with the traceback when the
-    block raises. ``session_id`` defaults to
+    block raises. ``inputs`` and ``outputs`` (paths or globs; ``rec.input(path)`` and
+    ``rec.output(path)`` add more) become ``run.inputs``/``run.outputs`` with their
+    digests, outputs taken when the block ends. ``session_id`` defaults to
     a new Kedro-style id (``rec.session_id``). Keywords named as the store's options
     (``ref``, ``notes_ref``, ``dirty``, ``require_pushed``, ``untracked``, ``snapshot``, ...:
     :data:`gitprov.session.OPTIONS`) configure the recording instead of being stored.
     """
     options = {key: data.pop(key) for key in OPTIONS if key in data}
     return Recording(
-        path, session_id, data, {"argv": list(sys.argv), "cwd": os.getcwd()}, **options
+        path,
+        session_id,
+        data,
+        {"argv": list(sys.argv), "cwd": os.getcwd()},
+        inputs=inputs,
+        outputs=outputs,
+        **options,
     )

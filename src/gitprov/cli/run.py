@@ -1,4 +1,5 @@
-"""``gitprov run [--id ID] -- CMD ...``: run any command and record it as a session."""
+"""``gitprov run [--id ID] [--input PATH] [--output PATH] -- CMD ...``: run any command and
+record it as a session."""
 
 from __future__ import annotations
 
@@ -38,6 +39,22 @@ from gitprov.recorder import Ended, Recording
     help="Leave files matching PATTERN (gitignore syntax) out of a dirty run's snapshot, "
     "as .gitprovignore does; repeatable.",
 )
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="A file or folder COMMAND reads (a glob names every match), recorded in run.inputs "
+    "with its digest, taken before COMMAND starts; repeatable.",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="PATH",
+    help="A file or folder COMMAND writes (a glob names every match), recorded in "
+    "run.outputs with its digest, taken after COMMAND ends; repeatable.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
 def run(
@@ -47,13 +64,17 @@ def run(
     require_pushed: bool,
     replace: bool,
     snapshot_exclude: tuple[str, ...],
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND in the repository and record it; exit as COMMAND exits.
 
     The repository is checked before COMMAND starts; its output is not captured. The
     record's ``run:`` holds the command line (``argv``, secrets masked), exit code, status
-    and timing.
+    and timing, and the digests of the ``--input`` and ``--output`` paths (relative to the
+    repository folder COMMAND runs in). Runs recorded inside COMMAND name this one as their
+    ``parent``.
     """
     cwd = os.path.abspath(target.path)
     ref, notes_ref = target.refs(Git.discover(target.path))
@@ -62,6 +83,8 @@ def run(
         session_id,
         {},
         {"argv": list(command), "cwd": cwd},
+        inputs=inputs,
+        outputs=outputs,
         ref=ref,
         notes_ref=notes_ref,
         dirty=dirty,

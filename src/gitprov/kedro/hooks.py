@@ -6,10 +6,18 @@ alone. Kedro gives hooks the session id, never the store, so the store is looked
 :func:`~gitprov.kedro.store.live_store`; the ``run:`` section is put into it when the
 pipeline starts and filled in place, and Kedro's own ``save()`` at session close writes it.
 
-Node and dataset hooks run once per node and per output, so they only append to lists.
-``ParallelRunner`` calls them in worker processes, where the section is a lost copy: there
-they append a line to a journal file instead, which the pipeline hooks read back in the
-main process once the workers are done.
+Node and dataset hooks run once per node and per output, so they only append to lists
+(the names a node loaded come with ``after_node_run``'s ``inputs``); the datasets' items
+(:mod:`gitprov.kedro.lineage`: paths and digests) are made once, when the pipeline ends,
+outputs after their save. ``ParallelRunner`` calls them in worker processes, where the
+section is a lost copy: there they append a line to a journal file instead, which the
+pipeline hooks read back in the main process once the workers are done.
+
+What the run used is taken as Kedro builds it, in the thread that then starts the
+pipeline: the config loader from ``after_context_created``, the merged parameters from
+``after_catalog_created``. A session Kedro's ``kedro run`` did not start (a notebook's,
+``kedro ipython``'s, a script's) may never be closed, so its record is saved when its
+pipeline ends; closing it later replaces that record.
 """
 
 from __future__ import annotations
@@ -33,20 +41,24 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
 from gitprov.errors import InvalidSessionIdError
-from gitprov.kedro.store import live_store
+from gitprov.kedro.lineage import config_section, dataset_item
+from gitprov.kedro.store import GitSessionStore, live_store
 from gitprov.record import run as run_section
 from gitprov.record.document import validate_session_id
 from gitprov.record.model import (
     FAILED,
     INTERRUPTED,
     SUCCESS,
+    DatasetItem,
     RunError,
     RunSection,
     RunStatus,
     Saved,
 )
-from gitprov.record.run import KEDRO_FILTERS, Started, error_of
+from gitprov.record.run import KEDRO_FILTERS, Enclosing, Started, error_of
 from gitprov.signals import Catch, Stopped
+from gitprov.state.digest import Digests
+from gitprov.state.environment import git_user
 
 #: Names the journal folder of the process that owns the stores, for its workers.
 JOURNAL_ENV = "GITPROV_KEDRO_JOURNALS"
@@ -93,29 +105,50 @@ def _runner_name(value: object) -> str:
     return "SequentialRunner" if value is None or text == "None" else text
 
 
+def _traced(name: str, dataset: Any) -> bool:
+    """Whether ``dataset`` holds data a record can trace: not parameters, not memory."""
+    if dataset is None or name == "parameters" or name.startswith("params:"):
+        return False
+    return not isinstance(dataset, MemoryDataset | SharedMemoryDataset)
+
+
 class _Run:
     """One recorded pipeline run, in the process that owns its store."""
 
     def __init__(
         self,
+        store: GitSessionStore,
         section: RunSection,
         started: Started,
         catalog: CatalogProtocol[Any, Any],
+        project: Path,
         journal: Path,
     ) -> None:
+        self.session_id = store.session_id  # the store itself lives only as long as Kedro's
+        self.git = store.git
         self.section = section
         self.started = started
         self.completed: list[str] = section["nodes"]["completed"]
         self.failed: list[str] = section["nodes"]["failed"]
         self.saved: list[Saved] = section["datasets_saved"]
         self.seen: set[str] = set()
+        self.loaded: dict[str, None] = {}  # the names the nodes loaded, in order, once
         self.saving: dict[str, str] = {}  # dataset -> node, while Kedro saves it
         self.catalog = catalog
+        self.project = project
         self.journal = journal
         self.pid = os.getpid()
+        self.thread = threading.get_ident()
+        # Runs started by the nodes (processes included) name this one as their parent.
+        self.enclosing = Enclosing(store.session_id)
+        self.enclosing.enter()
         # SIGTERM/SIGHUP raise in the main thread, so that Kedro's session exit saves
         # the store; released when the pipeline ends.
         self.catch = Catch(on_signal=self.stopped)
+
+    def load(self, names: Any) -> None:
+        for name in names:
+            self.loaded[name] = None
 
     def fail(self, node: str, error: RunError) -> None:
         self.failed.append(node)
@@ -161,8 +194,10 @@ class _Run:
             kind, name, *rest = json.loads(line)
             if kind == "completed":
                 self.completed.append(name)
+                self.load(rest)
             elif kind == "failed":
                 self.fail(name, {"type": rest[0], "message": rest[1]})
+                self.load(rest[2:])
             elif kind == "saving":
                 self.saving[name] = rest[0]
             elif kind == "saved":
@@ -177,7 +212,17 @@ class _Run:
         self, status: RunStatus, *, signal: str | None = None, error: RunError | None = None
     ) -> None:
         self.replay_journal()
+        self.section["inputs"] = self.items(self.loaded, loaded=True)
+        self.section["outputs"] = self.items([entry["name"] for entry in self.saved], loaded=False)
         run_section.finish(self.section, status, self.started, signal=signal, error=error)
+
+    def items(self, names: Any, *, loaded: bool) -> list[DatasetItem]:
+        """The items of the datasets ``names`` that hold traceable data, digested now."""
+        traced = [(n, d) for n in names if _traced(n, d := self.catalog.get(n))]
+        if not traced:
+            return []
+        with Digests(self.git.common_dir) as digests:
+            return [dataset_item(n, d, self.project, digests, loaded=loaded) for n, d in traced]
 
 
 class GitprovHooks:
@@ -185,7 +230,30 @@ class GitprovHooks:
 
     def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
-        self._current = threading.local()  # the run of the node this thread last finished
+        # the run of the node this thread last finished; the context and the catalog (with
+        # its parameters) Kedro last built in this thread, for the run it starts next
+        self._current = threading.local()
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._current.context = context
+
+    @hook_impl
+    def after_catalog_created(
+        self, catalog: CatalogProtocol[Any, Any], parameters: dict[str, Any]
+    ) -> None:
+        self._current.catalog = (catalog, parameters)
+
+    def _built(self, catalog: CatalogProtocol[Any, Any]) -> tuple[Any, dict[str, Any] | None]:
+        """(config loader, merged parameters) Kedro built ``catalog`` with, when known."""
+        context = getattr(self._current, "context", None)
+        built = getattr(self._current, "catalog", None)
+        self._current.context = self._current.catalog = None  # held no longer than needed
+        loader = getattr(context, "config_loader", None)
+        if built is None or built[0] is not catalog:
+            return loader, None
+        parameters = built[1].get("parameters")
+        return loader, parameters if isinstance(parameters, dict) else None
 
     def _local_run(self, run_id: str | None) -> _Run | None:
         run = self._runs.get(run_id) if run_id else None
@@ -210,6 +278,19 @@ class GitprovHooks:
         }
         ran.update({key: run_params[key] for key in KEDRO_FILTERS if run_params.get(key)})
         ran["runner"] = _runner_name(run_params.get("runner"))
+        ran["user"] = git_user(store.git)
+        loader, parameters = self._built(catalog)
+        if parameters is not None:
+            ran["params"] = parameters  # masked, as every value, when the record is built
+        project = Path(str(run_params.get("project_path") or store.git.root))
+        self._abandoned()
+        if loader is not None:
+            with Digests(store.git.common_dir) as digests:
+                ran["config"] = config_section(loader, project, digests)
+        ran["inputs"] = []
+        parent = run_section.parent_of(run_id)
+        if parent is not None:
+            store["parent"] = parent
         started = Started()
         # Under way until an end hook says otherwise: KeyboardInterrupt (and SIGTERM/SIGHUP,
         # made exceptions while the run lasts) skips both end hooks, and Kedro still saves
@@ -222,32 +303,52 @@ class GitprovHooks:
                 "nodes": {"total": len(pipeline.nodes), "completed": [], "failed": []},
                 "failed_node": None,
                 "datasets_saved": [],
+                "outputs": [],
             },
             finished=False,
         )
         journal = _journals() / run_id
         journal.touch()
         store["run"] = section
-        self._runs[run_id] = _Run(section, started, catalog, journal)
-        weakref.finalize(store, self._runs.pop, run_id, None)
+        self._runs[run_id] = _Run(store, section, started, catalog, project, journal)
+        weakref.finalize(store, self._forget, run_id)
+
+    def _forget(self, run_id: str) -> None:
+        """The store of ``run_id`` is gone: nothing of its run can be recorded any more."""
+        run = self._runs.pop(run_id, None)
+        if run is not None:
+            run.enclosing.leave()
+
+    def _abandoned(self) -> None:
+        """Runs of this thread that a Ctrl-C left without an end hook (in a notebook,
+        whose session lives on) enclose no later run."""
+        for run in self._runs.values():
+            if run.thread == threading.get_ident() and run.pid == os.getpid():
+                run.enclosing.leave()
 
     @hook_impl
-    def after_node_run(self, node: Node, run_id: str) -> None:
+    def after_node_run(self, node: Node, run_id: str, inputs: dict[str, Any]) -> None:
         self._current.run_id = run_id  # this thread's dataset saves come next
         run = self._local_run(run_id)
         if run is not None:
             run.completed.append(node.name)
+            run.load(inputs)
         else:
-            _append_to_journal(run_id, "completed", node.name)
+            _append_to_journal(run_id, "completed", node.name, *inputs)
 
     @hook_impl
-    def on_node_error(self, error: Exception, node: Node, run_id: str) -> None:
+    def on_node_error(
+        self, error: Exception, node: Node, run_id: str, inputs: dict[str, Any]
+    ) -> None:
         run = self._local_run(run_id)
         if run is not None:
             run.fail(node.name, error_of(error))
+            run.load(inputs)
         else:
             described = error_of(error)
-            _append_to_journal(run_id, "failed", node.name, described["type"], described["message"])
+            _append_to_journal(
+                run_id, "failed", node.name, described["type"], described["message"], *inputs
+            )
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, node: Node) -> None:
@@ -276,6 +377,7 @@ class GitprovHooks:
         run = self._end(run_params)
         if run is not None:
             run.finish(SUCCESS)
+            _save_unless_closed(run.session_id)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
@@ -285,6 +387,7 @@ class GitprovHooks:
             run.unsaved(error_of(error))
             if run.section["error"] is None:
                 run.section["error"] = error_of(error)
+            _save_unless_closed(run.session_id)
 
     def _end(self, run_params: dict[str, Any]) -> _Run | None:
         session_id = run_params.get("run_id") or run_params.get("session_id")
@@ -292,7 +395,21 @@ class GitprovHooks:
         if run is None or run.pid != os.getpid():
             return None
         run.catch.release()
+        run.enclosing.leave()
         return run
+
+
+def _save_unless_closed(session_id: str) -> None:
+    """Save the record now unless Kedro's ``kedro run`` started the session: that command
+    closes it (and so saves it) right after the pipeline, any other session may never be
+    closed (``kedro ipython``, a notebook, a script that exits without ``close()``)."""
+    store = live_store(session_id)
+    if store is None:
+        return
+    cli = store.get("cli")
+    if isinstance(cli, dict) and cli.get("command_name") == "run":
+        return
+    store.save()
 
 
 #: The object the ``kedro.hooks`` entry point names.

@@ -20,37 +20,17 @@ from __future__ import annotations
 import os
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
-from typing import Any, TypedDict
+from typing import Any
 
+from gitprov.record.model import ConfigFile, ConfigSection, DatasetItem
 from gitprov.state.digest import Digests
+from gitprov.state.files import shown
 
 #: The config loader keys every ``kedro run`` reads (its catalog, with the credentials it
 #: names, and the parameters; globals feed interpolation in all of them).
 RUN_CONFIG_KEYS = ("catalog", "credentials", "parameters", "globals")
 _CONFIG_SUFFIXES = (".yml", ".yaml", ".json")
 _LOCAL = ("file", "local", None, "")
-
-
-class DatasetItem(TypedDict):
-    dataset: str
-    type: str
-    path: str | None
-    version: str | None
-    digest: str | None
-    size: int | None
-
-
-class ConfigFile(TypedDict):
-    path: str
-    digest: str | None
-
-
-def _shown(path: Path, project: Path) -> str:
-    """``path`` relative to the project (POSIX separators) when inside it, else absolute."""
-    try:
-        return path.relative_to(project).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def _location(dataset: Any, loaded: bool) -> tuple[str | None, str | None, str | None]:
@@ -101,7 +81,7 @@ def dataset_item(
         item["path"] = scrub_url(uri)
         return item
     local = Path(raw) if os.path.isabs(raw) else project / raw
-    item["path"] = _shown(local, project)
+    item["path"] = shown(local, project)
     with suppress(OSError):  # not there (a load that failed): no digest
         item["digest"], item["size"] = digests.measure(local)
     return item
@@ -136,5 +116,21 @@ def config_files(loader: Any, project: Path, digests: Digests) -> list[ConfigFil
             digest: str | None = digests.of(path)
         except OSError:
             digest = None
-        files.append(ConfigFile(path=_shown(path, project), digest=digest))
+        files.append(ConfigFile(path=shown(path, project), digest=digest))
     return sorted(files, key=lambda f: f["path"])
+
+
+def config_section(loader: Any, project: Path, digests: Digests) -> ConfigSection:
+    """``run.config``: the run's environment, the config source, and :func:`config_files`."""
+    env = getattr(loader, "env", None) or getattr(loader, "default_run_env", None)
+    from gitprov.record.redact import scrub_url
+
+    source = getattr(loader, "conf_source", None)
+    if source is not None:
+        text = str(source)
+        source = scrub_url(text) if "://" in text else shown(Path(text), project)
+    return ConfigSection(
+        env=None if env is None else str(env),
+        source=source,
+        files=config_files(loader, project, digests),
+    )

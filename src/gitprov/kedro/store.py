@@ -134,6 +134,11 @@ class GitSessionStore(_Base):
     def session_id(self) -> str:
         return self._session_id
 
+    @property
+    def git(self) -> Git:
+        """The repository the records are written to."""
+        return self._session.git
+
     def read(self) -> dict[str, Any]:
         """The stored record; ``SessionNotFoundError`` if there is none (but a new
         session under construction simply starts empty)."""

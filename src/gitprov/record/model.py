@@ -11,7 +11,7 @@ keep them as plain mappings and check what they use.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, Literal, TypedDict, get_args
+from typing import Any, Final, Literal, TypedDict, get_args
 
 #: How records write a time: UTC with milliseconds (``2026-11-24T10:31:02.117Z``).
 TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -171,6 +171,44 @@ class Saved(_Saved, total=False):
     version: str
 
 
+class DatasetItem(TypedDict):
+    """What a run read or wrote: ``dataset`` its name (a Kedro dataset's, or the path as
+    given to ``gitprov run``/``record()``), ``type`` its class (or ``file``/``folder``),
+    ``path`` relative to the project when inside it (a URI without credentials when
+    remote), ``version`` a versioned dataset's, ``digest`` ``sha256:<hex>`` of the bytes
+    (a folder's: :mod:`gitprov.state.digest`) and ``size`` in bytes; ``None`` where they
+    cannot be told (remote data, a path that is not there)."""
+
+    dataset: str
+    type: str
+    path: str | None
+    version: str | None
+    digest: str | None
+    size: int | None
+
+
+class ConfigFile(TypedDict):
+    """A config file a Kedro run read: its digest only, never its content."""
+
+    path: str
+    digest: str | None
+
+
+class ConfigSection(TypedDict):
+    """A Kedro run's configuration: the environment, where it was read from, the files."""
+
+    env: str | None
+    source: str | None
+    files: list[ConfigFile]
+
+
+class GitUser(TypedDict):
+    """Who ran it, as git knows them (``user.name``, ``user.email``; ``None`` when unset)."""
+
+    name: str | None
+    email: str | None
+
+
 class _RunSection(TypedDict):
     status: RunStatus
     started_at: str
@@ -186,6 +224,9 @@ class RunSection(_RunSection, total=False):
     pipeline's names, filters and runner (Kedro); how it ended adds ``exit_code`` (a
     command) or ``nodes``, ``failed_node`` and ``datasets_saved`` (Kedro); ``signal`` names
     the signal that stopped it. The user's own keys may follow what ran.
+
+    Who ran it is ``user`` (git's); what went in and came out ``inputs`` and ``outputs``
+    (every entry point), ``params`` and ``config`` (Kedro's, as the run used them).
     """
 
     signal: str
@@ -198,6 +239,11 @@ class RunSection(_RunSection, total=False):
     nodes: Nodes
     failed_node: str | None
     datasets_saved: list[Saved]
+    user: GitUser
+    params: dict[str, Any]
+    config: ConfigSection
+    inputs: list[DatasetItem]
+    outputs: list[DatasetItem]
 
 
 class Unbuilt(TypedDict):
@@ -214,6 +260,8 @@ class _Record(TypedDict):
 
 
 class Record(_Record, total=False):
-    """A record as gitprov builds it; the session's own keys (any) sit beside these."""
+    """A record as gitprov builds it; the session's own keys (any) sit beside these.
+    ``parent`` is the session of the recorded run this one ran inside."""
 
+    parent: str
     run: RunSection

@@ -12,12 +12,14 @@ does) and, for Kedro, ``datasets_saved``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from gitprov.errors import InvalidSessionIdError
 from gitprov.record.model import (
     FAILED,
     INTERRUPTED,
@@ -42,11 +44,65 @@ KEDRO_FILTERS = (
     "only_missing_outputs",
 )
 
-#: What ran, by entry point; the user's own keys follow these.
-_RAN = ("argv", "cwd", "pipeline_names", "tags", *KEDRO_FILTERS, "runner")
+#: What ran, by entry point, who ran it, and with what; the user's own keys follow these.
+_RAN = (
+    "argv",
+    "cwd",
+    "pipeline_names",
+    "tags",
+    *KEDRO_FILTERS,
+    "runner",
+    "user",
+    "params",
+    "config",
+    "inputs",
+)
 _TIMING = ("started_at", "finished_at", "duration_s")
 #: How it ended, after the timing.
-_ENDED = ("exit_code", "nodes", "failed_node", "signal", "error", "datasets_saved")
+_ENDED = ("exit_code", "nodes", "failed_node", "signal", "error", "datasets_saved", "outputs")
+
+#: Names the session of the recorded run a process runs inside, for the runs it starts
+#: (a ``gitprov run`` command's script calling ``record()``, a Kedro run inside either):
+#: each entry point reads it as its record's ``parent`` and sets it to its own id while it
+#: runs.
+PARENT_ENV = "GITPROV_PARENT_SESSION"
+
+
+def parent_of(session_id: str) -> str | None:
+    """The session this run (``session_id``) runs inside, if it runs inside one."""
+    from gitprov.record.document import validate_session_id  # which builds on this module
+
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or parent == session_id:
+        return None
+    try:
+        return validate_session_id(parent)
+    except InvalidSessionIdError:
+        return None
+
+
+class Enclosing:
+    """While a run lasts, the runs it starts (processes included) name it as their parent.
+
+    ``enter()`` sets :data:`PARENT_ENV` to the run's id, ``leave()`` puts back what was
+    there (an enclosing run's id), so that runs nest.
+    """
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self._before: str | None = None
+
+    def enter(self) -> None:
+        self._before = os.environ.get(PARENT_ENV)
+        os.environ[PARENT_ENV] = self.session_id
+
+    def leave(self) -> None:
+        if os.environ.get(PARENT_ENV) != self.session_id:
+            return  # someone else's now: leave it alone
+        if self._before is None:
+            del os.environ[PARENT_ENV]
+        else:
+            os.environ[PARENT_ENV] = self._before
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Where a run ran: interpreter, platform, host, and the versions of the project's own
-dependencies.
+"""Where a run ran and who ran it: interpreter, platform, host, the versions of the
+project's own dependencies, and the git user.
 
 Only the packages the project declares are listed (``[project] dependencies`` in its
 ``pyproject.toml`` and its ``requirements.txt``), not all of site-packages: that keeps a
@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitprov.record.model import Host
+from gitprov.git import Git
+from gitprov.git.writing import config_from_files, parse_config
+from gitprov.record.model import GitUser, Host
 
 #: Files that declare a project's dependencies; the nearest folder holding one is the project.
 MARKERS = ("pyproject.toml", "requirements.txt")
@@ -32,6 +34,17 @@ def host() -> Host:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def git_user(git: Git) -> GitUser:
+    """``user.name`` and ``user.email`` as git would sign a commit with them (OS users are
+    often all ``root`` in containers): read from the config files in-process, from ``git
+    config`` only when they hold what only git can tell (includes, quoting)."""
+    found = config_from_files(git.common_dir, "user")
+    if found is None:
+        pattern = r"^user\.(name|email)$"
+        found = parse_config(git.run("config", "-z", "--get-regexp", pattern, ok=(0, 1)).stdout)
+    return {"name": found.get("user.name"), "email": found.get("user.email")}
 
 
 def find_project(start: str | os.PathLike[str], stop: str | os.PathLike[str]) -> Path | None:
