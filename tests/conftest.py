@@ -94,17 +94,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return Scheduling(config, log)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
+def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     """No user or system git config leaks in: tests see git's defaults only."""
-    home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    _isolate(monkeypatch, tmp_path_factory.mktemp("home"))
     yield
+
+
+@pytest.fixture(scope="module")
+def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same isolation, for module-scoped fixtures (``_isolated_home`` is per test)."""
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, tmp_path_factory.mktemp("module-home"))
+        yield
 
 
 @pytest.fixture

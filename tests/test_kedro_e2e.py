@@ -11,7 +11,6 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,17 +136,6 @@ class Runs:
     dirty_marker: str
     failed: Run
     failed_marker_exists: bool
-
-
-@pytest.fixture(scope="module")
-def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """conftest's git isolation, for module-scoped fixtures (its own fixture is per test)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(tmp_path_factory.mktemp("e2e-home")))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        mp.delenv("GIT_CONFIG_GLOBAL", raising=False)
-        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
-        yield
 
 
 @pytest.fixture(scope="module")

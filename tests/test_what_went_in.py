@@ -13,7 +13,6 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,17 +114,6 @@ class Project:
     never_closed: dict[str, Any]
     closed: dict[str, Any]
     new_ids: list[str]  # of the notebook script's command
-
-
-@pytest.fixture(scope="module")
-def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """conftest's git isolation, for module-scoped fixtures (its own fixture is per test)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(tmp_path_factory.mktemp("lineage-home")))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        mp.delenv("GIT_CONFIG_GLOBAL", raising=False)
-        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
-        yield
 
 
 @pytest.fixture(scope="module")
