@@ -40,7 +40,8 @@ from gitprov.state.screen import MAX_TOTAL_BYTES, MAX_UNTRACKED_BYTES, Rules
 from gitprov.state.snapshot import take_snapshot
 from gitprov.state.status import MAX_CHANGES, Static, capped, probe
 from gitprov.store import notes, spool
-from gitprov.store.records import Note, RecordStore, record_path
+from gitprov.store.api import Note, Records
+from gitprov.store.records import RecordStore, record_path
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Session:
         self.git = Git.discover(path)
         self.rules = WriteRules.of(self.git)  # group modes and fsync, as git applies them
         _check_writable(self.git)
-        self.records = RecordStore(self.git, ref, notes_ref, self.rules)
+        self.records: Records = RecordStore(self.git, ref, notes_ref, self.rules)
         self.project = environment.find_project(path, self.git.root)
         self._untracked = untracked
         self._max_changes = max_changes
@@ -144,7 +145,7 @@ class Session:
             try:
                 snap = take_snapshot(
                     self.git,
-                    self.records.writer,
+                    self.records.objects,
                     captured,
                     self.session_id,
                     untracked_listed=self._untracked == "all",
@@ -174,7 +175,7 @@ class Session:
         try:
             # update-ref starts first and the trees are read while `git status` runs, so
             # the save then waits on little more than git status itself.
-            writer = self.records.writer
+            writer = self.records.objects
             with self.records.saving(self.session_id) as pending:
                 with writer.deferring():  # the snapshot's commit goes into the save's pack
                     git = self._git_section(meanwhile=pending.prefetch)
@@ -241,7 +242,7 @@ class Session:
         reason = str(exc) or type(exc).__name__
         self.recorded = False
         try:
-            self.records.writer.flush_deferred()  # the snapshot a spooled record pins
+            self.records.objects.flush_deferred()  # the snapshot a spooled record pins
         except OSError as error:
             logger.warning(
                 "gitprov: the snapshot of session %s is lost: %s", self.session_id, error

@@ -36,12 +36,13 @@ from gitprov.record.document import load, validate_session_id
 from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
 from gitprov.store import notes
-from gitprov.store.forget import Forgotten, forget
-from gitprov.store.records import RecordStore, Stored
+from gitprov.store.api import Stored
+from gitprov.store.records import RecordStore
 from gitprov.sync.untrusted import LeftOut, list_records
 
 if TYPE_CHECKING:
     from gitprov.audit.which import Match
+    from gitprov.store.forget import Forgotten
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class SessionLog:
         does: their records leave the records ref's whole history, a tombstone each stays;
         ``gitprov sync`` then purges them from the remote and every clone that syncs. See
         :mod:`gitprov.store.forget`."""
-        return forget(self._store, ids, reason)
+        return self._store.forget(ids, reason)
 
     def items(
         self,

@@ -15,8 +15,7 @@ import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
-from typing import NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from gitprov.errors import (
     ConcurrentUpdateError,
@@ -47,6 +46,10 @@ from gitprov.record.document import validate_session_id
 from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, WRITE_LOCK, NotesRefOption, resolve
 from gitprov.store import notes
+from gitprov.store.api import Note, Stored
+
+if TYPE_CHECKING:
+    from gitprov.store.forget import Forgotten
 
 FORMAT_FILE = "FORMAT"
 FORMAT_TEXT = b"gitprov-records 1\n"
@@ -92,24 +95,9 @@ def index_path(hex_digest: str, session_id: str) -> str:
     return f"{hex_digest[:2]}/{hex_digest}/{fanout(session_id)}/{session_id}"
 
 
-class Stored(NamedTuple):
-    """A file as stored on a ref: where (``ref:path``, for messages) and its bytes."""
-
-    where: str
-    data: bytes
-
-
 def _stored(cat: ObjectReader, where: str) -> Stored | None:
     obj = cat.read(where)
     return Stored(where, obj.data) if obj is not None and obj.type == "blob" else None
-
-
-@dataclass(frozen=True)
-class Note:
-    """A line for the commit index: ``line`` goes into the note on ``commit``."""
-
-    commit: str
-    line: str
 
 
 #: How long a save waits for the write lock (each holder keeps it for milliseconds).
@@ -200,6 +188,18 @@ class RecordStore:
         self.ref, self.notes_ref = resolve(git, ref, notes_ref)
         self.writer = ObjectWriter(git.objects_dir, git.object_format, rules or WriteRules.of(git))
         self._trees: dict[str, dict[str, Entry]] = {}  # parsed trees, by id (immutable)
+
+    @property
+    def objects(self) -> ObjectWriter:
+        """Where a save's other objects (a dirty run's snapshot) are written: the save's
+        own pack, so they go out, and are kept, with the record."""
+        return self.writer
+
+    def forget(self, ids: Sequence[str], reason: str) -> Forgotten:
+        """Forget ``ids`` for good (:func:`gitprov.store.forget.forget`)."""
+        from gitprov.store.forget import forget
+
+        return forget(self, ids, reason)
 
     # -- writing -------------------------------------------------------------------------
 

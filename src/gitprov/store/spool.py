@@ -26,7 +26,8 @@ from gitprov.git.writing import WriteRules
 from gitprov.record.digests import record_digests
 from gitprov.record.document import load, validate_session_id
 from gitprov.store import notes
-from gitprov.store.records import Note, RecordStore
+from gitprov.store.api import Note
+from gitprov.store.records import RecordStore
 
 #: The spool, under the common git dir.
 SPOOL_DIR = ("gitprov", "spool")
