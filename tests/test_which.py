@@ -113,6 +113,8 @@ def test_an_output_is_found_by_path_and_by_digest(repo: Path, out: Path) -> None
     assert entry == f"digests/{hex_digest[:2]}/{hex_digest}/{fanout('s1')}/s1"
     assert git(repo, "cat-file", "-s", f"{RECORDS}:{entry}").strip() == "0"  # the empty file
     assert git(repo, "log", "--format=%s", RECORDS).splitlines()[0] == "gitprov: save session s1"
+    log = SessionLog(repo)
+    assert log.ids() == ["s1"] and log.skipped == []  # the index is not a record
     fsck(repo)
 
 
@@ -391,6 +393,10 @@ def test_a_remote_index_that_is_a_file_is_left_out(team: Team) -> None:
     mine = team.me / "mine.txt"
     mine.write_text("my model\n")
     save(team.me, "me-1", outputs=[item("model", mine)])
+    assert cli("-C", str(team.me), "fetch").returncode == 0
+    log = SessionLog(team.me)
+    assert log.ids() == ["mate-1", "me-1"]
+    assert [str(s) for s in log.skipped] == [f"{TRACKING}:{DIGESTS_DIR}: a file, not a folder"]
     synced = cli("-C", str(team.me), "sync")
     assert synced.returncode == 0, synced.stderr
     assert f"{TRACKING}:{DIGESTS_DIR}: a file, not a folder" in synced.stderr

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from gitprov.errors import InvalidSessionIdError, UnknownRevisionError
 from gitprov.git import Git
-from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry
+from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, commit_tree, parse_tree
 from gitprov.git.process import zsplit
 from gitprov.record.document import validate_session_id
 from gitprov.record.limits import MAX_BLOB_BYTES
@@ -170,16 +170,46 @@ def _problem(path: str, entry: Entry, kind: str, size: str) -> str | None:
     )
 
 
+#: A root with more entries than this is listed whole (its names would make a long command).
+_MAX_PATHSPECS = 1024
+
+
+def _beside_index(git: Git, ref: str) -> list[str]:
+    """The names of the root entries of ``ref``'s tree but the folder ``digests/`` (read
+    in-process); none (everything is listed) when it has no such folder, too many entries,
+    or is not a commit's tree that parses."""
+    with git.local_objects() as cat:
+        commit = cat.read(ref)
+        root = cat.read(commit_tree(commit.data)) if commit and commit.type == "commit" else None
+        if root is None or root.type != "tree":
+            return []
+        try:
+            entries = parse_tree(root.data, len(root.sha) // 2)
+        except ValueError:
+            return []
+    index = entries.get(DIGESTS_DIR)
+    if index is None or not index.is_tree or len(entries) > _MAX_PATHSPECS:
+        return []  # listed whole: what is not a folder there is named
+    names = list(entries)
+    # a root of the index alone: a name it lacks, so that nothing is listed
+    return [name for name in names if name != DIGESTS_DIR] or [FORMAT_FILE]
+
+
 def list_records(git: Git, ref: str) -> Listing:
     """The session ids ``ref``'s tree holds, with a record or a tombstone, and what else
     it holds (none of it when ``ref`` does not exist).
 
     One ``git ls-tree``: names, modes, types and sizes are checked, contents are not (a
     record is parsed only when read). A folder that is left out is named, its contents
-    are not; nor are those of ``digests/`` (its reader judges what it reads of it).
+    are not; nor are those of ``digests/`` (its reader judges what it reads of it), which
+    are not even listed: the root's other entries are named to ``ls-tree`` instead
+    (:func:`_beside_index`), as the index holds more entries than the records.
     """
     try:
-        listing = git.run("ls-tree", "-r", "-t", "-l", "-z", ref, "--")
+        paths = _beside_index(git, ref)
+        listing = git.run(
+            "--literal-pathspecs", "ls-tree", "-r", "-t", "-l", "-z", ref, "--", *paths
+        )
     except UnknownRevisionError:
         return Listing([], [], [])
     found: dict[bool, list[str]] = {False: [], True: []}  # by "is a tombstone"
