@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +179,40 @@ def test_a_resave_with_other_outputs_no_longer_lists_the_old_digest(repo: Path, 
     assert [m.session_id for m in SessionLog(repo).which(out)] == ["s1"]
     hex_digest = old.removeprefix("sha256:")
     assert f"digests/{index_path(hex_digest, 's1')}" in names(repo, RECORDS)
+
+
+def test_which_reads_no_listing_of_the_records(repo: Path, out: Path, tmp_path: Path) -> None:
+    """One digest's trees, then the matching records: no ``ls-tree``, a few processes."""
+    for n in range(5):
+        other = repo / f"other-{n}.txt"
+        other.write_text(f"other {n}\n")
+        save(repo, f"x{n}", outputs=[item("other", other)])
+    save(repo, "s1", outputs=[item("model", out)])
+    real = shutil.which("git")
+    assert real is not None
+    shim, log = tmp_path / "shim", tmp_path / "git.log"
+    shim.mkdir()
+    (shim / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    (shim / "git").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitprov", "-C", str(repo), "which", sha256(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and rows(proc.stdout)[0][0] == "s1", proc.stderr
+    calls = log.read_text().splitlines()
+    assert not [c for c in calls if " ls-tree " in c or " for-each-ref " in c], calls
+    assert sum(" cat-file " in c for c in calls) <= 1 and len(calls) <= 3, calls
+
+
+def test_a_save_refuses_a_malformed_digest_and_writes_nothing(repo: Path) -> None:
+    store = RecordStore(git_of(repo))
+    with pytest.raises(ValueError, match="'md5:abc' is not a sha256:<64 hex> digest"):
+        store.save("s1", b"session_id: s1\n", digests=["md5:abc"])
+    assert git(repo, "for-each-ref", RECORDS) == ""
 
 
 def test_a_missing_path_is_a_usage_error_and_a_bad_digest_an_error(repo: Path) -> None:
