@@ -21,6 +21,7 @@ import pytest
 from gitprov import SessionLog
 from gitprov.session import Session
 from gitprov.store import spool
+from gitprov.store.forget import _layout
 from gitprov.store.records import DIGESTS_DIR, RecordStore, fanout, index_path
 from test_hostile_remote import Tree, blob, commit, mktree, names, plumb, read_tree
 
@@ -327,6 +328,13 @@ def test_a_forgotten_session_is_not_listed_and_forget_keeps_the_index(
         }
 
     before = indexed_per_save()
+    root = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "tree", f"{RECORDS}^{{tree}}"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert b"40000 digests\0" in root
+    assert _layout(20).fullmatch(root)  # the rewrite edits such a root as bytes
     forgotten = cli("-C", str(repo), "forget", "s1", "--reason", "leaked a secret")
     assert forgotten.returncode == 0, forgotten.stderr
     assert [m.session_id for m in SessionLog(repo).which(out)] == ["s2", "s0"]
