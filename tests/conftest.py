@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from gitprov.cli import main
+from gitprov.record.run import PARENT_ENV
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
 
@@ -95,11 +96,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    """No user or system git config leaks in: tests see git's defaults only."""
+    """No user or system git config leaks in: tests see git's defaults only, and no
+    enclosing recorded run."""
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+    monkeypatch.delenv(PARENT_ENV, raising=False)  # the suite may itself run under gitprov run
 
 
 @pytest.fixture(autouse=True)

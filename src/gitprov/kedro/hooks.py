@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,8 @@ class _Run:
         project: Path,
         journal: Path,
     ) -> None:
-        self.session_id = store.session_id  # the store itself lives only as long as Kedro's
+        # by id, not the store: it lives exactly as long as Kedro's session holds it
+        self.session_id = store.session_id
         self.git = store.git
         self.section = section
         self.started = started
@@ -146,7 +148,7 @@ class _Run:
         # the store; released when the pipeline ends.
         self.catch = Catch(on_signal=self.stopped)
 
-    def load(self, names: Any) -> None:
+    def load(self, names: Iterable[str]) -> None:
         for name in names:
             self.loaded[name] = None
 
@@ -174,7 +176,7 @@ class _Run:
             return
         self.seen.add(name)
         dataset = self.catalog.get(name)
-        if dataset is None or isinstance(dataset, MemoryDataset | SharedMemoryDataset):
+        if not _traced(name, dataset):
             return
         entry: Saved = {"name": name}
         if isinstance(dataset, AbstractVersionedDataset):
@@ -216,7 +218,7 @@ class _Run:
         self.section["outputs"] = self.items([entry["name"] for entry in self.saved], loaded=False)
         run_section.finish(self.section, status, self.started, signal=signal, error=error)
 
-    def items(self, names: Any, *, loaded: bool) -> list[DatasetItem]:
+    def items(self, names: Iterable[str], *, loaded: bool) -> list[DatasetItem]:
         """The items of the datasets ``names`` that hold traceable data, digested now."""
         traced = [(n, d) for n in names if _traced(n, d := self.catalog.get(n))]
         if not traced:
