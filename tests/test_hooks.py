@@ -383,6 +383,33 @@ def test_registry_entry_gone_mid_run(repo: Path) -> None:
     assert git(repo, "for-each-ref", "refs/provenance").strip() == ""
 
 
+@pytest.mark.parametrize("end", ["after_pipeline_run", "on_pipeline_error"])
+def test_a_session_kedro_run_did_not_start_is_recorded_when_its_pipeline_ends(
+    repo: Path, end: str
+) -> None:
+    """A notebook's session is never closed: its record is written at the pipeline's end,
+    success or failure; ``kedro run``'s own session waits for the close that follows."""
+    hooks = GitprovHooks()
+    stores = {
+        "notebook": GitSessionStore(path=str(repo / "sessions"), session_id="nb"),
+        "kedro-run": GitSessionStore(path=str(repo / "sessions"), session_id="cli"),
+    }
+    stores["kedro-run"]["cli"] = {"command_name": "run", "command_path": "kedro run"}
+    for store in stores.values():
+        run_params = params(run_id=store.session_id)
+        hooks.before_pipeline_run(run_params=run_params, pipeline=pipeline(), catalog=DataCatalog())
+        if end == "after_pipeline_run":
+            hooks.after_pipeline_run(run_params=run_params)
+        else:
+            hooks.on_pipeline_error(error=ValueError("x"), run_params=run_params)
+    assert SessionLog(repo).ids() == ["nb"]
+    status = "success" if end == "after_pipeline_run" else "failed"
+    assert SessionLog(repo).get("nb")["run"]["status"] == status
+    stores["notebook"].save()  # closed after all: the same record, replaced
+    stores["kedro-run"].save()
+    assert SessionLog(repo).ids() == ["cli", "nb"]
+
+
 def test_older_kedro_run_params(repo: Path) -> None:
     """Kedro < 1.3 names the id ``session_id``; older still, one ``pipeline_name``."""
     hooks = GitprovHooks()
