@@ -314,6 +314,27 @@ def test_a_teammates_record_is_found_after_sync_and_on_a_bare_clone(team: Team) 
     fsck(team.me)
 
 
+def test_a_conflict_copy_is_found_under_its_own_id(team: Team) -> None:
+    """The same id saved with other outputs here and on the remote: sync keeps both, and
+    each output names the record that lists it."""
+    theirs = team.mate / "shared.txt"
+    theirs.write_text("the mate's version\n")
+    save(team.mate, "shared", outputs=[item("model", theirs)])
+    assert cli("-C", str(team.mate), "sync").returncode == 0
+    mine = team.me / "shared.txt"
+    mine.write_text("my version\n")
+    save(team.me, "shared", outputs=[item("model", mine)])
+    synced = cli("-C", str(team.me), "sync")
+    assert "conflict: session shared differs" in synced.stdout, synced.stdout
+    git(team.me, "update-ref", "-d", TRACKING)
+    log = SessionLog(team.me)
+    assert [m.session_id for m in log.which(mine)] == ["shared"]
+    (copy,) = log.which(theirs)
+    assert copy.session_id.startswith("shared+origin-") and copy.role == "output"
+    assert log.get(copy.session_id)["conflict_of"] == "shared"
+    fsck(team.me)
+
+
 def test_a_forgotten_session_is_not_listed_and_forget_keeps_the_index(
     repo: Path, out: Path
 ) -> None:

@@ -95,6 +95,18 @@ def index_path(hex_digest: str, session_id: str) -> str:
     return f"{hex_digest[:2]}/{hex_digest}/{fanout(session_id)}/{session_id}"
 
 
+def index_paths(digests: Iterable[str], session_id: str) -> list[str]:
+    """The :func:`index_path` of each of ``digests`` (``sha256:<hex>``; anything else is a
+    ``ValueError``) for ``session_id``."""
+    paths = []
+    for digest in digests:
+        hex_digest = digest_hex(digest)
+        if hex_digest is None:
+            raise ValueError(f"{digest!r} is not a sha256:<64 hex> digest")
+        paths.append(index_path(hex_digest, session_id))
+    return paths
+
+
 def _stored(cat: ObjectReader, where: str) -> Stored | None:
     obj = cat.read(where)
     return Stored(where, obj.data) if obj is not None and obj.type == "blob" else None
@@ -349,13 +361,7 @@ class RecordStore:
         sub[name] = Entry(BLOB_MODE, name, blob)
         root[bucket] = Entry(TREE_MODE, bucket, self.writer.tree(list(sub.values())))
         if digests:
-            paths = []
-            for digest in digests:
-                hex_digest = digest_hex(digest)
-                if hex_digest is None:
-                    raise ValueError(f"{digest!r} is not a sha256:<64 hex> digest")
-                paths.append(index_path(hex_digest, session_id))
-            index = self.with_index(cat, root.get(DIGESTS_DIR), paths)
+            index = self.with_index(cat, root.get(DIGESTS_DIR), index_paths(digests, session_id))
             if index is not None:
                 root[DIGESTS_DIR] = index
         new_tree = self.writer.tree(list(root.values()))

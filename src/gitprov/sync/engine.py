@@ -38,6 +38,7 @@ from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, Entry
 from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import Backoff, retry, retrying
+from gitprov.record.digests import record_digests
 from gitprov.record.document import load
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_ref
 from gitprov.store.forget import notes_without
@@ -48,6 +49,7 @@ from gitprov.store.records import (
     FORMAT_TEXT,
     RecordStore,
     fanout,
+    index_paths,
 )
 from gitprov.sync import merge, transport
 from gitprov.sync.lock import LOCK_TIMEOUT, sync_lock
@@ -430,7 +432,13 @@ class Sync:
             root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.store.write_blob(FORMAT_TEXT))
         if purge.folder is not None:
             root[FORGOTTEN_DIR] = purge.folder
-        index = self._index_union(cat, tracking, [r.get(DIGESTS_DIR) for r in roots], left_out)
+        copies = [  # a conflict copy is indexed under its own id
+            path
+            for session_id, copy in merged.conflicts
+            for path in _index_paths(merged.blobs[merged.changes[copy]], copy)
+        ]
+        folders = [r.get(DIGESTS_DIR) for r in roots]
+        index = self._index_union(cat, tracking, folders, left_out, copies)
         if index is not None:
             root[DIGESTS_DIR] = index
         return _Union(list(root.values()), incoming, outgoing, merged.conflicts, left_out)
@@ -441,9 +449,11 @@ class Sync:
         tracking: str,
         folders: list[Entry | None],
         left_out: list[LeftOut],
+        added: list[str],
     ) -> Entry | None:
-        """Our ``digests/`` folder with the remote's entries it lacks (``None``: ours as it
-        is), by :func:`merge.merge_index`; ``folders``: base, ours, theirs.
+        """Our ``digests/`` folder with the remote's entries it lacks and the entries
+        ``added`` (``None``: ours as it is), by :func:`merge.merge_index`; ``folders``:
+        base, ours, theirs.
 
         Only the folders the remote changed since the base and that differ from ours are
         read, so what it holds unchanged (taken, or named, before) is not looked at again;
@@ -453,10 +463,10 @@ class Sync:
         old, ours, theirs = folders
         where = f"{tracking}:{DIGESTS_DIR}"
         if theirs is None or theirs in (ours, old):
-            return None
+            return self.store.with_index(cat, ours, added) if added else None
         if (problem := root_problem(theirs)) is not None:
             left_out.append(LeftOut(where, problem))
-            return None
+            return self.store.with_index(cat, ours, added) if added else None
         empty = self._blob_id(b"")
         offered: dict[str, Entry] = {}
         have: set[str] = set()
@@ -482,7 +492,8 @@ class Sync:
                         have.add(path)
         merged = merge.merge_index(have, offered, empty=empty)
         left_out += (LeftOut(f"{where}/{shown(path)}", why) for path, why in merged.left_out)
-        return self.store.with_index(cat, ours, merged.changes) if merged.changes else None
+        paths = [*merged.changes, *added]
+        return self.store.with_index(cat, ours, paths) if paths else None
 
     def _vet_records(
         self, cat: ObjectReader, tracking: str, offered: list[tuple[str, str]]
@@ -657,6 +668,14 @@ class Sync:
         check = self.git.run("cat-file", "--batch-check", input="\n".join(commits).encode() + b"\n")
         missing = [ln.split()[0] for ln in check.text.splitlines() if ln.endswith(" missing")]
         return missing, len(commits)
+
+
+def _index_paths(data: bytes, session_id: str) -> list[str]:
+    """Where the digests that the record ``data`` lists are indexed for ``session_id``."""
+    try:
+        return index_paths(record_digests(load(data, session_id, session_id)), session_id)
+    except CorruptRecordError:
+        return []
 
 
 def _note_groups(root: dict[str, Entry]) -> dict[str, tuple[Entry, ...]]:
