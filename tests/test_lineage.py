@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kedro.config import OmegaConfigLoader
@@ -13,7 +14,7 @@ from kedro.io import MemoryDataset, Version
 from kedro_datasets.partitions import PartitionedDataset
 from kedro_datasets.text import TextDataset
 
-from gitprov.kedro.lineage import config_files, dataset_item
+from gitprov.kedro.lineage import config_files, config_section, dataset_item
 from gitprov.state.digest import Digests
 
 
@@ -124,3 +125,17 @@ def test_config_files_read_by_kedro_are_listed_with_digests_never_content(
     for entry in listed:
         assert entry["digest"] == sha256sum(project / entry["path"])
     assert "s3cr3t" not in repr(listed)
+    with Digests(None) as digests:
+        section = config_section(loader, project, digests)
+    assert section == {"env": "local", "source": "conf", "files": listed}
+    staging = OmegaConfigLoader(str(conf), base_env="base", default_run_env="local", env="prod")
+    # a remote source (as a loader built without s3fs installed can still say it): named
+    # without its credentials, nothing to hash
+    bare = SimpleNamespace(conf_source="s3://key:secret@bucket/conf", env=None)
+    with Digests(None) as digests:
+        assert config_section(staging, project, digests)["env"] == "prod"
+        assert config_section(bare, project, digests) == {
+            "env": None,
+            "source": "s3://bucket/conf",
+            "files": [],
+        }

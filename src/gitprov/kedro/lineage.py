@@ -122,7 +122,7 @@ def config_files(loader: Any, project: Path, digests: Digests) -> list[ConfigFil
 
 def config_section(loader: Any, project: Path, digests: Digests) -> ConfigSection:
     """``run.config``: the run's environment, the config source, and :func:`config_files`."""
-    env = getattr(loader, "env", None) or getattr(loader, "default_run_env", None)
+    env = getattr(loader, "env", None) or getattr(loader, "default_run_env", None) or None
     from gitprov.record.redact import scrub_url
 
     source = getattr(loader, "conf_source", None)
