@@ -36,7 +36,7 @@ from gitprov.record.document import load, validate_session_id
 from gitprov.record.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
 from gitprov.store import notes
-from gitprov.store.api import Stored
+from gitprov.store.api import Records, Stored
 from gitprov.store.records import RecordStore
 from gitprov.sync.untrusted import LeftOut, list_records
 
@@ -98,7 +98,7 @@ class SessionLog:
         notes_ref: NotesRefOption = CONFIGURED,
     ) -> None:
         self.git = path if isinstance(path, Git) else Git.discover(path)
-        self._store = RecordStore(self.git, ref, notes_ref)
+        self._store: Records = RecordStore(self.git, ref, notes_ref)
         self.skipped: list[LeftOut] = []
 
     @property
@@ -341,7 +341,7 @@ class SessionLog:
             ids: dict[str, None] = {}
             for ref in refs:
                 try:
-                    ids.update(dict.fromkeys(which.indexed(self._store, cat, ref, digest, skipped)))
+                    ids.update(dict.fromkeys(self._store.indexed_in(cat, ref, digest, skipped)))
                 except GitProvError as exc:  # a fetched copy that cannot be read
                     if ref == self.ref:
                         raise

@@ -2,7 +2,8 @@
 
 The records tree indexes every ``sha256:`` digest a record lists in ``run.inputs`` or
 ``run.outputs`` under ``digests/<aa>/<hex>/<yy>/<session id>``
-(:data:`~gitprov.store.records.DIGESTS_DIR`). Looking one digest up reads the few trees on
+(:data:`~gitprov.store.records.DIGESTS_DIR`, read by
+:meth:`~gitprov.store.records.RecordStore.indexed_in`). Looking one digest up reads the few trees on
 its path, in the local records ref and each fetched copy, then the records it names:
 never a listing of all records, so the answer costs the same with 10 or 100,000 of them.
 An entry only points: a record that does not list the digest (re-saved since with other
@@ -19,11 +20,8 @@ from typing import Any
 
 from gitprov.errors import GitProvError
 from gitprov.git import Git
-from gitprov.git.reader import ObjectReader
 from gitprov.record.digests import Role, digest_hex, listing
 from gitprov.record.document import run_status
-from gitprov.store.records import DIGESTS_DIR, RecordStore
-from gitprov.sync.untrusted import MAX_INDEX_FOLDER, LeftOut, index_problem, shown
 
 
 @dataclass(frozen=True)
@@ -55,38 +53,6 @@ def as_digest(path_or_digest: str | os.PathLike[str], git: Git) -> str:
 
     with Digests(None if git.worktree is None else git.common_dir) as digests:
         return digests.of(text)
-
-
-def indexed(
-    store: RecordStore, cat: ObjectReader, ref: str, digest: str, skipped: list[LeftOut]
-) -> list[str]:
-    """The session ids the records ref ``ref`` indexes under ``digest`` (four small trees
-    read, then one per ``yy/`` folder on its path); what is not an index entry goes into
-    ``skipped``."""
-    hex_digest = digest_hex(digest)
-    assert hex_digest is not None
-    entry = store.root(cat, ref)[1].get(DIGESTS_DIR)
-    for name in (hex_digest[:2], hex_digest):
-        entry = store.folder(cat, entry).get(name)
-    empty = store.blob_id(b"")
-    found: list[str] = []
-    for yy, folder in sorted(store.folder(cat, entry).items()):
-        path = f"{hex_digest[:2]}/{hex_digest}/{yy}"
-        problem = index_problem(path, folder, empty)
-        files = store.folder(cat, folder) if problem is None else {}
-        if len(files) > MAX_INDEX_FOLDER:
-            problem = f"{len(files)} entries, over the {MAX_INDEX_FOLDER}-entry limit"
-        if problem is not None:
-            skipped.append(LeftOut(f"{ref}:{DIGESTS_DIR}/{shown(path)}", problem))
-            continue
-        for name, item in sorted(files.items()):
-            problem = index_problem(f"{path}/{name}", item, empty)
-            if problem is None:
-                found.append(name)
-            else:
-                where = f"{ref}:{DIGESTS_DIR}/{shown(f'{path}/{name}')}"
-                skipped.append(LeftOut(where, problem))
-    return found
 
 
 def matches(session_id: str, record: Mapping[str, Any], digest: str, source: str) -> list[Match]:

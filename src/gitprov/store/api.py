@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from gitprov.git.reader import ObjectReader
     from gitprov.record.tombstone import Tombstone
     from gitprov.store.forget import Forgotten
+    from gitprov.sync.untrusted import LeftOut
 
 
 class Note(NamedTuple):
@@ -103,6 +104,12 @@ class Records(Protocol):
 
     def note_in(self, cat: ObjectReader, notes_ref: str, commit: str) -> bytes | None:
         """The note on ``commit`` in ``notes_ref``: this store's or a fetched copy."""
+
+    def indexed_in(
+        self, cat: ObjectReader, ref: str, digest: str, skipped: list[LeftOut]
+    ) -> list[str]:
+        """The session ids ``ref`` indexes under ``digest`` (``sha256:<hex>``): this
+        store's or a fetched copy's; what is not an index entry goes into ``skipped``."""
 
     def forget(self, ids: Sequence[str], reason: str) -> Forgotten:
         """Remove ``ids``' records for good, leaving a tombstone each."""

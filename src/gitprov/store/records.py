@@ -50,6 +50,7 @@ from gitprov.store.api import Note, Stored
 
 if TYPE_CHECKING:
     from gitprov.store.forget import Forgotten
+    from gitprov.sync.untrusted import LeftOut
 
 FORMAT_FILE = "FORMAT"
 FORMAT_TEXT = b"gitprov-records 1\n"
@@ -475,6 +476,39 @@ class RecordStore:
             what = "missing" if blob is None else f"a {blob.type}, not a file"
             raise CorruptRecordError(f"the provenance note on commit {commit} is {what}")
         return blob.data
+
+    def indexed_in(
+        self, cat: ObjectReader, ref: str, digest: str, skipped: list[LeftOut]
+    ) -> list[str]:
+        """The session ids the records ref ``ref`` (this store's or a fetched copy)
+        indexes under ``digest``: four small trees read, then one per ``yy/`` folder on its
+        path. What is not an index entry as gitprov writes it goes into ``skipped``."""
+        from gitprov.sync.untrusted import MAX_INDEX_FOLDER, LeftOut, index_problem, shown
+
+        hex_digest = digest_hex(digest)
+        assert hex_digest is not None
+        entry = self.root(cat, ref)[1].get(DIGESTS_DIR)
+        for name in (hex_digest[:2], hex_digest):
+            entry = self.folder(cat, entry).get(name)
+        empty = self.blob_id(b"")
+        found: list[str] = []
+        for yy, folder in sorted(self.folder(cat, entry).items()):
+            path = f"{hex_digest[:2]}/{hex_digest}/{yy}"
+            problem = index_problem(path, folder, empty)
+            files = self.folder(cat, folder) if problem is None else {}
+            if len(files) > MAX_INDEX_FOLDER:
+                problem = f"{len(files)} entries, over the {MAX_INDEX_FOLDER}-entry limit"
+            if problem is not None:
+                skipped.append(LeftOut(f"{ref}:{DIGESTS_DIR}/{shown(path)}", problem))
+                continue
+            for name, item in sorted(files.items()):
+                problem = index_problem(f"{path}/{name}", item, empty)
+                if problem is None:
+                    found.append(name)
+                else:
+                    where = f"{ref}:{DIGESTS_DIR}/{shown(f'{path}/{name}')}"
+                    skipped.append(LeftOut(where, problem))
+        return found
 
     def forgotten(self, session_id: str) -> Tombstone | None:
         """``session_id``'s tombstone on the ref, if it was forgotten (read in-process)."""
