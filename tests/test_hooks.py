@@ -4,6 +4,7 @@ for the faults a real run cannot produce on demand)."""
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
+from kedro_datasets.text import TextDataset
 
 import gitprov
 from gitprov import GitSessionStore, SessionLog
@@ -408,6 +410,31 @@ def test_a_session_kedro_run_did_not_start_is_recorded_when_its_pipeline_ends(
     stores["notebook"].save()  # closed after all: the same record, replaced
     stores["kedro-run"].save()
     assert SessionLog(repo).ids() == ["cli", "nb"]
+
+
+def test_a_run_cut_short_still_lists_what_it_loaded_and_saved(repo: Path) -> None:
+    """Ctrl-C skips both end hooks; Kedro's save on the way out still gets the datasets."""
+    hooks = GitprovHooks()
+    store = GitSessionStore(path=str(repo / "sessions"), session_id="cut")
+    (repo / "in.txt").write_text("input\n")
+    catalog = DataCatalog(
+        {
+            "a": TextDataset(filepath=str(repo / "in.txt")),
+            "b": TextDataset(filepath=str(repo / "out.txt")),
+        }
+    )
+    run_params = params(run_id="cut", project_path=str(repo))
+    hooks.before_pipeline_run(run_params=run_params, pipeline=pipeline(), catalog=catalog)
+    hooks.after_node_run(node=pipeline().nodes[0], run_id="cut", inputs={"a": "input\n"})
+    catalog["b"].save("output\n")
+    hooks.after_dataset_saved(dataset_name="b")
+    store["exception"] = {"type": "KeyboardInterrupt", "value": "", "traceback": ["..."]}
+    store.save()
+    run = SessionLog(repo).get("cut")["run"]
+    assert run["status"] == "interrupted"
+    assert [(i["dataset"], i["path"]) for i in run["inputs"]] == [("a", "in.txt")]
+    assert [(o["dataset"], o["path"]) for o in run["outputs"]] == [("b", "out.txt")]
+    assert run["outputs"][0]["digest"] == "sha256:" + hashlib.sha256(b"output\n").hexdigest()
 
 
 def test_older_kedro_run_params(repo: Path) -> None:

@@ -213,10 +213,20 @@ class _Run:
     def finish(
         self, status: RunStatus, *, signal: str | None = None, error: RunError | None = None
     ) -> None:
+        self.trace()
+        run_section.finish(self.section, status, self.started, signal=signal, error=error)
+
+    def trace(self) -> None:
+        """Put what the run loaded and saved so far into its section, digested now."""
         self.replay_journal()
         self.section["inputs"] = self.items(self.loaded, loaded=True)
         self.section["outputs"] = self.items([entry["name"] for entry in self.saved], loaded=False)
-        run_section.finish(self.section, status, self.started, signal=signal, error=error)
+
+    def under_way(self) -> None:
+        """Before a save of the run still under way (a Ctrl-C skipped the end hooks): what
+        it loaded and saved until then."""
+        if self.section["finished_at"] is None:
+            self.trace()
 
     def items(self, names: Iterable[str], *, loaded: bool) -> list[DatasetItem]:
         """The items of the datasets ``names`` that hold traceable data, digested now."""
@@ -312,7 +322,8 @@ class GitprovHooks:
         journal = _journals() / run_id
         journal.touch()
         store["run"] = section
-        self._runs[run_id] = _Run(store, section, started, catalog, project, journal)
+        run = self._runs[run_id] = _Run(store, section, started, catalog, project, journal)
+        store.before_save(run.under_way)
         weakref.finalize(store, self._forget, run_id)
 
     def _forget(self, run_id: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import weakref
 from collections import UserDict
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -125,6 +126,7 @@ class GitSessionStore(_Base):
         self._constructing = True
         super().__init__(self._path, self._session_id)
         self._constructing = False
+        self._before_save: list[Callable[[], object]] = []
 
     @property
     def path(self) -> str:
@@ -149,10 +151,17 @@ class GitSessionStore(_Base):
                 return {}
             raise
 
+    def before_save(self, fill: Callable[[], object]) -> None:
+        """Call ``fill`` before every save: the plugin completes a run that is still under
+        way when Kedro saves (a Ctrl-C skips its end hooks)."""
+        self._before_save.append(fill)
+
     def save(self, data: dict[str, Any] | None = None) -> None:
         """Capture the git state now and write this session's record (replacing any)."""
         if data:
             self.update(data)
+        for fill in self._before_save:
+            fill()
         self._check_project_path()
         self._session.save(self.data)
 
