@@ -3,10 +3,14 @@ and ``gitprov run``.
 
 Every ``run:`` has the same common keys, in the same order, whatever wrote it:
 ``status``, what ran (``argv`` and ``cwd``, or the pipeline's names, filters and runner),
-the user's own keys, ``started_at``, ``finished_at``, ``duration_s``, how it ended
+who ran it (``user``), with what (Kedro's ``params`` and ``config``; ``inputs``), the
+user's own keys, ``started_at``, ``finished_at``, ``duration_s``, how it ended
 (``exit_code``, or ``nodes`` and ``failed_node``), ``signal`` when a signal stopped it,
 ``error`` (``None`` on a success, or when no exception said why: a command's ``exit_code``
-does) and, for Kedro, ``datasets_saved``.
+does), for Kedro ``datasets_saved``, and what came out (``outputs``).
+
+A run inside another recorded run names it as the record's ``parent``
+(:data:`PARENT_ENV`, :class:`Enclosing`).
 """
 
 from __future__ import annotations
