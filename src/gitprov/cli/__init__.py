@@ -1,24 +1,11 @@
-"""The ``gitprov`` command line: one module per command, registered on :data:`main`."""
+"""The ``gitprov`` command line: one module per command, registered on :data:`main`.
+
+A command's module is imported when the command runs (see :data:`gitprov.cli.main.COMMANDS`),
+so ``gitprov --version`` or ``gitprov list`` never pay for what ``sync`` or ``run`` import.
+"""
 
 from __future__ import annotations
 
-from gitprov.cli import (  # noqa: F401  (registers the commands)
-    checkout,
-    diff,
-    fetch,
-    forget,
-    hook,
-    init,
-    list_cmd,
-    push,
-    recover,
-    run,
-    schema,
-    show,
-    sync,
-    verify,
-    which,
-)
 from gitprov.cli.main import main
 
 __all__ = ["main"]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
 from gitprov._version import __version__
-from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError
-from gitprov.git import Git
 from gitprov.refs import (
     CONFIGURED,
     DEFAULT_NOTES_REF,
@@ -22,6 +20,29 @@ from gitprov.refs import (
     REF_CONFIG,
     resolve,
 )
+
+if TYPE_CHECKING:
+    from gitprov.audit.log import SessionLog
+    from gitprov.git import Git
+
+#: Every command and the module that defines it, imported only when the command runs.
+COMMANDS = {
+    "checkout": "checkout",
+    "diff": "diff",
+    "fetch": "fetch",
+    "forget": "forget",
+    "hook": "hook",
+    "init": "init",
+    "list": "list_cmd",
+    "push": "push",
+    "recover": "recover",
+    "run": "run",
+    "schema": "schema",
+    "show": "show",
+    "sync": "sync",
+    "verify": "verify",
+    "which": "which",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,9 @@ class Target:
         return resolve(git, self.ref_option, notes_ref)
 
     def log(self) -> SessionLog:
+        from gitprov.audit.log import SessionLog
+        from gitprov.git import Git
+
         git = Git.discover(self.path)
         ref, notes_ref = self.refs(git)
         return SessionLog(git, ref=ref, notes_ref=notes_ref)
@@ -51,7 +75,16 @@ def _ref_name(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 class _Group(click.Group):
-    """Turns gitprov's own errors into ``gitprov: error: ...`` and exit status 1."""
+    """Finds each command in its own module (:data:`COMMANDS`), imported when needed, and
+    turns gitprov's own errors into ``gitprov: error: ...`` and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            importlib.import_module(f"gitprov.cli.{COMMANDS[cmd_name]}")  # registers it
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -93,6 +126,8 @@ def emit(data: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
+        import yaml
+
         click.echo(
             yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip("\n")
         )
