@@ -366,3 +366,44 @@ def test_a_hook_whose_python_is_gone_never_blocks_and_the_legacy_hook_still_deci
     (hooks / "pre-push.legacy").write_text("#!/bin/sh\nexit 3\n")
     (hooks / "pre-push.legacy").chmod(0o755)
     assert run_hook().returncode == 3
+
+
+def test_the_hook_never_imports_the_pushed_projects_own_modules(
+    clone: Path, tmp_path: Path
+) -> None:
+    """A project's own ``yaml.py`` (or ``click.py``) in the folder being pushed is never
+    what the hook imports: the push and the records go through."""
+    assert gitprov("-C", str(clone), "init", "--hooks").returncode == 0
+    save(clone, "pushed-1")
+    for name in ("yaml.py", "click.py", "gitprov.py"):
+        (clone / name).write_text("raise SystemExit('imported the project module')\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "modules named like libraries")
+    pushed = subprocess.run(
+        ["git", "-C", str(clone), "push", "-q", "origin", "main"],
+        capture_output=True,
+        text=True,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert "imported the project module" not in pushed.stderr
+    remote = tmp_path / "remote.git"
+    assert git(remote, "rev-parse", "refs/provenance/sessions") == git(
+        clone, "rev-parse", "refs/provenance/sessions"
+    )
+
+
+def test_a_kept_hook_without_a_shebang_runs_with_the_shell(clone: Path, tmp_path: Path) -> None:
+    hooks = clone / ".git" / "hooks"
+    legacy = hooks / "pre-push"
+    legacy.write_text(f"echo legacy ran > {tmp_path / 'ran'}\nexit 0\n")  # no #! line
+    legacy.chmod(0o755)
+    assert gitprov("-C", str(clone), "init", "--hooks").returncode == 0
+    save(clone, "pushed-1")
+    pushed = subprocess.run(
+        ["git", "-C", str(clone), "push", "-q", "origin", "main"],
+        capture_output=True,
+        text=True,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert (tmp_path / "ran").read_text() == "legacy ran\n"
+    assert "Traceback" not in pushed.stderr

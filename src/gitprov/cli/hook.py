@@ -13,6 +13,7 @@ still decides: when it fails, the push stops as it always did.
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -63,6 +64,8 @@ def pre_push(target: Target, installed_as: str | None, remote: str | None, url: 
         output = (pushed.stdout + pushed.stderr).decode(errors="replace")
     except (GitProvError, OSError) as exc:  # said, and the push goes on
         failure, output = True, str(exc)
+    except Exception as exc:  # whatever went wrong, the push goes on
+        failure, output = True, f"{type(exc).__name__}: {exc}"
     if failure:
         click.echo(
             f"gitprov: provenance records were not pushed to {shown} (your push is unaffected):",
@@ -80,11 +83,15 @@ def _run_legacy(legacy: Path, args: list[str]) -> None:
     """Run the hook gitprov's replaced, as git would have; its failure stops the push."""
     if not os.access(legacy, os.X_OK):
         return
-    if sys.stdin.isatty():
-        code = subprocess.run([str(legacy), *args], check=False).returncode
-    else:
-        data = sys.stdin.buffer.read()
+    data = None if sys.stdin.isatty() else sys.stdin.buffer.read()
+    try:
         code = subprocess.run([str(legacy), *args], input=data, check=False).returncode
+    except OSError as exc:
+        if exc.errno != errno.ENOEXEC:
+            click.echo(f"gitprov: the pre-push hook {legacy} cannot run: {exc}", err=True)
+            sys.exit(1)
+        # no #! line: git runs such a hook with the shell, and so does this
+        code = subprocess.run(["/bin/sh", str(legacy), *args], input=data, check=False).returncode
     if code != 0:
         sys.exit(code)
 
