@@ -362,8 +362,17 @@ def scrub_url(url: str) -> str:
     return secret_patterns.mask(clean, MASK)
 
 
+#: A URL's query key holding one of these (``key``, ``sig``, ``X-Amz-Credential``,
+#: ``passkey``) is masked too: in a query, ``key=`` is an API key far more often than in a
+#: record, and a remote URL travels to every clone.
+URL_SECRET_WORDS = re.compile(r"token|secret|key|pass|sig|auth(?!or)|cred", re.IGNORECASE)
+
+
 def _scrub_pairs(pairs: str) -> str:
-    """``a=1&token=x`` with the secret values masked."""
+    """``a=1&token=x`` with the secret values masked: by a record's key rules, and by
+    :data:`URL_SECRET_WORDS` anywhere in the key."""
     judge = _Redactor(())
     parsed = parse_qsl(pairs, keep_blank_values=True)
-    return urlencode([(k, MASK if judge.hides(k, v) else v) for k, v in parsed])
+    return urlencode(
+        [(k, MASK if judge.hides(k, v) or URL_SECRET_WORDS.search(k) else v) for k, v in parsed]
+    )
