@@ -6,7 +6,7 @@ sessions are visible before any merge; a local record wins over a fetched copy o
 id. Works in bare repositories too (a server-side audit).
 
 A fetched copy is a remote's, and anything may have been pushed there: what it holds that
-gitprov does not write (see :mod:`gitprov.sync.untrusted`), a record that does not parse, or a
+gitprov does not write (see :mod:`gitprov.store.untrusted`), a record that does not parse, or a
 copy that is not a commit at all is skipped, named once in a warning, and the rest is read
 as usual. Only the local ref's own damage is an error.
 
@@ -38,7 +38,7 @@ from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_p
 from gitprov.store import notes
 from gitprov.store.api import Records, Stored
 from gitprov.store.records import RecordStore
-from gitprov.sync.untrusted import LeftOut, list_records
+from gitprov.store.untrusted import LeftOut, list_records
 
 if TYPE_CHECKING:
     from gitprov.audit.which import Match

@@ -8,7 +8,7 @@ its path, in the local records ref and each fetched copy, then the records it na
 never a listing of all records, so the answer costs the same with 10 or 100,000 of them.
 An entry only points: a record that does not list the digest (re-saved since with other
 outputs, or named by a hostile copy) is not a match, and what is not laid out as gitprov
-writes it is skipped (:func:`~gitprov.sync.untrusted.index_problem`).
+writes it is skipped (:func:`~gitprov.store.untrusted.index_problem`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gitprov.git.reader import ObjectReader
     from gitprov.record.tombstone import Tombstone
     from gitprov.store.forget import Forgotten
-    from gitprov.sync.untrusted import LeftOut
+    from gitprov.store.untrusted import LeftOut
 
 
 class Note(NamedTuple):

@@ -50,7 +50,7 @@ from gitprov.store.api import Note, Stored
 
 if TYPE_CHECKING:
     from gitprov.store.forget import Forgotten
-    from gitprov.sync.untrusted import LeftOut
+    from gitprov.store.untrusted import LeftOut
 
 FORMAT_FILE = "FORMAT"
 FORMAT_TEXT = b"gitprov-records 1\n"
@@ -483,7 +483,7 @@ class RecordStore:
         """The session ids the records ref ``ref`` (this store's or a fetched copy)
         indexes under ``digest``: four small trees read, then one per ``yy/`` folder on its
         path. What is not an index entry as gitprov writes it goes into ``skipped``."""
-        from gitprov.sync.untrusted import MAX_INDEX_FOLDER, LeftOut, index_problem, shown
+        from gitprov.store.untrusted import MAX_INDEX_FOLDER, LeftOut, index_problem, shown
 
         hex_digest = digest_hex(digest)
         assert hex_digest is not None

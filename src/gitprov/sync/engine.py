@@ -13,7 +13,7 @@ those mappings, so merging two 20k-record histories that differ by ten records r
 dozen trees. Both local refs then move in one compare-and-swap transaction.
 
 Everything from a remote is hostile: of what it changed, the merge takes only what gitprov
-itself writes and reads back (:mod:`gitprov.sync.untrusted`, :func:`load`, and note lines
+itself writes and reads back (:mod:`gitprov.store.untrusted`, :func:`load`, and note lines
 that are session entries). The rest is left out, listed once in ``MergeResult.left_out``
 with the reason, and never enters a local ref's tree, so it is never pushed on; a
 fast-forward that would bring it in becomes a commit of the clean tree instead.
@@ -51,12 +51,7 @@ from gitprov.store.records import (
     fanout,
     index_paths,
 )
-from gitprov.sync import merge, transport
-from gitprov.sync.lock import LOCK_TIMEOUT, sync_lock
-from gitprov.sync.purge import Purge, apply_tombstones
-from gitprov.sync.remote import Remote
-from gitprov.sync.transport import Moved
-from gitprov.sync.untrusted import (
+from gitprov.store.untrusted import (
     BUCKET,
     MAX_INDEX_FOLDER,
     LeftOut,
@@ -67,6 +62,11 @@ from gitprov.sync.untrusted import (
     root_problem,
     shown,
 )
+from gitprov.sync import merge, transport
+from gitprov.sync.lock import LOCK_TIMEOUT, sync_lock
+from gitprov.sync.purge import Purge, apply_tombstones
+from gitprov.sync.remote import Remote
+from gitprov.sync.transport import Moved
 
 #: Fetch-merge-push rounds before ``sync`` gives up on a remote that keeps moving.
 ATTEMPTS = 10
@@ -356,7 +356,7 @@ class Sync:
         """Three-way union of the records roots (base, local, remote) by
         :func:`merge.merge_records`, over the folders whose ids differ on the two sides.
 
-        Of what the remote changed, only what :mod:`gitprov.sync.untrusted` and
+        Of what the remote changed, only what :mod:`gitprov.store.untrusted` and
         :func:`load` accept is offered to the merge; what is refused and did not change
         since the base was named then, not again. Tombstones come from ``purge``.
         """

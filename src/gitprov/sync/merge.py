@@ -25,7 +25,7 @@ from typing import Literal, Protocol, TypeVar
 from gitprov.git.objects import Entry
 from gitprov.record.document import dump, load, validate_session_id
 from gitprov.store.notes import parse_line
-from gitprov.sync.untrusted import index_problem
+from gitprov.store.untrusted import index_problem
 
 V = TypeVar("V", bound=Hashable)
 

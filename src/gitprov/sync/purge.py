@@ -5,7 +5,7 @@ Tombstones are unioned like records; the remote's new ones rewrite this clone's 
 without those records, and a remote whose history still holds what this clone forgot is
 rewritten the same way, merged, and pushed with a lease on the value fetched (the one
 forced push gitprov makes). Of the remote's ``forgotten/`` folder only what gitprov
-writes is taken (:mod:`gitprov.sync.untrusted`, :meth:`Tombstone.load`).
+writes is taken (:mod:`gitprov.store.untrusted`, :meth:`Tombstone.load`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from gitprov.git.reader import ObjectReader
 from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.store.forget import Rewrite, Tombstones, with_tombstones
 from gitprov.store.records import FORGOTTEN_DIR, RecordStore
-from gitprov.sync.untrusted import (
+from gitprov.store.untrusted import (
     BUCKET,
     LeftOut,
     bucket_problem,
