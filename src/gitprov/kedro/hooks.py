@@ -297,7 +297,9 @@ class GitprovHooks:
         project = Path(str(run_params.get("project_path") or store.git.root))
         self._abandoned()
         if loader is not None:
-            with Digests(store.git.common_dir) as digests:
+            # config files are a few small files: reading them costs less than opening the
+            # digest cache would (an sqlite import), so none is used
+            with Digests(None) as digests:
                 ran["config"] = config_section(loader, project, digests)
         ran["inputs"] = []
         parent = run_section.parent_of(run_id)
