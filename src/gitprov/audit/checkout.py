@@ -15,10 +15,9 @@ from typing import Any
 from gitprov.audit.log import SessionLog
 from gitprov.errors import GitProvError
 from gitprov.git import Git
+from gitprov.git.objects import GITLINK_MODE
 from gitprov.git.process import zsplit
 from gitprov.state.snapshot import scratch_index
-
-GITLINK_MODE = "160000"
 
 
 def code_commit(record: dict[str, Any]) -> str:

@@ -11,11 +11,10 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from gitprov.audit.checkout import GITLINK_MODE
 from gitprov.audit.log import SessionLog
 from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
-from gitprov.git.objects import IDENTITY, commit_tree, parse_tree
+from gitprov.git.objects import GITLINK_MODE, IDENTITY, commit_tree, parse_tree
 from gitprov.git.reader import ObjectReader
 from gitprov.refs import namespace
 

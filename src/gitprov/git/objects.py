@@ -28,6 +28,9 @@ from gitprov.git.writing import WriteRules
 
 TREE_MODE = "40000"
 BLOB_MODE = "100644"
+#: A submodule's commit, and a symbolic link, as tree entries name them.
+GITLINK_MODE = "160000"
+SYMLINK_MODE = "120000"
 
 #: The identity of commits on gitprov's own refs; works with no ``user.name`` configured.
 IDENTITY = "gitprov <gitprov@localhost>"
@@ -304,6 +307,11 @@ def _with_header(kind: str, data: bytes) -> bytes:
     return b"%s %d\0%s" % (kind.encode(), len(data), data)
 
 
+def object_id(kind: str, data: bytes, object_format: str = "sha1") -> str:
+    """The id git gives an object of ``kind`` holding ``data`` (nothing is written)."""
+    return hashlib.new(object_format, _with_header(kind, data)).hexdigest()
+
+
 class Batch:
     """The objects of one :meth:`ObjectWriter.batch`; once the block ends, ``keep`` names
     the ``.keep`` that protects their pack from ``git repack``/``gc`` until :meth:`release`
@@ -339,7 +347,7 @@ class ObjectWriter:
     def write(self, kind: str, data: bytes) -> str:
         """Store ``data`` as an object of ``kind``; return its id. Idempotent."""
         raw = _with_header(kind, data)
-        sha = hashlib.new(self.object_format, raw).hexdigest()
+        sha = object_id(kind, data, self.object_format)
         target = self.objects_dir / sha[:2] / sha[2:]
         if target.exists():
             with contextlib.suppress(OSError):  # freshen, as git does, so a prune keeps it

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import getpass
-import hashlib
 import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -79,10 +78,6 @@ def _with(commit: _Commit, tree: str, parents: list[str]) -> bytes:
     rest = commit.raw.split(b"\n", 1 + len(commit.parents))[-1]
     head = b"tree %s\n" % tree.encode() + b"".join(b"parent %s\n" % p.encode() for p in parents)
     return head + rest
-
-
-def _blob_id(git: Git, data: bytes) -> str:
-    return hashlib.new(git.object_format, b"blob %d\0%s" % (len(data), data)).hexdigest()
 
 
 class Rewrite:
@@ -216,7 +211,7 @@ class Rewrite:
         commits (a merge's remote side), found by one ``--batch-check`` per round."""
         commits: dict[str, _Commit] = {}
         records: dict[str, bool] = {}  # extra parent -> is a records commit
-        format_id = _blob_id(self.git, FORMAT_TEXT)
+        format_id = self.store.blob_id(FORMAT_TEXT)
         heads = [tip]
         packs = PackedObjects(self.git.objects_dir, self.store.writer.hash_len)
         with ExitStack() as stack:

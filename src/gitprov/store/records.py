@@ -34,6 +34,7 @@ from gitprov.git.objects import (
     Entry,
     ObjectWriter,
     commit_tree,
+    object_id,
     parse_tree,
 )
 from gitprov.git.process import Started, zsplit
@@ -560,7 +561,7 @@ class RecordStore:
 
     def blob_id(self, data: bytes) -> str:
         """The id a blob of ``data`` has (nothing written)."""
-        return hashlib.new(self.git.object_format, b"blob %d\0%s" % (len(data), data)).hexdigest()
+        return object_id("blob", data, self.git.object_format)
 
     def write_blob(self, data: bytes) -> str:
         return self.writer.blob(data)

@@ -24,7 +24,15 @@ from typing import NamedTuple
 
 from gitprov.errors import InvalidSessionIdError, UnknownRevisionError
 from gitprov.git import Git
-from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, commit_tree, parse_tree
+from gitprov.git.objects import (
+    BLOB_MODE,
+    GITLINK_MODE,
+    SYMLINK_MODE,
+    TREE_MODE,
+    Entry,
+    commit_tree,
+    parse_tree,
+)
 from gitprov.git.process import zsplit
 from gitprov.record.document import validate_session_id
 from gitprov.record.limits import MAX_BLOB_BYTES
@@ -38,7 +46,12 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: (16M sessions per digest in all); a larger one is left out whole, unread below.
 MAX_INDEX_FOLDER = 65_536
 
-_KINDS = {BLOB_MODE: "file", TREE_MODE: "folder", "160000": "submodule", "120000": "symlink"}
+_KINDS = {
+    BLOB_MODE: "file",
+    TREE_MODE: "folder",
+    GITLINK_MODE: "submodule",
+    SYMLINK_MODE: "symlink",
+}
 
 
 @dataclass(frozen=True)

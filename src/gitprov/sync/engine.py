@@ -278,17 +278,13 @@ class Sync:
         records tips can be code commits too; those are skipped (a code commit never
         descends from a records commit, so the best records base is among the candidates).
         """
-        format_blob = self._blob_id(FORMAT_TEXT)
+        format_blob = self.store.blob_id(FORMAT_TEXT)
         for sha in candidates:
             root = self.store.root(cat, sha)[1]
             entry = root.get(FORMAT_FILE)
             if sha in (local, remote) or (entry is not None and entry.sha == format_blob):
                 return root
         return {}
-
-    def _blob_id(self, data: bytes) -> str:
-        raw = b"blob %d\0%s" % (len(data), data)
-        return hashlib.new(self.git.object_format, raw).hexdigest()
 
     def _merged(
         self,
@@ -380,7 +376,7 @@ class Sync:
             if remote_entry is not None and merge.three_way(old, ours, remote_entry) != "ours":
                 problem = root_problem(remote_entry)
                 if problem is None and name == FORMAT_FILE:  # ours is added when missing
-                    ok = remote_entry.sha == self._blob_id(FORMAT_TEXT)
+                    ok = remote_entry.sha == self.store.blob_id(FORMAT_TEXT)
                     problem = None if ok else _OTHER_FORMAT
                 if problem is not None:
                     left_out.append(LeftOut(f"{tracking}:{shown(name)}", problem))
@@ -409,7 +405,7 @@ class Sync:
             theirs,
             remote=self.remote.name,
             contents=contents,
-            blob_id=self._blob_id,
+            blob_id=self.store.blob_id,
             refused=refused,
             forgotten=forgotten if forgotten is not None else (),
         )
@@ -467,7 +463,7 @@ class Sync:
         if (problem := root_problem(theirs)) is not None:
             left_out.append(LeftOut(where, problem))
             return self.store.with_index(cat, ours, added) if added else None
-        empty = self._blob_id(b"")
+        empty = self.store.blob_id(b"")
         offered: dict[str, Entry] = {}
         have: set[str] = set()
         todo: list[tuple[str, Entry | None, Entry | None, Entry]] = [("", old, ours, theirs)]
@@ -626,7 +622,7 @@ class Sync:
                     obj = cat.read(blob)
                     contents[blob] = obj.data if obj is not None else b""
         merged = merge.merge_notes(
-            base, ours, theirs, contents=contents, blob_id=self._blob_id, refused=refused
+            base, ours, theirs, contents=contents, blob_id=self.store.blob_id, refused=refused
         )
         left_out += (LeftOut(f"{tracking} (note on {c})", why) for c, why in merged.left_out)
         for data in merged.blobs.values():
