@@ -42,6 +42,7 @@ from gitprov.git.retry import retrying
 from gitprov.record.document import load, now_utc, validate_session_id
 from gitprov.record.tombstone import MAX_REASON, Tombstone
 from gitprov.refs import is_tracking_ref, tracking_prefix
+from gitprov.state.environment import git_user
 from gitprov.store import notes
 from gitprov.store.records import (
     DIGESTS_DIR,
@@ -526,9 +527,8 @@ class Forgotten:
 
 def who(git: Git) -> str:
     """Who forgets: git's ``user.name <user.email>``, else the OS user."""
-    found = git.run("config", "--get-regexp", r"^user\.(name|email)$", ok=(0, 1))
-    config = dict(line.split(" ", 1) for line in found.text.splitlines() if " " in line)
-    name, email = config.get("user.name", "").strip(), config.get("user.email", "").strip()
+    user = git_user(git)
+    name, email = (user["name"] or "").strip(), (user["email"] or "").strip()
     if name or email:
         return " ".join(part for part in (name, f"<{email}>" if email else "") if part)
     try:
