@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,4 +334,30 @@ def test_no_parent_outside_any_run_and_the_environment_is_put_back(repo: Path) -
     with gitprov.record(repo, session_id="alone") as rec:
         assert rec.session_id == "alone"
     assert "parent" not in SessionLog(repo).get("alone")
+    assert PARENT_ENV not in os.environ
+
+
+def test_runs_in_other_threads_are_siblings_not_parents(repo: Path) -> None:
+    both_open = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def block(name: str) -> None:
+        try:
+            with gitprov.record(repo, session_id=name):
+                both_open.wait(timeout=60)
+                with gitprov.record(repo, session_id=f"{name}-inner"):
+                    pass
+                both_open.wait(timeout=60)  # the other is still open as this one ends
+        except BaseException as exc:  # handed to the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=block, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    log = SessionLog(repo)
+    assert "parent" not in log.get("a") and "parent" not in log.get("b")
+    assert log.get("a-inner")["parent"] == "a" and log.get("b-inner")["parent"] == "b"
     assert PARENT_ENV not in os.environ

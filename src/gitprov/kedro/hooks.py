@@ -142,7 +142,7 @@ class _Run:
         self.pid = os.getpid()
         self.thread = threading.get_ident()
         # Runs started by the nodes (processes included) name this one as their parent.
-        self.enclosing = Enclosing(store.session_id)
+        self.enclosing = Enclosing(store.session_id, every_thread=True)  # ThreadRunner's too
         self.enclosing.enter()
         # SIGTERM/SIGHUP raise in the main thread, so that Kedro's session exit saves
         # the store; released when the pipeline ends.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -71,12 +72,24 @@ _ENDED = ("exit_code", "nodes", "failed_node", "signal", "error", "datasets_save
 #: runs.
 PARENT_ENV = "GITPROV_PARENT_SESSION"
 
+#: The runs of this process that enclose what starts while they last, innermost last: id
+#: -> the thread they enclose (``None``: every thread, as a Kedro run encloses its
+#: runner's threads); and what :data:`PARENT_ENV` said before the first of them.
+_open: dict[str, int | None] = {}
+_outside: list[str | None] = [None]
+_open_lock = threading.Lock()
+
 
 def parent_of(session_id: str) -> str | None:
-    """The session this run (``session_id``) runs inside, if it runs inside one."""
+    """The session this run (``session_id``) runs inside, if it runs inside one: the
+    innermost run of this process that encloses this thread, else the one this process
+    was started inside. Runs in other threads are not parents, only siblings."""
     from gitprov.record.document import validate_session_id  # which builds on this module
 
-    parent = os.environ.get(PARENT_ENV)
+    here = threading.get_ident()
+    with _open_lock:
+        mine = [run for run, thread in _open.items() if thread in (None, here)]
+        parent = mine[-1] if mine else _outside[0] if _open else os.environ.get(PARENT_ENV)
     if not parent or parent == session_id:
         return None
     try:
@@ -86,27 +99,34 @@ def parent_of(session_id: str) -> str | None:
 
 
 class Enclosing:
-    """While a run lasts, the runs it starts (processes included) name it as their parent.
+    """While a run lasts, the runs started inside it name it as their parent: those of its
+    thread (of every thread when ``every_thread``) and, through :data:`PARENT_ENV`, the
+    processes started meanwhile. ``leave()`` puts back the run that enclosed it, so that
+    runs nest."""
 
-    ``enter()`` sets :data:`PARENT_ENV` to the run's id, ``leave()`` puts back what was
-    there (an enclosing run's id), so that runs nest.
-    """
-
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, *, every_thread: bool = False) -> None:
         self.session_id = session_id
-        self._before: str | None = None
+        self._every_thread = every_thread
 
     def enter(self) -> None:
-        self._before = os.environ.get(PARENT_ENV)
-        os.environ[PARENT_ENV] = self.session_id
+        with _open_lock:
+            if not _open:
+                _outside[0] = os.environ.get(PARENT_ENV)
+            _open.pop(self.session_id, None)
+            _open[self.session_id] = None if self._every_thread else threading.get_ident()
+            os.environ[PARENT_ENV] = self.session_id
 
     def leave(self) -> None:
-        if os.environ.get(PARENT_ENV) != self.session_id:
-            return  # someone else's now: leave it alone
-        if self._before is None:
-            del os.environ[PARENT_ENV]
-        else:
-            os.environ[PARENT_ENV] = self._before
+        with _open_lock:
+            if self.session_id not in _open:
+                return  # left already
+            del _open[self.session_id]
+            inner = next(reversed(_open), None)
+            value = inner if inner is not None else _outside[0]
+            if value is None:
+                os.environ.pop(PARENT_ENV, None)
+            else:
+                os.environ[PARENT_ENV] = value
 
 
 @dataclass(frozen=True)
