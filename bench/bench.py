@@ -31,7 +31,7 @@ import gitprov
 from gitprov import refs as gp_refs
 from gitprov.git import Git
 from gitprov.git.objects import MAX_PACKS, ObjectWriter
-from gitprov.record import document as gp_record
+from gitprov.model import document as gp_record
 from gitprov.state import environment
 from gitprov.state import snapshot as gp_snapshot
 from gitprov.state.snapshot import take_snapshot

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from gitprov import SessionLog
 from gitprov.git import Git
-from gitprov.record.document import dump
+from gitprov.model.document import dump
 from gitprov.store import notes as gp_notes
 from gitprov.store import records as gp_storage
 from gitprov.sync.engine import Sync

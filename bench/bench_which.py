@@ -30,7 +30,7 @@ from bench_digest import compare
 from bench_sync import data, git, isolate, session_id
 from gitprov import SessionLog
 from gitprov.git import Git
-from gitprov.record.document import dump
+from gitprov.model.document import dump
 from gitprov.store import records as gp_storage
 
 RECORDS = 100_000

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from gitprov.cli import main
-from gitprov.record.run import PARENT_ENV
+from gitprov.model.run import PARENT_ENV
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
 

@@ -9,7 +9,7 @@ import pytest
 
 import gitprov
 from gitprov import SessionLog, capture
-from gitprov.record.redact import scrub_url
+from gitprov.model.redact import scrub_url
 
 from conftest import git, make_repo
 

@@ -19,8 +19,8 @@ import yaml
 from gitprov import GitSessionStore, SessionLog, record
 from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
-from gitprov.record.document import load
-from gitprov.record.limits import MAX_BLOB_BYTES, MAX_YAML_DEPTH
+from gitprov.model.document import load
+from gitprov.model.limits import MAX_BLOB_BYTES, MAX_YAML_DEPTH
 from gitprov.store.notes import parse_line
 from gitprov.store.records import fanout, record_path
 
@@ -431,7 +431,7 @@ def test_a_conflict_copy_names_itself_and_what_it_conflicts_with(team: Team) -> 
 
 def test_a_record_claiming_another_id_is_not_read_as_it() -> None:
     from gitprov.errors import CorruptRecordError
-    from gitprov.record.document import load
+    from gitprov.model.document import load
 
     with pytest.raises(CorruptRecordError, match="claims to be session 'y'"):
         load(b"session_id: y\ngit: {}\n", "x", "refs/provenance/remotes/origin/sessions:xx/x.yaml")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from gitprov.git.objects import Entry
-from gitprov.record.document import dump
+from gitprov.model.document import dump
 from gitprov.store.notes import note_line
 from gitprov.store.records import fanout
 from gitprov.sync.merge import (

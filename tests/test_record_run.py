@@ -1,4 +1,4 @@
-"""``run:``, built in one place (``gitprov.record.run``) for the three entry points: the
+"""``run:``, built in one place (``gitprov.model.run``) for the three entry points: the
 same common keys in the same order, the same statuses, and the same shape of ``error``."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from gitprov import GitSessionStore, SessionLog
 from gitprov.cli import main
 from gitprov.cli.schema import schema_text
 from gitprov.kedro.hooks import GitprovHooks
-from gitprov.record import model
-from gitprov.record.run import Started, close, error_of, finish, section, status_of
+from gitprov.model import sections as model
+from gitprov.model.run import Started, close, error_of, finish, section, status_of
 from gitprov.signals import Stopped
 
 from conftest import make_repo

@@ -57,7 +57,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 
 def test_gitprov_schema_prints_the_shipped_file() -> None:
-    shipped = (Path(gitprov.__file__).parent / "record" / "record.schema.json").read_text(
+    shipped = (Path(gitprov.__file__).parent / "model" / "record.schema.json").read_text(
         encoding="utf-8"
     )
     result = CliRunner().invoke(main, ["schema"])

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from gitprov import GitSessionStore, SessionLog
-from gitprov.record import secret_patterns
-from gitprov.record.document import build
-from gitprov.record.model import Host
-from gitprov.record.redact import ENV_VAR, MASK, redact, redact_text, scrub_url
+from gitprov.model import secret_patterns
+from gitprov.model.document import build
+from gitprov.model.redact import ENV_VAR, MASK, redact, redact_text, scrub_url
+from gitprov.model.sections import Host
 
 from conftest import git
 

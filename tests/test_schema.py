@@ -15,8 +15,8 @@ import yaml
 
 from gitprov._version import __version__
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
-from gitprov.record.document import build, dump, load, to_plain, validate_session_id
-from gitprov.record.model import Host
+from gitprov.model.document import build, dump, load, to_plain, validate_session_id
+from gitprov.model.sections import Host
 
 #: Where and when a test record is built.
 WHERE: dict[str, Any] = {

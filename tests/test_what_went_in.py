@@ -22,7 +22,7 @@ import pytest
 
 import gitprov
 from gitprov import SessionLog
-from gitprov.record.run import PARENT_ENV
+from gitprov.model.run import PARENT_ENV
 
 from conftest import cli, git, make_repo
 from kedro_project import kedro_env, kedro_run, make_kedro_project

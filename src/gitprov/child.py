@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import NoReturn
 
-from gitprov.record.model import FAILED, INTERRUPTED, SUCCESS, RunError, RunStatus
-from gitprov.record.run import error_of
+from gitprov.model.run import error_of
+from gitprov.model.sections import FAILED, INTERRUPTED, SUCCESS, RunError, RunStatus
 
 #: Signals passed on to the command.
 FORWARDED = tuple(

@@ -22,8 +22,8 @@ from types import TracebackType
 from typing import Any, cast
 
 from gitprov.errors import GitProvError
-from gitprov.record import run as run_section
-from gitprov.record.model import INTERRUPTED, SUCCESS, DatasetItem, RunError, RunStatus
+from gitprov.model import run as run_section
+from gitprov.model.sections import INTERRUPTED, SUCCESS, DatasetItem, RunError, RunStatus
 from gitprov.session import OPTIONS, Session
 from gitprov.signals import Catch, Stopped
 from gitprov.state.digest import Digests
@@ -67,7 +67,7 @@ class Recording(UserDict[str, Any]):
     Everything that can go wrong with the repository is checked when it is built, before
     the block runs. The record is written when the block ends, however it ends; an
     exception leaving the block is recorded and then propagates unchanged. ``ran`` says
-    what runs (``argv`` and ``cwd``), :mod:`gitprov.record.run` builds ``run:`` from it.
+    what runs (``argv`` and ``cwd``), :mod:`gitprov.model.run` builds ``run:`` from it.
 
     ``inputs`` are digested when the block starts, ``outputs`` when it ends (paths or
     globs, from ``cwd``: :mod:`gitprov.state.files`); :meth:`input` and :meth:`output` add
@@ -196,7 +196,7 @@ def record(
 
     ``with gitprov.record(params={"lr": 0.1}) as rec: ...`` stores ``params`` (and whatever
     the block puts in ``rec``), ``run: {status, argv, cwd, started_at, finished_at,
-    duration_s, error}`` (:mod:`gitprov.record.run`), ``error`` with the traceback when the
+    duration_s, error}`` (:mod:`gitprov.model.run`), ``error`` with the traceback when the
     block raises. ``inputs`` and ``outputs`` (paths or globs; ``rec.input(path)`` and
     ``rec.output(path)`` add more) become ``run.inputs``/``run.outputs`` with their
     digests, outputs taken when the block ends. ``session_id`` defaults to

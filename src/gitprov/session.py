@@ -21,9 +21,9 @@ from gitprov.errors import GitProvError, SessionNotFoundError
 from gitprov.git import Git
 from gitprov.git.reffiles import has_refs_under
 from gitprov.git.writing import WriteRules
-from gitprov.record.digests import record_digests
-from gitprov.record.document import build, dump, load, run_status, validate_session_id
-from gitprov.record.model import (
+from gitprov.model.digests import record_digests
+from gitprov.model.document import build, dump, load, run_status, validate_session_id
+from gitprov.model.sections import (
     CLEAN,
     DIRTY_ALLOWED,
     DirtyPolicy,

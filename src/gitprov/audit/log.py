@@ -32,8 +32,8 @@ from gitprov.errors import (
 from gitprov.git import Git
 from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import has_refs_under
-from gitprov.record.document import load, validate_session_id
-from gitprov.record.tombstone import Tombstone
+from gitprov.model.document import load, validate_session_id
+from gitprov.model.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
 from gitprov.store import notes
 from gitprov.store.api import Records, Stored

@@ -20,8 +20,8 @@ from typing import Any
 
 from gitprov.errors import GitProvError
 from gitprov.git import Git
-from gitprov.record.digests import Role, digest_hex, listing
-from gitprov.record.document import run_status
+from gitprov.model.digests import Role, digest_hex, listing
+from gitprov.model.document import run_status
 
 
 @dataclass(frozen=True)

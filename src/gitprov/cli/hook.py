@@ -25,7 +25,7 @@ from gitprov.cli.main import Target, main
 from gitprov.configure import LEGACY_SUFFIX
 from gitprov.errors import GitProvError
 from gitprov.git import Git
-from gitprov.record.redact import redact
+from gitprov.model.redact import redact
 
 #: The variable the pre-commit framework names the remote in (it passes no arguments).
 PRE_COMMIT_REMOTE = "PRE_COMMIT_REMOTE_NAME"

@@ -9,7 +9,7 @@ import click
 
 from gitprov.cli.main import Target, emit, main, table
 from gitprov.errors import CorruptRecordError
-from gitprov.record.document import run_status
+from gitprov.model.document import run_status
 from gitprov.store import spool
 
 

@@ -11,7 +11,7 @@ from gitprov import child
 from gitprov.cli.main import Target, main
 from gitprov.errors import GitProvError
 from gitprov.git import Git
-from gitprov.record.model import DIRTY_POLICIES
+from gitprov.model.sections import DIRTY_POLICIES
 from gitprov.recorder import Ended, Recording
 
 

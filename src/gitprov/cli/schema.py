@@ -14,8 +14,8 @@ SCHEMA_FILE = "record.schema.json"
 
 
 def schema_text() -> str:
-    """The shipped schema file (``gitprov/record/``), as it is."""
-    return resources.files("gitprov.record").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    """The shipped schema file (``gitprov/model/``), as it is."""
+    return resources.files("gitprov.model").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @main.command()

@@ -44,9 +44,10 @@ from kedro.pipeline.node import Node
 from gitprov.errors import InvalidSessionIdError
 from gitprov.kedro.lineage import config_section, dataset_item
 from gitprov.kedro.store import GitSessionStore, live_store
-from gitprov.record import run as run_section
-from gitprov.record.document import validate_session_id
-from gitprov.record.model import (
+from gitprov.model import run as run_section
+from gitprov.model.document import validate_session_id
+from gitprov.model.run import KEDRO_FILTERS, Enclosing, Started, error_of
+from gitprov.model.sections import (
     FAILED,
     INTERRUPTED,
     SUCCESS,
@@ -56,7 +57,6 @@ from gitprov.record.model import (
     RunStatus,
     Saved,
 )
-from gitprov.record.run import KEDRO_FILTERS, Enclosing, Started, error_of
 from gitprov.signals import Catch, Stopped
 from gitprov.state.digest import Digests
 from gitprov.state.environment import git_user
@@ -308,7 +308,7 @@ class GitprovHooks:
         started = Started()
         # Under way until an end hook says otherwise: KeyboardInterrupt (and SIGTERM/SIGHUP,
         # made exceptions while the run lasts) skips both end hooks, and Kedro still saves
-        # the store on its way out (the save then ends the run, gitprov.record.run.close).
+        # the store on its way out (the save then ends the run, gitprov.model.run.close).
         section = run_section.section(
             INTERRUPTED,
             started,

@@ -22,7 +22,7 @@ from contextlib import suppress
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gitprov.record.model import ConfigFile, ConfigSection, DatasetItem
+from gitprov.model.sections import ConfigFile, ConfigSection, DatasetItem
 from gitprov.state.digest import Digests
 from gitprov.state.files import shown
 
@@ -61,7 +61,7 @@ def dataset_item(
 ) -> DatasetItem:
     """The record's item for dataset ``name`` that the run ``loaded`` (else saved): take it
     after the save, so that the digest is that of what was written."""
-    from gitprov.record.redact import scrub_url
+    from gitprov.model.redact import scrub_url
 
     kind = type(dataset)
     item = DatasetItem(
@@ -123,7 +123,7 @@ def config_files(loader: Any, project: Path, digests: Digests) -> list[ConfigFil
 def config_section(loader: Any, project: Path, digests: Digests) -> ConfigSection:
     """``run.config``: the run's environment, the config source, and :func:`config_files`."""
     env = getattr(loader, "env", None) or getattr(loader, "default_run_env", None) or None
-    from gitprov.record.redact import scrub_url
+    from gitprov.model.redact import scrub_url
 
     source = getattr(loader, "conf_source", None)
     if source is not None:

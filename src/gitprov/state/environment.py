@@ -20,7 +20,7 @@ from typing import Any
 
 from gitprov.git import Git
 from gitprov.git.writing import config_from_files, parse_config
-from gitprov.record.model import GitUser, Host
+from gitprov.model.sections import GitUser, Host
 
 #: Files that declare a project's dependencies; the nearest folder holding one is the project.
 MARKERS = ("pyproject.toml", "requirements.txt")

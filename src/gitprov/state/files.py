@@ -1,7 +1,7 @@
 """What a plain run read and wrote: the paths given to ``gitprov run --input/--output`` and
 ``gitprov.record(inputs=..., outputs=...)``, as the record's dataset items.
 
-An item is the Kedro plugin's (:class:`gitprov.record.model.DatasetItem`): ``dataset`` is
+An item is the Kedro plugin's (:class:`gitprov.model.sections.DatasetItem`): ``dataset`` is
 the path as given (a glob names each file it matched), ``type`` ``file`` or ``folder``,
 ``path`` relative to the repository when inside it (so records compare across clones),
 ``digest`` and ``size`` from :mod:`gitprov.state.digest`. A path that is not there (an
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
-from gitprov.record.model import DatasetItem
+from gitprov.model.sections import DatasetItem
 from gitprov.state.digest import Digests
 
 

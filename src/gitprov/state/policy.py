@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gitprov.errors import DirtyWorkTreeError, GitProvError, UnpushedCommitError
 from gitprov.git import Git
-from gitprov.record.model import (
+from gitprov.model.sections import (
     CLEAN,
     DIRTY_ALLOWED,
     DIRTY_POLICIES,

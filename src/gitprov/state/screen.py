@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from gitprov.record.model import Skipped
+from gitprov.model.sections import Skipped
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec

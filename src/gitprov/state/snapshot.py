@@ -24,7 +24,7 @@ from gitprov.errors import PathRefusedError
 from gitprov.git import Git
 from gitprov.git.objects import ObjectWriter
 from gitprov.git.process import zsplit
-from gitprov.record.model import Captured, Skipped
+from gitprov.model.sections import Captured, Skipped
 from gitprov.state.screen import DEFAULT_RULES, Candidate, Rules, Skip, screen
 
 

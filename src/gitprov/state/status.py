@@ -16,8 +16,8 @@ from typing import TypedDict, cast
 
 from gitprov.git.process import Runner, zsplit
 from gitprov.git.reffiles import has_refs_under
-from gitprov.record.model import UNTRACKED_MODES, Captured, Change, ChangeStatus
-from gitprov.record.redact import scrub_url
+from gitprov.model.redact import scrub_url
+from gitprov.model.sections import UNTRACKED_MODES, Captured, Change, ChangeStatus
 
 #: How many changed paths a record lists by default; ``change_count`` keeps the true count.
 MAX_CHANGES = 1000

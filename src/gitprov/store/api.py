@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 if TYPE_CHECKING:
     from gitprov.git.objects import ObjectWriter
     from gitprov.git.reader import ObjectReader
-    from gitprov.record.tombstone import Tombstone
+    from gitprov.model.tombstone import Tombstone
     from gitprov.store.forget import Forgotten
     from gitprov.store.untrusted import LeftOut
 

@@ -9,7 +9,7 @@ record's own save). Everything else of a commit is kept byte for byte, so the re
 function of the commit and the forgotten ids alone: clones that rewrite the same history get
 the same commits, and their histories still meet in a merge base.
 
-A tombstone (:mod:`gitprov.record.tombstone`) is committed on top, the sessions' lines leave the
+A tombstone (:mod:`gitprov.model.tombstone`) is committed on top, the sessions' lines leave the
 notes index (a commit on its tip: note lines hold no content, so the notes history stays),
 and both refs move in one compare-and-swap. Nothing else is touched: not the user's refs or
 reflogs, and not the old objects, which ``git gc`` prunes once nothing (reflogs included)
@@ -39,8 +39,8 @@ from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
 from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import retrying
-from gitprov.record.document import load, now_utc, validate_session_id
-from gitprov.record.tombstone import MAX_REASON, Tombstone
+from gitprov.model.document import load, now_utc, validate_session_id
+from gitprov.model.tombstone import MAX_REASON, Tombstone
 from gitprov.refs import is_tracking_ref, tracking_prefix
 from gitprov.state.environment import git_user
 from gitprov.store import notes

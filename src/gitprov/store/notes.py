@@ -16,8 +16,8 @@ import yaml
 
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter
-from gitprov.record.document import DUMPER, validate_session_id
-from gitprov.record.limits import MAX_BLOB_BYTES, MAX_NOTE_LINE, load_yaml
+from gitprov.model.document import DUMPER, validate_session_id
+from gitprov.model.limits import MAX_BLOB_BYTES, MAX_NOTE_LINE, load_yaml
 
 #: Fields of a note line, in order, taken from a record's ``git:`` and ``run:`` sections.
 LINE_FIELDS = ("session_id", "branch", "dirty", "status", "snapshot")

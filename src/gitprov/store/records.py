@@ -42,9 +42,9 @@ from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import read_ref_file
 from gitprov.git.retry import retrying
 from gitprov.git.writing import WriteRules, hold_flock
-from gitprov.record.digests import digest_hex
-from gitprov.record.document import validate_session_id
-from gitprov.record.tombstone import Tombstone
+from gitprov.model.digests import digest_hex
+from gitprov.model.document import validate_session_id
+from gitprov.model.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, WRITE_LOCK, NotesRefOption, resolve
 from gitprov.store import notes
 from gitprov.store.api import Note, Stored
@@ -56,11 +56,11 @@ if TYPE_CHECKING:
 FORMAT_FILE = "FORMAT"
 FORMAT_TEXT = b"gitprov-records 1\n"
 #: The records tree's folder of tombstones, ``forgotten/<xx>/<session_id>.yaml``
-#: (:mod:`gitprov.record.tombstone`).
+#: (:mod:`gitprov.model.tombstone`).
 FORGOTTEN_DIR = "forgotten"
 #: The records tree's index of content digests, ``digests/<aa>/<hex>/<yy>/<session_id>``
 #: (:func:`index_path`): ``hex`` the 64 hex digits of a ``sha256:`` digest a record lists in
-#: ``run.inputs`` or ``run.outputs`` (:mod:`gitprov.record.digests`), ``aa`` its first two,
+#: ``run.inputs`` or ``run.outputs`` (:mod:`gitprov.model.digests`), ``aa`` its first two,
 #: ``yy`` the session's :func:`fanout`; each entry is the empty file. ``SessionLog.which``
 #: reads the few trees on one digest's path, never a listing of the records. The fanout by
 #: session keeps a digest every run reads (a raw input) from making each save rewrite one
@@ -156,7 +156,7 @@ class PendingSave:
     ) -> str:
         """Store ``data``; return the new commit on the ref.
 
-        ``digests`` (``sha256:<hex>``, :func:`gitprov.record.digests.record_digests` of
+        ``digests`` (``sha256:<hex>``, :func:`gitprov.model.digests.record_digests` of
         the record) are indexed under :data:`DIGESTS_DIR` in the same commit. ``pins``
         become extra parents of the save's commit, keeping those commits reachable from the
         ref (and so from gc and from a push of the ref). Without ``replace``, an id that

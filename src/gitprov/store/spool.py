@@ -23,8 +23,8 @@ import yaml
 from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.git import Git
 from gitprov.git.writing import WriteRules
-from gitprov.record.digests import record_digests
-from gitprov.record.document import load, validate_session_id
+from gitprov.model.digests import record_digests
+from gitprov.model.document import load, validate_session_id
 from gitprov.store import notes
 from gitprov.store.api import Note
 from gitprov.store.records import RecordStore

@@ -6,11 +6,11 @@ a ref pointing at a blob, or a record built to exhaust its reader. The merge (``
 takes, and readers (``SessionLog``) read, only entries that look exactly like what
 gitprov writes: the root holds ``FORMAT`` (a file), ``xx/`` folders and ``forgotten/``; a
 folder holds files ``<session id>.yaml`` whose id hashes to that folder, no larger than
-:data:`~gitprov.record.limits.MAX_BLOB_BYTES`, and (checked by
-:func:`gitprov.record.document.load`) a
+:data:`~gitprov.model.limits.MAX_BLOB_BYTES`, and (checked by
+:func:`gitprov.model.document.load`) a
 YAML mapping within the limits. ``forgotten/`` holds ``xx/`` folders of tombstones, named as
-records are, each within :data:`~gitprov.record.tombstone.MAX_TOMBSTONE_BYTES` (and checked by
-:meth:`~gitprov.record.tombstone.Tombstone.load`). ``digests/``, the index of content digests,
+records are, each within :data:`~gitprov.model.tombstone.MAX_TOMBSTONE_BYTES` (and checked by
+:meth:`~gitprov.model.tombstone.Tombstone.load`). ``digests/``, the index of content digests,
 holds only ``<aa>/<64 hex starting with aa>/<yy>/<session id whose fanout is yy>``, each the
 empty file (:func:`index_problem`), no folder over :data:`MAX_INDEX_FOLDER` entries. The rest
 is a :class:`LeftOut`, named once to the user.
@@ -34,9 +34,9 @@ from gitprov.git.objects import (
     parse_tree,
 )
 from gitprov.git.process import zsplit
-from gitprov.record.document import validate_session_id
-from gitprov.record.limits import MAX_BLOB_BYTES
-from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES
+from gitprov.model.document import validate_session_id
+from gitprov.model.limits import MAX_BLOB_BYTES
+from gitprov.model.tombstone import MAX_TOMBSTONE_BYTES
 from gitprov.store.records import DIGESTS_DIR, FORGOTTEN_DIR, FORMAT_FILE, fanout
 
 BUCKET = re.compile(r"[0-9a-f]{2}")

@@ -38,8 +38,8 @@ from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, Entry
 from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import Backoff, retry, retrying
-from gitprov.record.digests import record_digests
-from gitprov.record.document import load
+from gitprov.model.digests import record_digests
+from gitprov.model.document import load
 from gitprov.refs import CONFIGURED, NotesRefOption, tracking_ref
 from gitprov.store.forget import notes_without
 from gitprov.store.records import (

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
 from gitprov.git.objects import Entry
-from gitprov.record.document import dump, load, validate_session_id
+from gitprov.model.document import dump, load, validate_session_id
 from gitprov.store.notes import parse_line
 from gitprov.store.untrusted import index_problem
 

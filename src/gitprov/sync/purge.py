@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from gitprov.errors import CorruptRecordError
 from gitprov.git.objects import Entry
 from gitprov.git.reader import ObjectReader
-from gitprov.record.tombstone import MAX_TOMBSTONE_BYTES, Tombstone
+from gitprov.model.tombstone import MAX_TOMBSTONE_BYTES, Tombstone
 from gitprov.store.forget import Rewrite, Tombstones, with_tombstones
 from gitprov.store.records import FORGOTTEN_DIR, RecordStore
 from gitprov.store.untrusted import (

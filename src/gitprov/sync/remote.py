@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitprov.errors import RemoteError
 from gitprov.git import Git
-from gitprov.record.redact import scrub_url
+from gitprov.model.redact import scrub_url
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from gitprov.errors import (
     RemoteMovedError,
 )
 from gitprov.git import Git
-from gitprov.record.redact import redact_text, scrub_url
+from gitprov.model.redact import redact_text, scrub_url
 from gitprov.refs import fetch_refspecs, tracking_ref
 from gitprov.sync.remote import Remote
 

@@ -16,7 +16,7 @@ goes; what says where and what (the host, the key, the option) stays readable.
 - A remote's URL, wherever one is named (``git.remotes``, sync's messages), loses its
   user information whole (:func:`scrub_url`), by the same key rules for its query.
 - A credential with a shape of its own (``ghp_...``, ``xoxb-...``, ``sk-...``, Slack
-  webhooks, private keys: :mod:`gitprov.record.secret_patterns`, the rules snapshots are screened
+  webhooks, private keys: :mod:`gitprov.model.secret_patterns`, the rules snapshots are screened
   with) is masked wherever it stands, named by a key or not.
 """
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from gitprov.record import secret_patterns
+from gitprov.model import secret_patterns
 
 MASK = "***"
 
@@ -341,7 +341,7 @@ def scrub_url(url: str) -> str:
     HTTP(S) user info is dropped whole (a bare user is often a token); for ssh only a
     password goes (``git@`` is not a secret). Values of the query and of a ``#key=value``
     fragment (``#access_token=...``) are masked when their key is secret, as a record's are,
-    and so is a credential with a shape of its own (:mod:`gitprov.record.secret_patterns`)
+    and so is a credential with a shape of its own (:mod:`gitprov.model.secret_patterns`)
     anywhere in the URL.
     """
     match = _URI.fullmatch(url)

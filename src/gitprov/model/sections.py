@@ -3,7 +3,7 @@
 A record is one YAML mapping: the session's own keys (Kedro's, or the user's), then
 :class:`GitSection` (or :class:`GitError` when the state could not be captured) and
 :class:`Provenance`; ``run:`` is a :class:`RunSection`, built for every entry point by
-:mod:`gitprov.record.run`. ``record.schema.json`` says the same for readers in any language;
+:mod:`gitprov.model.run`. ``record.schema.json`` says the same for readers in any language;
 a test holds the two together. Records read back from a ref come from anyone, so readers
 keep them as plain mappings and check what they use.
 """

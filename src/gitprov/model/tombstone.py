@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitprov.errors import SessionForgottenError
-from gitprov.record.document import dump
-from gitprov.record.limits import load_stored
+from gitprov.model.document import dump
+from gitprov.model.limits import load_stored
 
 #: The largest tombstone read (bytes): four short strings.
 MAX_TOMBSTONE_BYTES = 16 * 1024

@@ -1,11 +1,11 @@
 """Credentials recognised by their own shape, wherever they stand: one list for every screen.
 
-Record values (:mod:`gitprov.record.redact`) are masked by these rules on every save, so they
+Record values (:mod:`gitprov.model.redact`) are masked by these rules on every save, so they
 cost microseconds: importing ``detect-secrets``, which screens snapshot files
 (:mod:`gitprov.state.screen`), takes hundreds of milliseconds. They cover every token format of
 detect-secrets' pattern plugins (a test holds the two to that) and newer ones it lacks
 (``sk-proj-``, Hugging Face, Google API keys); its keyword and entropy plugins are left
-out on purpose: keys are judged by :mod:`gitprov.record.redact`, and guessing by entropy would
+out on purpose: keys are judged by :mod:`gitprov.model.redact`, and guessing by entropy would
 mask the commit ids and digests that records are full of.
 """
 

@@ -15,17 +15,17 @@ import yaml
 
 from gitprov._version import __version__
 from gitprov.errors import InvalidSessionIdError
-from gitprov.record import run
-from gitprov.record.limits import MAX_BLOB_BYTES, load_stored
-from gitprov.record.model import (
+from gitprov.model import run
+from gitprov.model.limits import MAX_BLOB_BYTES, load_stored
+from gitprov.model.redact import redact
+from gitprov.model.sections import (
     FAILED,
     SUCCESS,
     Host,
     Provenance,
     Record,
 )
-from gitprov.record.model import now_utc as now_utc  # where the other modules look for it
-from gitprov.record.redact import redact
+from gitprov.model.sections import now_utc as now_utc  # where the other modules look for it
 
 FORMAT = 1
 
@@ -116,7 +116,7 @@ def build(
     and when it is saved are given. The captured ``git`` section replaces Kedro's own
     two-key one (``commit_sha`` and ``dirty`` are kept in it under the same names). The
     session's keys are redacted (``secret_keys`` adds secret words); a ``run:`` still under
-    way ends at ``saved_at`` (:func:`gitprov.record.run.close`).
+    way ends at ``saved_at`` (:func:`gitprov.model.run.close`).
     """
     plain = to_plain({k: v for k, v in data.items() if k not in ("git", "provenance")})
     body: dict[str, Any] = redact(plain, secret_keys)
@@ -169,7 +169,7 @@ def load(data: bytes, session_id: str, where: str) -> dict[str, Any]:
     """Parse a stored record (the blob ``where``, as ``<ref>:<path>``); a broken one is
     named, in one line, never silently skipped.
 
-    Records come from any remote, so one beyond :mod:`gitprov.record.limits` (too large, too
+    Records come from any remote, so one beyond :mod:`gitprov.model.limits` (too large, too
     deep, or whose aliases expand too far) is refused before any of it is built.
     """
 

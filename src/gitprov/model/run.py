@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from gitprov.errors import InvalidSessionIdError
-from gitprov.record.model import (
+from gitprov.model.sections import (
     FAILED,
     INTERRUPTED,
     SUCCESS,
@@ -84,7 +84,7 @@ def parent_of(session_id: str) -> str | None:
     """The session this run (``session_id``) runs inside, if it runs inside one: the
     innermost run of this process that encloses this thread, else the one this process
     was started inside. Runs in other threads are not parents, only siblings."""
-    from gitprov.record.document import validate_session_id  # which builds on this module
+    from gitprov.model.document import validate_session_id  # which builds on this module
 
     here = threading.get_ident()
     with _open_lock:
