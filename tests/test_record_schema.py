@@ -262,7 +262,7 @@ BREAKAGES = {
     "unknown change status": _set("git.changes", [{"path": "x", "status": "changed"}]),
     "unknown key in git": _set("git.extra", 1),
     "unknown key in provenance": _set("provenance.extra", 1),
-    "another format": _set("provenance.format", 2),
+    "another format": _set("provenance.format", 3),
     "saved_at not a timestamp": _set("provenance.saved_at", "yesterday"),
     "no git section": _set("git", _DELETE),
     "a bad session id": _set("session_id", "../x"),
@@ -312,3 +312,26 @@ def test_users_own_keys_are_allowed_at_the_top_and_in_run(good: dict[str, Any]) 
     record["metrics"] = {"auc": 0.9}
     record["run"]["notes"] = "mine"
     assert problems(record) == []
+
+
+def test_a_format_1_record_written_before_run_was_settled_still_validates(
+    good: dict[str, Any],
+) -> None:
+    """Records written by gitprov before format 2 (``gitprov run`` storing ``command``, no
+    ``error`` on success) stay valid as format 1, and only as format 1."""
+    old = copy.deepcopy(good)
+    old["provenance"]["format"] = 1
+    old["run"] = {
+        "status": "success",
+        "command": ["python", "train.py"],
+        "started_at": old["run"]["started_at"],
+        "finished_at": old["run"]["finished_at"],
+        "duration_s": 1.5,
+        "exit_code": 0,
+    }
+    assert problems(old) == []
+    claimed = copy.deepcopy(old)
+    claimed["provenance"]["format"] = 2
+    assert problems(claimed) != []
+    old["run"]["status"] = "ok"  # format 1 knew these statuses too
+    assert problems(old) != []

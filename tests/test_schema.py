@@ -145,7 +145,7 @@ def test_build_orders_keys_and_replaces_kedro_git() -> None:
     ]
     assert record["git"] == {"commit_sha": "abc1234", "dirty": True}
     assert record["provenance"] == {
-        "format": 1,
+        "format": 2,
         "saved_at": WHERE["saved_at"],
         "gitprov": __version__,
         "host": WHERE["host"],

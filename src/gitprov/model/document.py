@@ -27,7 +27,9 @@ from gitprov.model.sections import (
 )
 from gitprov.model.sections import now_utc as now_utc  # where the other modules look for it
 
-FORMAT = 1
+#: ``provenance.format``: 2 since ``run:`` is the same for every entry point (format 1 records,
+#: written before, may have another ``run:``; the schema reads both).
+FORMAT = 2
 
 _ID = re.compile(r"[A-Za-z0-9_:+@][A-Za-z0-9._:+@-]{0,127}")
 
