@@ -7,7 +7,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -280,19 +279,6 @@ def test_hook_respects_core_hooks_path(clone: Path) -> None:
     gitprov("-C", str(clone), "init", "--hooks")
     assert (clone / ".githooks" / "pre-push").exists()
     assert not (clone / ".git" / "hooks" / "pre-push").exists()
-
-
-@pytest.mark.slow
-def test_hooks_ship_in_the_wheel(tmp_path: Path) -> None:
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True,
-        text=True,
-    )
-    assert built.returncode == 0, built.stderr
-    (wheel,) = tmp_path.glob("gitprov-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "gitprov/hooks/pre-push" in names
 
 
 def test_the_installed_hook_names_its_python_and_runs_gitprov(clone: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from gitprov._version import __version__
-from gitprov.audit.log import SessionLog
 from gitprov.errors import (
     AmbiguousSessionIdError,
     DirtyWorkTreeError,
@@ -16,11 +16,21 @@ from gitprov.errors import (
     SessionForgottenError,
     SessionNotFoundError,
 )
-from gitprov.recorder import record
-from gitprov.state.status import capture
 
 if TYPE_CHECKING:
+    from gitprov.audit.log import SessionLog
     from gitprov.kedro.store import GitSessionStore
+    from gitprov.recorder import record
+    from gitprov.state.status import capture
+
+#: What ``import gitprov`` offers and where it lives, imported on first use: a command or
+#: a script pays only for what it touches (Kedro alone takes a quarter of a second).
+_LAZY = {
+    "GitSessionStore": "gitprov.kedro.store",
+    "SessionLog": "gitprov.audit.log",
+    "capture": "gitprov.state.status",
+    "record": "gitprov.recorder",
+}
 
 __all__ = [
     "AmbiguousSessionIdError",
@@ -40,9 +50,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Importing Kedro takes a quarter of a second; plain scripts and the CLI never pay it.
-    if name == "GitSessionStore":
-        from gitprov.kedro.store import GitSessionStore
-
-        return GitSessionStore
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'gitprov' has no attribute {name!r}")

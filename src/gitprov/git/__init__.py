@@ -5,6 +5,21 @@ git's write rules (:mod:`~gitprov.git.writing`) and the one retry policy
 (:mod:`~gitprov.git.retry`).
 """
 
-from gitprov.git.repo import Git
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gitprov.git.repo import Git
 
 __all__ = ["Git"]
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: ``gitprov.git.writing`` (which the ref names read config
+    # through) must not cost every command the object code
+    if name == "Git":
+        from gitprov.git.repo import Git
+
+        return Git
+    raise AttributeError(f"module 'gitprov.git' has no attribute {name!r}")
