@@ -266,10 +266,10 @@ def test_a_sync_killed_half_way_loses_nothing(team: Team) -> None:
 
 
 SAVER = """
-import sys
-from gitprov import GitSessionStore
+import sys, gitprov
 for n in range(int(sys.argv[2])):
-    GitSessionStore(path=sys.argv[1], session_id=f"busy-{n:02d}").save()
+    with gitprov.record(sys.argv[1], session_id=f"busy-{n:02d}"):
+        pass
 """
 
 
