@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gitprov.state.digest import CACHE_FILE, Digests
+from gitprov.state.digest import CACHE_FILE, Digests, NotRead
 
 OLD = time.time_ns() - 3600 * 10**9  # an hour ago: long settled
 
@@ -115,3 +115,16 @@ def test_something_that_is_neither_file_nor_folder_is_refused(tmp_path: Path) ->
         digests.of(fifo)
     with Digests(None) as digests, pytest.raises(FileNotFoundError):
         digests.of(tmp_path / "missing")
+
+
+def test_a_cache_only_digests_answers_what_it_holds_and_reads_nothing(tmp_path: Path) -> None:
+    git_dir = tmp_path / ".git"
+    git_dir.mkdir()
+    known = settled(tmp_path / "known.bin", b"k" * 10)
+    unknown = settled(tmp_path / "unknown.bin", b"u" * 10)
+    with Digests(git_dir) as digests:
+        expected = digests.of(known)
+    with Digests(git_dir, read=False) as digests:
+        assert digests.of(known) == expected
+        with pytest.raises(NotRead, match="was not read"):
+            digests.of(unknown)

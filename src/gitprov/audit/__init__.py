@@ -1,1 +1,1 @@
-"""Reading records back: the session log, checkout, diff and verify."""
+"""Reading records back: the session log, checkout and diff, verify, which run made a file."""

@@ -208,32 +208,40 @@ class _Run:
     def stopped(self, stop: Stopped) -> None:
         """A SIGTERM or SIGHUP is about to end the run: no end hook will run. (Kedro's own
         ``exception`` key gets the traceback.)"""
-        self.finish(INTERRUPTED, signal=stop.signal_name, error=error_of(stop))
+        self.finish(INTERRUPTED, signal=stop.signal_name, error=error_of(stop), cut=True)
 
     def finish(
-        self, status: RunStatus, *, signal: str | None = None, error: RunError | None = None
+        self,
+        status: RunStatus,
+        *,
+        signal: str | None = None,
+        error: RunError | None = None,
+        cut: bool = False,
     ) -> None:
-        self.trace()
+        self.trace(cut)
         run_section.finish(self.section, status, self.started, signal=signal, error=error)
 
-    def trace(self) -> None:
-        """Put what the run loaded and saved so far into its section, digested now."""
+    def trace(self, cut: bool = False) -> None:
+        """Put what the run loaded and saved so far into its section, digested now; a run
+        ``cut`` short (a signal, Ctrl-C) gets only the digests the cache holds: hashing a
+        large output must not hold up the record of a run that is being stopped."""
         self.replay_journal()
-        self.section["inputs"] = self.items(self.loaded, loaded=True)
-        self.section["outputs"] = self.items([entry["name"] for entry in self.saved], loaded=False)
+        self.section["inputs"] = self.items(self.loaded, loaded=True, cut=cut)
+        saved = [entry["name"] for entry in self.saved]
+        self.section["outputs"] = self.items(saved, loaded=False, cut=cut)
 
     def under_way(self) -> None:
         """Before a save of the run still under way (a Ctrl-C skipped the end hooks): what
         it loaded and saved until then."""
         if self.section["finished_at"] is None:
-            self.trace()
+            self.trace(cut=True)
 
-    def items(self, names: Iterable[str], *, loaded: bool) -> list[DatasetItem]:
+    def items(self, names: Iterable[str], *, loaded: bool, cut: bool) -> list[DatasetItem]:
         """The items of the datasets ``names`` that hold traceable data, digested now."""
         traced = [(n, d) for n in names if _traced(n, d := self.catalog.get(n))]
         if not traced:
             return []
-        with Digests(self.git.common_dir) as digests:
+        with Digests(self.git.common_dir, read=not cut) as digests:
             return [dataset_item(n, d, self.project, digests, loaded=loaded) for n, d in traced]
 
 

@@ -57,11 +57,19 @@ def _hash_file(path: Path) -> str:
         return h.hexdigest()
 
 
+class NotRead(OSError):
+    """A file a cache-only :class:`Digests` does not hold (its digest is left unknown)."""
+
+
 class Digests:
     """Digests files and folders, through the cache of the git dir ``common_dir`` (none
     when ``None`` or when it cannot be written). Use as a context manager."""
 
-    def __init__(self, common_dir: Path | None) -> None:
+    def __init__(self, common_dir: Path | None, *, read: bool = True) -> None:
+        """``read=False`` answers from the cache only (a file it does not hold raises
+        :class:`NotRead`): for a run being stopped, which must not spend seconds hashing
+        a large output before its record is written."""
+        self._read = read
         self._db: sqlite3.Connection | None = None
         self._new: list[tuple[int, int, int, int, int, str]] = []
         if common_dir is not None:
@@ -107,6 +115,8 @@ class Digests:
         cached = self._cached(key)
         if cached is not None:
             return cached
+        if not self._read:
+            raise NotRead(f"{path} was not read (the run was stopped)")
         digest = _hash_file(path)
         after = path.stat()
         settled = time.time_ns() - after.st_mtime_ns > RACY_SECONDS * 1e9
