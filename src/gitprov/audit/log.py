@@ -41,6 +41,7 @@ from gitprov.store.records import RecordStore
 from gitprov.store.untrusted import LeftOut, list_records
 
 if TYPE_CHECKING:
+    from gitprov.audit.compare import Comparison
     from gitprov.audit.which import Match
     from gitprov.store.forget import Forgotten
 
@@ -320,6 +321,14 @@ class SessionLog:
                     entries.setdefault(entry["session_id"], {**entry, "commit": commit.sha})
             forgotten = {i for i in entries if self._tombstone(cat, records_refs, i)}
         return [entries[i] for i in sorted(entries) if i not in forgotten]
+
+    def compare(self, ids: Sequence[str]) -> Comparison:
+        """The runs ``ids`` (full ids or unique prefixes, as :meth:`get` reads them) side by
+        side, for ``gitprov compare``: ``keys()`` and ``values()`` are those that differ
+        (:mod:`gitprov.audit.compare`)."""
+        from gitprov.audit.compare import compare
+
+        return compare([self.get(session_id) for session_id in ids])
 
     def which(self, path_or_digest: str | os.PathLike[str]) -> list[Match]:
         """The recorded runs that wrote (``role`` ``output``) or read (``input``) exactly

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: Every command and the module that defines it, imported only when the command runs.
 COMMANDS = {
     "checkout": "checkout",
+    "compare": "compare",
     "diff": "diff",
     "fetch": "fetch",
     "forget": "forget",
