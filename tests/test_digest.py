@@ -128,3 +128,24 @@ def test_a_cache_only_digests_answers_what_it_holds_and_reads_nothing(tmp_path: 
         assert digests.of(known) == expected
         with pytest.raises(NotRead, match="was not read"):
             digests.of(unknown)
+
+
+def test_names_that_could_pass_for_two_lines_are_escaped_as_sha256sum_escapes_them(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "odd"
+    names = ["a\nb", "c\\d", "e\rf", "plain"]
+    for n, name in enumerate(names):
+        settled(folder / name, f"{n}\n".encode())
+    (folder / "dangling").symlink_to(tmp_path / "nowhere")  # no file there: adds nothing
+    listing = sha256sum(*sorted(names, key=lambda n: n.encode()), cwd=folder)
+    with Digests(None) as digests:
+        assert digests.of(folder) == "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+    # one file named like a second line of the listing is not two files
+    two = tmp_path / "two"
+    settled(two / "a", b"X")
+    settled(two / "b", b"Y")
+    one = tmp_path / "one"
+    settled(one / ("a\n" + hashlib.sha256(b"Y").hexdigest() + "  b"), b"X")
+    with Digests(None) as digests:
+        assert digests.of(one) != digests.of(two)

@@ -479,3 +479,10 @@ def test_redact_and_the_patterns_share_one_list() -> None:
 def test_cookies_and_ssh_keys_are_masked() -> None:
     masked = redact({"headers": {"Cookie": "session=abc123"}, "ssh_key": "AAAAB3Nza", "k": 1})
     assert masked == {"headers": {"Cookie": "***"}, "ssh_key": "***", "k": 1}
+
+
+def test_a_token_used_as_a_key_is_masked_and_no_value_is_lost() -> None:
+    token_a = "ghp_" + "a" * 36
+    token_b = "ghp_" + "b" * 36
+    masked = redact({token_a: 1, token_b: 2, "nested": {"AKIAIOSFODNN7EXAMPLE": "v"}, "lr": 0.1})
+    assert masked == {MASK: 1, f"{MASK}#2": 2, "nested": {MASK: "v"}, "lr": 0.1}

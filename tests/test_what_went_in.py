@@ -23,6 +23,7 @@ import pytest
 import gitprov
 from gitprov import SessionLog
 from gitprov.model.run import PARENT_ENV
+from gitprov.store.records import record_path
 
 from conftest import cli, git, make_repo
 from kedro_project import kedro_env, kedro_run, make_kedro_project
@@ -285,6 +286,18 @@ def test_gitprov_run_records_its_inputs_and_outputs(repo: Path) -> None:
     assert outputs["missing.txt"]["digest"] is None  # not written: said so, not left out
     found = cli("-C", str(repo), "which", "out/b.txt")
     assert found.returncode == 0 and "cmd" in found.stdout
+
+
+def test_remote_inputs_are_uris_without_credentials_and_no_digest(repo: Path) -> None:
+    secret_uris = ["https://bob:s3cr3tTOKEN@host/x.csv", "s3://AKID:wJalrXUtnFEMIK7MDENG@bucket/k"]
+    with gitprov.record(repo, session_id="remote", inputs=secret_uris) as rec:
+        rec.output("s3://bucket/out/model.pkl")
+    stored = git(repo, "show", f"refs/provenance/sessions:{record_path('remote')}")
+    assert "s3cr3tTOKEN" not in stored and "wJalrXUtnFEMIK7MDENG" not in stored
+    run = SessionLog(repo).get("remote")["run"]
+    assert [i["path"] for i in run["inputs"]] == ["https://host/x.csv", "s3://bucket/k"]
+    assert [o["path"] for o in run["outputs"]] == ["s3://bucket/out/model.pkl"]
+    assert all(i["digest"] is None for i in run["inputs"] + run["outputs"])
 
 
 def test_record_takes_inputs_and_outputs_and_more_from_inside_the_block(

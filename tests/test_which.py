@@ -225,6 +225,15 @@ def test_a_missing_path_is_a_usage_error_and_a_bad_digest_an_error(repo: Path) -
     assert "'sha256:XYZ' is not a digest" in bad.stderr
 
 
+def test_what_cannot_be_digested_is_a_usage_error_not_a_traceback(repo: Path) -> None:
+    (repo / "broken").symlink_to(repo / "nowhere")
+    os.mkfifo(repo / "pipe")
+    for name in ("broken", "pipe"):
+        proc = which(repo, name)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and name in proc.stderr
+
+
 def test_a_recovered_record_is_indexed_too(repo: Path, out: Path) -> None:
     store = RecordStore(git_of(repo))
     data = (

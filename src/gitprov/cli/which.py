@@ -27,7 +27,10 @@ def which(target: Target, target_bytes: str, fmt: str) -> None:
         if not os.path.exists(given):
             raise click.BadParameter(f"{target_bytes}: no such file or folder")
     log = target.log()
-    digest = as_digest(given, log.git)
+    try:
+        digest = as_digest(given, log.git)
+    except OSError as exc:  # a broken link, a FIFO, a file that cannot be read
+        raise click.BadParameter(f"{target_bytes}: cannot be digested ({exc})") from None
     found = log.which(digest)
     if fmt == "json":
         emit([dataclasses.asdict(match) for match in found], fmt)

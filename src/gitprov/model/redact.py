@@ -250,15 +250,30 @@ class _Redactor:
 
     def value(self, value: Any) -> Any:
         if isinstance(value, dict):
-            return {
-                k: _masked(v) if v is not None and self.hides(str(k), v) else self.value(v)
-                for k, v in value.items()
-            }
+            masked: dict[Any, Any] = {}
+            for k, v in value.items():
+                shown = self.key(k, masked)
+                hidden = v is not None and self.hides(str(k), v)
+                masked[shown] = _masked(v) if hidden else self.value(v)
+            return masked
         if isinstance(value, list):
             return self.sequence(value)
         if isinstance(value, str):
             return self.text(value)
         return value
+
+    def key(self, key: Any, taken: dict[Any, Any]) -> Any:
+        """``key`` with a credential of a known shape masked (a token used as a parameter's
+        name is still a token); kept apart from the keys ``taken`` already, so that two
+        masked keys never overwrite each other's values."""
+        if not isinstance(key, str):
+            return key
+        shown = secret_patterns.mask(key, MASK)
+        n = 1
+        while shown != key and shown in taken:
+            n += 1
+            shown = f"{secret_patterns.mask(key, MASK)}#{n}"
+        return shown
 
     def sequence(self, items: list[Any]) -> list[Any]:
         """A list, read as an argument list too: ``--token`` masks the item after it."""

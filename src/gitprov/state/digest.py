@@ -3,10 +3,11 @@
 A file's digest is the SHA-256 of its bytes, as ``sha256sum`` prints it. A folder's digest
 (partitioned datasets, artifact folders) is the SHA-256 of one line per file below it,
 ``<file digest hex>  <path>\\n``, ``path`` relative to the folder with ``/`` separators,
-lines sorted by path (bytes): exactly what ``find . -type f | sort | xargs sha256sum`` run
-in the folder prints, without the leading ``./``, so an auditor can recompute it with
-standard tools. Symbolic links are followed to files and never to folders (a link cannot
-make the walk loop); empty folders add nothing.
+lines sorted by path (bytes): exactly what GNU ``sha256sum`` prints for the files
+``find -L . -type f`` lists in the folder, sorted, without the leading ``./`` (a name
+holding a backslash, a newline or a CR escaped as ``sha256sum`` escapes it), so an auditor can
+recompute it with standard tools. Symbolic links are followed to files and never to
+folders (a link cannot make the walk loop); a dangling link and empty folders add nothing.
 
 Digests of files that did not change are kept in a cache in the git dir
 (``gitprov/digests.sqlite``), keyed by what the file system says of a file: device, inode,
@@ -45,6 +46,16 @@ _Key = tuple[int, int, int, int, int]
 
 def _key(st: os.stat_result) -> _Key:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _listed(name: bytes, digest: str) -> bytes:
+    """One line of ``sha256sum``'s output: a name holding a backslash, newline or CR is
+    escaped, and the line marked with a leading backslash, as GNU ``sha256sum`` does, so
+    that no file name can pass for two lines."""
+    if any(c in name for c in (b"\\", b"\n", b"\r")):
+        escaped = name.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+        return b"\\" + digest.encode() + b"  " + escaped + b"\n"
+    return digest.encode() + b"  " + name + b"\n"
 
 
 def _hash_file(path: Path) -> str:
@@ -130,15 +141,17 @@ class Digests:
             dirs.sort()
             for name in files:
                 path = Path(root, name)
-                st = path.stat()  # follows a link to a file
+                try:
+                    st = path.stat()  # follows a link to a file
+                except OSError:  # a dangling or looping link: no file there
+                    continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
                 relative = path.relative_to(folder).as_posix()
                 lines.append((relative.encode("utf-8", "surrogateescape"), self._file(path, st)))
                 size += st.st_size
         lines.sort()
-        text = b"".join(f"{digest}  ".encode() + name + b"\n" for name, digest in lines)
-        return hashlib.sha256(text).hexdigest(), size
+        return hashlib.sha256(b"".join(_listed(n, d) for n, d in lines)).hexdigest(), size
 
     def _cached(self, key: _Key) -> str | None:
         if self._db is None:

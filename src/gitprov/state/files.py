@@ -4,7 +4,8 @@
 An item is the Kedro plugin's (:class:`gitprov.model.sections.DatasetItem`): ``dataset`` is
 the path as given (a glob names each file it matched), ``type`` ``file`` or ``folder``,
 ``path`` relative to the repository when inside it (so records compare across clones),
-``digest`` and ``size`` from :mod:`gitprov.state.digest`. A path that is not there (an
+``digest`` and ``size`` from :mod:`gitprov.state.digest`; a URI (``s3://...``) is recorded
+without its credentials and with ``digest: null``. A path that is not there (an
 output the run did not write) is recorded as given, with ``digest: null``: a glob that
 matches nothing stays one item, as a shell passes an unmatched pattern on.
 """
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
+from gitprov.model.redact import scrub_url
 from gitprov.model.sections import DatasetItem
 from gitprov.state.digest import Digests
 
@@ -47,6 +49,14 @@ def path_items(
     """The items of the paths ``patterns`` name from ``cwd``, digested now."""
     items = []
     for given in expand(patterns, cwd):
+        if "://" in given:  # remote data: its URI without credentials, no digest
+            uri = scrub_url(given)
+            items.append(
+                DatasetItem(
+                    dataset=uri, type="file", path=uri, version=None, digest=None, size=None
+                )
+            )
+            continue
         local = Path(os.path.abspath(cwd / given))
         item = DatasetItem(
             dataset=given,

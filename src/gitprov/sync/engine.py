@@ -188,8 +188,9 @@ class Sync:
                 report.incoming += result.incoming
                 report.outgoing = result.outgoing
                 report.conflicts += result.conflicts
-                report.left_out += (i for i in result.left_out if i not in report.left_out)
-                report.forgotten += (i for i in result.forgotten if i not in report.forgotten)
+                # once each, in order (a hostile remote can offer tens of thousands)
+                report.left_out = list(dict.fromkeys([*report.left_out, *result.left_out]))
+                report.forgotten = list(dict.fromkeys([*report.forgotten, *result.forgotten]))
                 report.purged = result.purged
             report.pushed = transport.push(self.git, self.remote, self.refs, self._leases)
             self._leases = {}
