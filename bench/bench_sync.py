@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gitprov import SessionLog
@@ -173,12 +174,17 @@ def main() -> int:
     parser.add_argument("--forget-rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the temporary repositories")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="gitprov-bench-sync-"))
+    return in_scratch("sync", args.keep, lambda tmp: run(tmp, args.rounds, args.forget_rounds))
+
+
+def in_scratch(name: str, keep: bool, work: Callable[[Path], int]) -> int:
+    """``work`` in a fresh, isolated temporary folder, deleted afterwards unless ``keep``."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"gitprov-bench-{name}-"))
     try:
         isolate(tmp)
-        return run(tmp, args.rounds, args.forget_rounds)
+        return work(tmp)
     finally:
-        if args.keep:
+        if keep:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)

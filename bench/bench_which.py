@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from bench_digest import compare
-from bench_sync import data, git, isolate, session_id
+from bench_sync import data, git, in_scratch, session_id
 from gitprov import SessionLog
 from gitprov.git import Git
 from gitprov.model.document import dump
@@ -151,15 +149,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the temporary repositories")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="gitprov-bench-which-"))
-    try:
-        isolate(tmp)
-        return run(tmp, args.records, args.rounds)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return in_scratch("which", args.keep, lambda tmp: run(tmp, args.records, args.rounds))
 
 
 if __name__ == "__main__":
