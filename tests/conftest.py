@@ -61,6 +61,16 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     return path
 
 
+def every_object(repo: Path) -> bytes:
+    """Every object the repository holds, loose or packed, reachable or not, as
+    ``cat-file --batch`` prints them: what a grep for a secret must search."""
+    return subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
 def remove_object(repo: Path, sha: str) -> None:
     """Make ``sha`` unreadable: unpack everything loose, then delete its file."""
     aside = repo.parent / "packs-aside"

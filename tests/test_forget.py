@@ -23,7 +23,7 @@ from gitprov.git import Git
 from gitprov.git.objects import PackedObjects
 from gitprov.store.records import RecordStore, fanout, tombstone_path
 
-from conftest import GIT_ENV, cli, git, make_repo
+from conftest import GIT_ENV, cli, every_object, git, make_repo
 
 FORGOTTEN = "2026-01-02T10.00.00.000Z"
 RECORD_MARKER = "FORGET-ME-RECORD-3b9e0c"
@@ -44,15 +44,6 @@ def ok(repo: Path, *args: str) -> str:
 
 def save(repo: Path, session_id: str, **data: object) -> None:
     GitSessionStore(path=str(repo / "sessions"), session_id=session_id).save(dict(data))
-
-
-def objects(repo: Path) -> bytes:
-    """Every object the repository holds, reachable or not, as ``cat-file --batch`` prints."""
-    return subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"],
-        capture_output=True,
-        check=True,
-    ).stdout
 
 
 def reachable(repo: Path, *refs: str) -> bytes:
@@ -162,7 +153,7 @@ def test_forget_purges_a_record_from_every_clone_and_the_remote(team: Team) -> N
     kept = ["keep-a1", "keep-a2", "keep-b1", "keep-b2", "keep-c1", "keep-dirty"]
     for repo in (a, b, c, c2, team.remote):
         purge(repo)
-        everything = objects(repo)
+        everything = every_object(repo)
         assert RECORD_MARKER.encode() not in everything, repo
         assert SNAPSHOT_MARKER.encode() not in everything, repo
         assert KEPT_MARKER.encode() in everything, repo
@@ -217,7 +208,7 @@ def test_a_commit_another_record_pins_stays_until_its_last_record_goes(team: Tea
     out = ok(a, "forget", "clean-2", "--reason", "test")
     assert code[:12] in out  # no save pins it any longer
     purge(a)
-    assert b"CODE-ONLY-THE-RUNS-PIN-9e41" not in objects(a)
+    assert b"CODE-ONLY-THE-RUNS-PIN-9e41" not in every_object(a)
     gone = subprocess.run(["git", "-C", str(a), "cat-file", "-e", code], capture_output=True)
     assert gone.returncode != 0
     assert SessionLog(a).ids() == []
@@ -265,7 +256,7 @@ def test_two_clones_forgetting_one_record_converge(team: Team) -> None:
     assert len(tips) == 1  # one history, one tombstone (the same one everywhere)
     for repo in (a, b, team.remote):
         purge(repo)
-        assert RECORD_MARKER.encode() not in objects(repo)
+        assert RECORD_MARKER.encode() not in every_object(repo)
         assert SessionLog(repo).ids() == ["kept"]
         git(repo, "fsck", "--strict", "--full", "--no-progress")
 
@@ -461,6 +452,6 @@ def test_a_conflict_copy_keeps_its_snapshot_when_its_id_is_forgotten(team: Team)
         assert copy in SessionLog(repo).ids()
         ok(repo, "verify")  # the copy's snapshot is still there
         git(repo, "cat-file", "-e", f"{snapshot}^{{tree}}")
-        assert kept in objects(repo)  # the copy's code
-        assert gone not in objects(repo)  # the forgotten record's
+        assert kept in every_object(repo)  # the copy's code
+        assert gone not in every_object(repo)  # the forgotten record's
         git(repo, "fsck", "--strict", "--full", "--no-progress")

@@ -15,7 +15,7 @@ from pathlib import Path
 import gitprov
 from gitprov import GitSessionStore
 
-from conftest import cli, git
+from conftest import cli, every_object, git
 
 #: Built, not written out, so that no scanner mistakes this file for a leak.
 GHP = "ghp_" + "Zq4r" * 9
@@ -46,15 +46,6 @@ SECRETS = {
 
 def gitprov_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return cli("-C", str(repo), *args, process=args[0] == "run")
-
-
-def every_object(repo: Path) -> bytes:
-    """All objects of the repository, loose and packed, as git stores them."""
-    return subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"],
-        capture_output=True,
-        check=True,
-    ).stdout
 
 
 def assert_nowhere_in_git(repo: Path) -> None:

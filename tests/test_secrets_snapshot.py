@@ -15,7 +15,7 @@ import pytest
 import gitprov
 from gitprov import GitSessionStore, SessionLog
 
-from conftest import cli, git, make_repo
+from conftest import cli, every_object, git, make_repo
 
 # Made-up credentials, each unique so that a grep of the object store finds only it.
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Rt2LmQv"
@@ -45,12 +45,7 @@ def save(repo: Path, session_id: str, **options: object) -> dict[str, object]:
 
 def all_objects(repo: Path) -> str:
     """The content of every object in the repository, loose or packed."""
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"],
-        capture_output=True,
-        check=True,
-    )
-    return proc.stdout.decode("utf-8", "replace")
+    return every_object(repo).decode("utf-8", "replace")
 
 
 def assert_nowhere(repo: Path, *secrets: str) -> None:

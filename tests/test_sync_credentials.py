@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gitprov import GitSessionStore, SessionLog
 
-from conftest import cli, git, make_repo
+from conftest import cli, every_object, git, make_repo
 
 TOKENS = {
     "file": "FileTok-5e1a",
@@ -57,11 +57,7 @@ def assert_no_token_in(repo: Path) -> None:
     """Commit messages, ref names, reflogs and every object of ``repo``."""
     messages = git(repo, "log", "--all", "--format=%B")
     names = git(repo, "for-each-ref", "--format=%(refname)")
-    objects = subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"],
-        capture_output=True,
-        check=True,
-    ).stdout
+    objects = every_object(repo)
     gitdir = Path(git(repo, "rev-parse", "--absolute-git-dir").strip())
     reflogs = "".join(p.read_text() for p in (gitdir / "logs").rglob("*") if p.is_file())
     for what, token in TOKENS.items():

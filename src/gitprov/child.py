@@ -1,6 +1,7 @@
-"""Running the user's own command for ``gitprov run``.
+"""Running the user's own programs: the command of ``gitprov run``, and a pre-push hook
+gitprov's took the place of (:func:`run_hook`).
 
-This is not a git call, so it does not go through :mod:`gitprov.git.process`. The command gets
+These are not git calls, so they do not go through :mod:`gitprov.git.process`. The command gets
 our stdin, stdout and stderr (its output streams as it is written; nothing is captured)
 and our environment. Signals sent to us are passed on to it, its end is reported as a
 shell reports one (127 not found, 126 not runnable, 128+N killed by signal N), and
@@ -10,6 +11,7 @@ shell reports one (127 not found, 126 not runnable, 128+N killed by signal N), a
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -115,3 +117,15 @@ def exit_like(outcome: Outcome) -> NoReturn:
         signal.signal(outcome.signal, signal.SIG_DFL)
         os.kill(os.getpid(), outcome.signal)
     sys.exit(outcome.exit_code)  # the signal did not end us (or there was none)
+
+
+def run_hook(argv: Sequence[str], data: bytes | None) -> int:
+    """Run a hook as git would (``data`` on its stdin) and return its exit status; one
+    without a ``#!`` line runs with the shell, as git runs it. ``OSError`` when it cannot
+    run at all."""
+    try:
+        return subprocess.run(list(argv), input=data, check=False).returncode
+    except OSError as exc:
+        if exc.errno != errno.ENOEXEC:
+            raise
+        return subprocess.run(["/bin/sh", *argv], input=data, check=False).returncode

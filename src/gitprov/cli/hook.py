@@ -13,14 +13,13 @@ still decides: when it fails, the push stops as it always did.
 
 from __future__ import annotations
 
-import errno
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
+from gitprov.child import run_hook
 from gitprov.cli.main import Target, main
 from gitprov.configure import LEGACY_SUFFIX
 from gitprov.errors import GitProvError
@@ -85,13 +84,10 @@ def _run_legacy(legacy: Path, args: list[str]) -> None:
         return
     data = None if sys.stdin.isatty() else sys.stdin.buffer.read()
     try:
-        code = subprocess.run([str(legacy), *args], input=data, check=False).returncode
+        code = run_hook([str(legacy), *args], data)
     except OSError as exc:
-        if exc.errno != errno.ENOEXEC:
-            click.echo(f"gitprov: the pre-push hook {legacy} cannot run: {exc}", err=True)
-            sys.exit(1)
-        # no #! line: git runs such a hook with the shell, and so does this
-        code = subprocess.run(["/bin/sh", str(legacy), *args], input=data, check=False).returncode
+        click.echo(f"gitprov: the pre-push hook {legacy} cannot run: {exc}", err=True)
+        sys.exit(1)
     if code != 0:
         sys.exit(code)
 

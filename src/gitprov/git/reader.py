@@ -7,15 +7,14 @@ packed and the ref is a plain file, and falls back to ``cat-file`` for anything 
 
 from __future__ import annotations
 
-import subprocess
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from gitprov.git.objects import GitObject, PackedObjects, read_loose
 from gitprov.git.reffiles import HEX_ID, read_ref_file
 
-if TYPE_CHECKING:  # the repository opens readers on itself
-    from gitprov.git.repo import Git
+if TYPE_CHECKING:
+    from gitprov.git.repo import Git  # the repository opens readers on itself
 
 
 class ObjectReader(Protocol):
@@ -27,10 +26,10 @@ class ObjectReader(Protocol):
 class CatFile:
     """Interactive reads through ``cat-file --batch``: name in, object (or ``None``) out."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdin is not None and proc.stdout is not None
-        self._in = proc.stdin
-        self._out = proc.stdout
+    def __init__(self, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        """The pipes of a ``cat-file --batch`` the runner started (this starts none)."""
+        self._in = stdin
+        self._out = stdout
 
     def read(self, name: str) -> GitObject | None:
         """The object ``name`` resolves to (any revision syntax), or ``None`` if missing."""

@@ -88,7 +88,9 @@ class Git:
         """One ``git cat-file --batch`` process for a series of object reads."""
         started = self.start("cat-file", "--batch", stdin=True)
         try:
-            yield CatFile(started.proc)
+            proc = started.proc
+            assert proc.stdin is not None and proc.stdout is not None
+            yield CatFile(proc.stdin, proc.stdout)
         finally:
             self.finish(started)  # closes stdin, which ends cat-file
 

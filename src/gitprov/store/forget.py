@@ -84,7 +84,7 @@ def _with(commit: _Commit, tree: str, parents: list[str]) -> bytes:
 class Rewrite:
     """Records histories rewritten without the records of ``forgotten`` ids.
 
-    Run it inside ``store.writer.batch()``: what it writes goes out as one pack. Commits
+    Run it inside ``store.objects.batch()``: what it writes goes out as one pack. Commits
     are read in-process (from the packs first); the root trees, thousands of deltas that
     git's delta cache resolves far faster, stream out of one ``cat-file --batch``, each
     read once; only the ``xx/`` folders of the forgotten ids are opened, once each.
@@ -137,14 +137,14 @@ class Rewrite:
             if tree == commit.tree and parents == commit.parents:
                 self.mapped[sha] = sha
             else:
-                self.mapped[sha] = self.store.writer.write("commit", _with(commit, tree, parents))
+                self.mapped[sha] = self.store.objects.write("commit", _with(commit, tree, parents))
                 self.rewritten += 1
         new = self.mapped.get(tip, tip)
         kept = self._copies_pins(commits[tip].tree) if self.unpinned and tip in commits else []
         if kept:  # one commit, the same in every clone (fixed date), re-pins them
             self._kept.update(kept)
             message = "gitprov: keep the pins of conflict copies of forgotten sessions\n"
-            new = self.store.writer.commit(
+            new = self.store.objects.commit(
                 roots.get(commits[tip].tree, commits[tip].tree), [new, *kept], message, when=0
             )
         return new
@@ -214,7 +214,7 @@ class Rewrite:
         records: dict[str, bool] = {}  # extra parent -> is a records commit
         format_id = self.store.blob_id(FORMAT_TEXT)
         heads = [tip]
-        packs = PackedObjects(self.git.objects_dir, self.store.writer.hash_len)
+        packs = PackedObjects(self.git.objects_dir, self.store.objects.hash_len)
         with ExitStack() as stack:
             stack.callback(packs.close)
             cat = stack.enter_context(self.git.local_objects())
@@ -266,7 +266,7 @@ class Rewrite:
         self._held[folder] = held
         self.records.update((blob, n.removesuffix(".yaml")) for n, blob in held.items())
         if held:
-            self._buckets[folder] = self.store.writer.tree(list(files.values())) if files else None
+            self._buckets[folder] = self.store.objects.tree(list(files.values())) if files else None
 
     def _holds(self, folders: dict[str, str]) -> dict[str, str]:
         """The forgotten records (name -> blob) a root with these folders holds."""
@@ -284,7 +284,7 @@ class Rewrite:
         """
         folders: dict[str, dict[str, str]] = {}
         roots: dict[str, str] = {}
-        layout = _layout(self.store.writer.hash_len)
+        layout = _layout(self.store.objects.hash_len)
         with self.git.local_objects() as cat:
             for tree, data in self._read(list(dict.fromkeys(trees))):
                 exact = layout.fullmatch(data) is not None
@@ -296,7 +296,7 @@ class Rewrite:
                     if folder in self._buckets:
                         swaps[name] = (folder, self._buckets[folder])
                 if swaps:
-                    roots[tree] = self.store.writer.write("tree", self._swap(data, swaps, exact))
+                    roots[tree] = self.store.objects.write("tree", self._swap(data, swaps, exact))
         return folders, roots
 
     def _folders(self, tree: str, data: bytes, exact: bool) -> dict[str, str]:
@@ -307,14 +307,14 @@ class Rewrite:
                 at = data.find(b"%s %s\0" % (TREE_MODE.encode(), name.encode()))
                 if at >= 0:
                     at += len(TREE_MODE) + len(name) + 2
-                    found[name] = data[at : at + self.store.writer.hash_len].hex()
+                    found[name] = data[at : at + self.store.objects.hash_len].hex()
             return found
         entries = self._parse(tree, data)
         return {n: entries[n].sha for n in self._names if n in entries and entries[n].is_tree}
 
     def _parse(self, tree: str, data: bytes) -> dict[str, Entry]:
         try:
-            return parse_tree(data, self.store.writer.hash_len)
+            return parse_tree(data, self.store.objects.hash_len)
         except ValueError as exc:
             raise RepositoryCorruptError(
                 f"tree {tree} of {self.store.ref} cannot be parsed ({exc}); nothing was "
@@ -325,12 +325,12 @@ class Rewrite:
         """A raw root tree with folders replaced (``None``: removed): their bytes edited
         in place in a root laid out as gitprov writes them, else the tree written anew."""
         if not exact:
-            entries = parse_tree(data, self.store.writer.hash_len)
+            entries = parse_tree(data, self.store.objects.hash_len)
             for name, (_, new) in swaps.items():
                 entries.pop(name)
                 if new is not None:
                     entries[name] = Entry(TREE_MODE, name, new)
-            return format_tree(list(entries.values()), self.store.writer.hash_len)
+            return format_tree(list(entries.values()), self.store.objects.hash_len)
         for name, (old, new) in swaps.items():
             entry = b"%s %s\0%s" % (TREE_MODE.encode(), name.encode(), bytes.fromhex(old))
             at = data.find(entry)
@@ -448,8 +448,8 @@ def with_tombstones(
         for entry in entries:
             if entry.name not in files or entry.sha < files[entry.name].sha:
                 files[entry.name] = entry
-        root[name] = Entry(TREE_MODE, name, store.writer.tree(list(files.values())))
-    return Entry(TREE_MODE, FORGOTTEN_DIR, store.writer.tree(list(root.values())))
+        root[name] = Entry(TREE_MODE, name, store.objects.tree(list(files.values())))
+    return Entry(TREE_MODE, FORGOTTEN_DIR, store.objects.tree(list(root.values())))
 
 
 # -- the notes index ---------------------------------------------------------------------
@@ -484,7 +484,7 @@ def notes_without(
             continue
         dirs = tuple(found[0])
         name = commit[sum(map(len, dirs)) :]
-        edits.setdefault(dirs, {})[name] = None if data is None else store.writer.blob(data)
+        edits.setdefault(dirs, {})[name] = None if data is None else store.objects.blob(data)
     if not edits:
         return None
 
@@ -505,7 +505,7 @@ def notes_without(
                     entries[name] = Entry(TREE_MODE, name, new)
         if not entries and path:
             return None
-        return store.writer.tree(list(entries.values()))
+        return store.objects.tree(list(entries.values()))
 
     return rebuild(root, ())
 
@@ -595,7 +595,7 @@ def forget(store: RecordStore, ids: Sequence[str], reason: str, by: str | None =
                     f"(ref {store.ref} or its fetched copies); nothing was forgotten. "
                     f"`gitprov list` shows the recorded ids"
                 )
-            batch = stack.enter_context(store.writer.batch())
+            batch = stack.enter_context(store.objects.batch())
             updates = _forgetting(store, cat, (tip, root), result, reason, by)
         try:
             store.move(updates, f"gitprov: forget session {', '.join(result.ids)}")
@@ -626,13 +626,13 @@ def _forgetting(
         session_id: Entry(
             BLOB_MODE,
             f"{session_id}.yaml",
-            store.writer.blob(Tombstone(session_id, when, by, reason).dump()),
+            store.objects.blob(Tombstone(session_id, when, by, reason).dump()),
         )
         for session_id in result.ids
     }
     root[FORGOTTEN_DIR] = with_tombstones(store, cat, root.get(FORGOTTEN_DIR), added)
     message = f"gitprov: forget session {', '.join(result.ids)}\n"
-    new = store.writer.commit(store.writer.tree(list(root.values())), [parent], message)
+    new = store.objects.commit(store.objects.tree(list(root.values())), [parent], message)
     updates = [(store.ref, new, commit)]
     if store.notes_ref is not None:
         notes_tip, notes_tree = store.tip(cat, store.notes_ref)
@@ -644,6 +644,6 @@ def _forgetting(
             parents = [notes_tip] if notes_tip else []
             notes_message = f"gitprov: forget the notes of session {', '.join(result.ids)}\n"
             updates.append(
-                (store.notes_ref, store.writer.commit(cleaned, parents, notes_message), notes_tip)
+                (store.notes_ref, store.objects.commit(cleaned, parents, notes_message), notes_tip)
             )
     return updates

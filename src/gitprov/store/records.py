@@ -172,8 +172,8 @@ class PendingSave:
             with ExitStack() as stack:
                 if cat is None:  # the ref moved: nothing read before may be trusted
                     cat = stack.enter_context(store.git.local_objects())
-                batch = stack.enter_context(store.writer.batch())
-                blob = store.writer.blob(data)
+                batch = stack.enter_context(store.objects.batch())
+                blob = store.objects.blob(data)
                 updates = store.updates(cat, session_id, blob, note, pins, replace, digests)
             mover, self.mover = self.mover, None
             try:
@@ -200,14 +200,10 @@ class RecordStore:
     ) -> None:
         self.git = git
         self.ref, self.notes_ref = resolve(git, ref, notes_ref)
-        self.writer = ObjectWriter(git.objects_dir, git.object_format, rules or WriteRules.of(git))
+        #: Where records and a save's other objects (a dirty run's snapshot) are written:
+        #: the save's own pack, so they go out, and are kept, with the record.
+        self.objects = ObjectWriter(git.objects_dir, git.object_format, rules or WriteRules.of(git))
         self._trees: dict[str, dict[str, Entry]] = {}  # parsed trees, by id (immutable)
-
-    @property
-    def objects(self) -> ObjectWriter:
-        """Where a save's other objects (a dirty run's snapshot) are written: the save's
-        own pack, so they go out, and are kept, with the record."""
-        return self.writer
 
     def forget(self, ids: Sequence[str], reason: str) -> Forgotten:
         """Forget ``ids`` for good (:func:`gitprov.store.forget.forget`)."""
@@ -223,7 +219,7 @@ class RecordStore:
         garbage behind). Compare-and-swap still guards against every other writer."""
         return hold_flock(
             self.git.common_dir / WRITE_LOCK,
-            self.writer.rules,
+            self.objects.rules,
             WRITE_LOCK_SECONDS,
             lambda path: ConcurrentUpdateError(
                 f"another gitprov save held {path} for {WRITE_LOCK_SECONDS:g}s; if it is "
@@ -331,7 +327,7 @@ class RecordStore:
             if len(self._trees) >= 64:  # a save reads four trees; a store lives for a run
                 self._trees.clear()
             try:
-                parsed = parse_tree(obj.data, self.writer.hash_len)
+                parsed = parse_tree(obj.data, self.objects.hash_len)
             except ValueError as exc:
                 raise RepositoryCorruptError(
                     f"tree {tree_id} (under {self.ref} or {self.notes_ref}) in "
@@ -361,14 +357,14 @@ class RecordStore:
         if not replace and name in sub and sub[name].sha != blob:
             raise exists_error(session_id, self.ref)
         sub[name] = Entry(BLOB_MODE, name, blob)
-        root[bucket] = Entry(TREE_MODE, bucket, self.writer.tree(list(sub.values())))
+        root[bucket] = Entry(TREE_MODE, bucket, self.objects.tree(list(sub.values())))
         if digests:
             index = self.with_index(cat, root.get(DIGESTS_DIR), index_paths(digests, session_id))
             if index is not None:
                 root[DIGESTS_DIR] = index
-        new_tree = self.writer.tree(list(root.values()))
+        new_tree = self.objects.tree(list(root.values()))
         parents = [first, *(p for p in pins if p != first)]
-        commit = self.writer.commit(new_tree, parents, f"gitprov: save session {session_id}\n")
+        commit = self.objects.commit(new_tree, parents, f"gitprov: save session {session_id}\n")
         return self.ref, commit, tip
 
     def tombstone(
@@ -400,9 +396,9 @@ class RecordStore:
         It is the same commit in every repository (fixed date), so all clones' records share
         one root.
         """
-        root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.writer.blob(FORMAT_TEXT))
-        tree = self.writer.tree([root[FORMAT_FILE]])
-        return self.writer.commit(tree, [], "gitprov: start provenance records\n", when=0)
+        root[FORMAT_FILE] = Entry(BLOB_MODE, FORMAT_FILE, self.objects.blob(FORMAT_TEXT))
+        tree = self.objects.tree([root[FORMAT_FILE]])
+        return self.objects.commit(tree, [], "gitprov: start provenance records\n", when=0)
 
     def _note_update(
         self, cat: ObjectReader, session_id: str, note: Note
@@ -415,9 +411,9 @@ class RecordStore:
         if found is not None:
             obj = cat.read(found[1])
             existing = obj.data if obj is not None else b""
-        blob = self.writer.blob(notes.with_line(existing, session_id, note.line))
-        new_tree = notes.put(read_tree, self.writer, tree, note.commit, blob)
-        commit = self.writer.commit(
+        blob = self.objects.blob(notes.with_line(existing, session_id, note.line))
+        new_tree = notes.put(read_tree, self.objects, tree, note.commit, blob)
+        commit = self.objects.commit(
             new_tree, [tip] if tip else [], f"gitprov: note session {session_id}\n"
         )
         return self.notes_ref, commit, tip
@@ -432,7 +428,7 @@ class RecordStore:
 
         ``started`` is an ``update-ref --stdin`` already running (see :meth:`saving`).
         """
-        zero = "0" * (self.writer.hash_len * 2)
+        zero = "0" * (self.objects.hash_len * 2)
         lines = "".join(f"update {ref} {new} {old or zero}\n" for ref, new, old in updates)
         if started is None:
             self.git.run("update-ref", "-m", message, "--stdin", input=lines.encode())
@@ -543,7 +539,7 @@ class RecordStore:
     @property
     def rules(self) -> WriteRules:
         """The repository's write rules, for a lock held beside the store's."""
-        return self.writer.rules
+        return self.objects.rules
 
     def head(self, cat: ObjectReader, ref: str) -> str | None:
         """The commit ``ref`` names (``None``: it does not exist yet)."""
@@ -564,20 +560,20 @@ class RecordStore:
         return object_id("blob", data, self.git.object_format)
 
     def write_blob(self, data: bytes) -> str:
-        return self.writer.blob(data)
+        return self.objects.blob(data)
 
     def write_folder(self, name: str, entries: Iterable[Entry]) -> Entry:
         """A new folder ``name`` holding ``entries``."""
-        return Entry(TREE_MODE, name, self.writer.tree(list(entries)))
+        return Entry(TREE_MODE, name, self.objects.tree(list(entries)))
 
     def write_commit(self, root: str | Iterable[Entry], parents: list[str], message: str) -> str:
         """A commit of the tree ``root`` (an id, or the entries of a new one) on ``parents``."""
-        tree = root if isinstance(root, str) else self.writer.tree(list(root))
-        return self.writer.commit(tree, parents, message)
+        tree = root if isinstance(root, str) else self.objects.tree(list(root))
+        return self.objects.commit(tree, parents, message)
 
     def put_note(self, cat: ObjectReader, tree: str | None, commit: str, blob: str) -> str:
         """The notes tree ``tree`` with the note ``blob`` on ``commit`` (its fanout kept)."""
-        return notes.put(functools.partial(self.tree, cat), self.writer, tree, commit, blob)
+        return notes.put(functools.partial(self.tree, cat), self.objects, tree, commit, blob)
 
     def with_index(
         self, cat: ObjectReader, folder: Entry | None, paths: Iterable[str]
@@ -594,7 +590,7 @@ class RecordStore:
                 assert below is not None, f"{path} runs through an entry"
                 node = below
             node[name] = None
-        empty = self.writer.blob(b"")
+        empty = self.objects.blob(b"")
 
         def added(entry: Entry | None, name: str, node: _Paths) -> Entry | None:
             files = self.folder(cat, entry)
@@ -608,11 +604,11 @@ class RecordStore:
                 if new is not None:
                     files[child], changed = new, True
             return (
-                Entry(TREE_MODE, name, self.writer.tree(list(files.values()))) if changed else None
+                Entry(TREE_MODE, name, self.objects.tree(list(files.values()))) if changed else None
             )
 
         return added(folder, DIGESTS_DIR, wanted)
 
     def batch(self) -> AbstractContextManager[Batch]:
         """Objects written inside go out as one pack, kept until the batch is released."""
-        return self.writer.batch()
+        return self.objects.batch()
