@@ -179,7 +179,7 @@ def test_dry_run_push_pushes_no_records(clone: Path, tmp_path: Path) -> None:
     assert gitprov("-C", str(clone), "init", "--hooks").returncode == 0
     save(clone, "not-yet")
     remote = tmp_path / "remote.git"
-    for flag in ("--dry-run", "-n"):
+    for flag in ("--dry-run", "-n", "-vn", "--dry"):
         git(clone, "push", "-q", flag, "origin", "main")
         assert git(remote, "for-each-ref", "refs/provenance", "refs/notes") == ""
     git(clone, "push", "-q", "origin", "main")

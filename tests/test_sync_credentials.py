@@ -143,3 +143,14 @@ def test_an_unreachable_url_with_credentials_fails_without_them(tmp_path: Path) 
         assert proc.stderr.startswith(f"gitprov: error: cannot reach remote {named}: "), proc
         assert git(a, "for-each-ref") == before
     assert_no_token_in(a)
+
+
+def test_a_query_key_in_an_unreachable_url_is_never_shown(tmp_path: Path) -> None:
+    """git's own message quotes the URL it could not reach; its ``?key=`` stays hidden."""
+    _, a, _ = setup(tmp_path)
+    save(a, "a-1")
+    secret = "QueryKey-1d6f"
+    for args in (["sync"], ["fetch"], ["push"]):
+        proc = cli("-C", str(a), *args, f"https://127.0.0.1:1/org/x.git?key={secret}")
+        assert proc.returncode == 1, proc
+        assert secret not in proc.stdout + proc.stderr, proc.stderr

@@ -24,7 +24,7 @@ from gitprov.cli.main import Target, main
 from gitprov.configure import LEGACY_SUFFIX
 from gitprov.errors import GitProvError
 from gitprov.git import Git
-from gitprov.model.redact import redact
+from gitprov.model.redact import redact_text
 
 #: The variable the pre-commit framework names the remote in (it passes no arguments).
 PRE_COMMIT_REMOTE = "PRE_COMMIT_REMOTE_NAME"
@@ -52,7 +52,7 @@ def pre_push(target: Target, installed_as: str | None, remote: str | None, url: 
     remote = remote or os.environ.get(PRE_COMMIT_REMOTE, "")
     if not remote or _dry_run():
         return
-    shown = redact(remote)
+    shown = redact_text(remote)
     try:
         git = Git.discover(target.path)
         refs = _existing_commits(git, target.refs(git))
@@ -71,7 +71,7 @@ def pre_push(target: Target, installed_as: str | None, remote: str | None, url: 
             err=True,
         )
         for line in output.splitlines():
-            click.echo(f"gitprov:   {redact(line)}", err=True)
+            click.echo(f"gitprov:   {redact_text(line)}", err=True)
         click.echo(
             f"gitprov: run `gitprov sync {shown}` to merge the remote's records and push them.",
             err=True,
@@ -99,12 +99,22 @@ def _dry_run() -> bool:
     for _ in range(2):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if b"--dry-run" in argv or b"-n" in argv:
+            if any(_says_dry_run(arg) for arg in argv[1:]):
                 return True
             stat = Path(f"/proc/{pid}/stat").read_bytes()
             pid = int(stat.rpartition(b") ")[2].split()[1])
         except (OSError, ValueError, IndexError):
             return False
+    return False
+
+
+def _says_dry_run(arg: bytes) -> bool:
+    """``--dry-run`` as git takes it: whole, as an unambiguous prefix (``--dry``), or
+    as ``n`` in a cluster of short options (``-vn``; ``-o`` takes the rest as its value)."""
+    if arg.startswith(b"--"):
+        return len(arg) >= 4 and b"--dry-run".startswith(arg)
+    if arg.startswith(b"-"):
+        return b"n" in arg[1:].partition(b"o")[0]
     return False
 
 

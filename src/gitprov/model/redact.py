@@ -232,8 +232,11 @@ def _mask_userinfo(text: str) -> str:
 
 
 class _Redactor:
-    def __init__(self, extra: Iterable[str]) -> None:
+    def __init__(self, extra: Iterable[str], *, remote: bool = False) -> None:
+        """``remote``: the text names remotes (git's messages about one, a remote's URL),
+        whose query keys are judged by :data:`URL_SECRET_WORDS` too."""
         self._secret, self._connection = _matchers(secret_words(extra))
+        self._remote = remote
 
     def secret(self, key: str) -> bool:
         normal = _normalise(key)
@@ -323,9 +326,16 @@ class _Redactor:
         start = authority.end() if authority is not None else len(url)
 
         def pair(m: re.Match[str]) -> str:
-            return f"{m['key']}={MASK}" if self.hides(m["key"], m["value"]) else m[0]
+            return f"{m['key']}={MASK}" if self.hides_in_url(m["key"], m["value"]) else m[0]
 
         return url[:start] + _PAIR.sub(pair, url[start:])
+
+    def hides_in_url(self, key: str, value: str) -> bool:
+        """Whether a URL's ``key=value`` is masked: as a record's key is, and for a
+        remote's URL also when the key holds one of :data:`URL_SECRET_WORDS`."""
+        if self.hides(key, value):
+            return True
+        return self._remote and URL_SECRET_WORDS.search(key) is not None
 
 
 def redact(value: Any, extra_keys: Iterable[str] = ()) -> Any:
@@ -340,7 +350,7 @@ def redact(value: Any, extra_keys: Iterable[str] = ()) -> Any:
 def redact_text(text: str) -> str:
     """``text`` (a message from git about a remote, say) masked as a record's string is:
     what is shown must not leak what a record may not hold."""
-    return _Redactor(()).text(text)
+    return _Redactor((), remote=True).text(text)
 
 
 #: RFC 3986's own splitting pattern (appendix B), for URLs with a scheme. Unlike
@@ -384,10 +394,7 @@ URL_SECRET_WORDS = re.compile(r"token|secret|key|pass|sig|auth(?!or)|cred", re.I
 
 
 def _scrub_pairs(pairs: str) -> str:
-    """``a=1&token=x`` with the secret values masked: by a record's key rules, and by
-    :data:`URL_SECRET_WORDS` anywhere in the key."""
-    judge = _Redactor(())
+    """``a=1&token=x`` with the secret values masked (:meth:`_Redactor.hides_in_url`)."""
+    judge = _Redactor((), remote=True)
     parsed = parse_qsl(pairs, keep_blank_values=True)
-    return urlencode(
-        [(k, MASK if judge.hides(k, v) or URL_SECRET_WORDS.search(k) else v) for k, v in parsed]
-    )
+    return urlencode([(k, MASK if judge.hides_in_url(k, v) else v) for k, v in parsed])
