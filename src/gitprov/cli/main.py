@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gitprov._version import __version__
+from gitprov.cli.terminal import terminal_options
 from gitprov.errors import GitProvError
 from gitprov.refs import (
     CONFIGURED,
@@ -32,6 +33,7 @@ COMMANDS = {
     "diff": "diff",
     "fetch": "fetch",
     "forget": "forget",
+    "help": "help",
     "hook": "hook",
     "init": "init",
     "list": "list_cmd",
@@ -101,6 +103,7 @@ class _Group(click.Group):
     "path",
     default=".",
     type=click.Path(file_okay=False),
+    metavar="PATH",
     help="Run as if started in PATH (like git -C).",
 )
 @click.option(
@@ -115,6 +118,7 @@ class _Group(click.Group):
     callback=_ref_name,
     help=f"The commit index (default: {NOTES_REF_CONFIG}, else {DEFAULT_NOTES_REF}).",
 )
+@terminal_options
 @click.version_option(__version__, prog_name="gitprov")
 @click.pass_context
 def main(ctx: click.Context, path: str, ref: str | None, notes_ref: str | None) -> None:
