@@ -72,6 +72,10 @@ class InvalidSessionIdError(GitProvError, ValueError):
     """A session id that cannot be stored safely as a file name in git."""
 
 
+class InvalidQueryError(GitProvError, ValueError):
+    """A ``--where`` expression or a time that cannot be read; says the accepted forms."""
+
+
 class AmbiguousSessionIdError(GitProvError):
     """A session id prefix that more than one stored session starts with."""
 

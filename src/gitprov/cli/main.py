@@ -23,6 +23,8 @@ from gitprov.refs import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gitprov.audit.log import SessionLog
     from gitprov.git import Git
 
@@ -138,10 +140,14 @@ def emit(data: Any, fmt: str) -> None:
         )
 
 
-def table(rows: list[list[str]]) -> str:
-    """``rows`` (the first: the headings) as aligned columns."""
+def table(rows: list[list[str]], paint: Callable[[int, str], str] | None = None) -> str:
+    """``rows`` (the first: the headings) as aligned columns; ``paint(column, cell)``
+    colours a body cell once padded (colour codes take no width)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        "  ".join(
+            paint(i, cell.ljust(w)) if paint and n else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for n, row in enumerate(rows)
     )
