@@ -1,0 +1,417 @@
+"""Finding, filtering, comparing and verifying runs among 100,000 records (issue 15), each
+timed as a whole process against plain git on the same repository.
+
+Run it with ``.venv/bin/python bench/bench_query.py`` (``--records N``, ``--rounds N``,
+``--keep``, ``--dir D``); ``--build-only --keep --dir D`` only builds the fixture and prints
+its path, for profiling by hand.
+
+The fixture is written by ``git fast-import`` (no save runs): 60 code commits on four
+branches, 12 snapshot commits (a dirty run's exact tree, authored by gitprov, each on a
+code commit; dirty runs share them), then one records commit holding ``FORMAT``, the
+records and the digest index, pinning every code commit and snapshot as a save does; and
+the notes index, one note per code commit. The records are what the entry points write
+(:func:`kedro_record`, :func:`command_record`: real ``document.dump`` output, 1-2 KB), half
+Kedro runs (``run.pipeline_names``, ``run.params``, nodes, inputs and outputs with digests)
+and half ``gitprov.record()``/``gitprov run`` (``argv``, top-level ``params`` and
+``metrics``), half of them dirty, 85% ``success``, 10% ``failed``, 5% ``interrupted``,
+started over a year on varied branches by five users.
+
+Verdicts (median ratio over interleaved rounds, as ``bench_digest.compare``) are listed in
+``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench_sync import data, git, isolate
+from gitprov.model.document import dump
+from gitprov.store import notes as gp_notes
+from gitprov.store import records as gp_storage
+
+RECORDS = 100_000
+GITPROV = [sys.executable, "-m", "gitprov"]
+HERE = Path(__file__).resolve().parent
+IDENT = b"gitprov <gitprov@localhost>"
+BRANCHES = ["main", "feature/tokenizer", "exp/lr-sweep", "fix/data-leak"]
+USERS = [("Ada Lovelace", "ada"), ("Alan Turing", "alan"), ("Grace Hopper", "grace")]
+USERS += [("Edsger Dijkstra", "edsger"), ("Barbara Liskov", "barbara")]
+LRS = [0.1, 0.01, 0.001, 0.0001]
+PIPELINES = [["__default__"], ["data_processing"], ["data_science"], ["training", "reporting"]]
+NODES = [
+    "preprocess_companies_node",
+    "preprocess_shuttles_node",
+    "create_model_input_table_node",
+    "split_data_node",
+    "train_model_node",
+    "evaluate_model_node",
+]
+START = dt.datetime(2025, 11, 1, tzinfo=dt.timezone.utc)
+YEAR_S = 365 * 24 * 3600
+
+
+def stamp(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def session_id(n: int, records: int) -> str:
+    """Record ``n``'s id: the time it started, as Kedro and gitprov name sessions."""
+    return started(n, records).strftime("%Y-%m-%dT%H.%M.%S.") + f"{n % 1000:03d}Z"
+
+
+def started(n: int, records: int) -> dt.datetime:
+    return START + dt.timedelta(seconds=n * YEAR_S // records, milliseconds=n % 1000)
+
+
+def digest(kind: str, n: int) -> str:
+    return "sha256:" + hashlib.sha256(f"{kind} {n}".encode()).hexdigest()
+
+
+def output_digest(n: int) -> str:
+    """The digest of record ``n``'s first output (what ``gitprov which`` looks up)."""
+    return digest("output", n)
+
+
+def item(dataset: str, kind: str, path: str, digest_: str | None, size: int) -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "type": kind,
+        "path": path,
+        "version": None,
+        "digest": digest_,
+        "size": size,
+    }
+
+
+def git_section(
+    rng: random.Random, commit: str, branch: str, snapshot: str | None
+) -> dict[str, Any]:
+    dirty = snapshot is not None
+    changes = (
+        [
+            {"path": "src/model.py", "status": "modified"},
+            {"path": "notes.txt", "status": "untracked"},
+        ]
+        if dirty
+        else []
+    )
+    return {
+        "commit_sha": commit[:7],
+        "dirty": dirty,
+        "commit": commit,
+        "branch": branch,
+        "detached": False,
+        "upstream": f"origin/{branch}",
+        "ahead": rng.randint(0, 3),
+        "behind": 0,
+        "change_count": len(changes),
+        "changes": changes,
+        "remotes": {"origin": "https://github.com/example/spaceflights.git"},
+        "describe": f"v0.{rng.randint(1, 9)}.0-{rng.randint(1, 40)}-g{commit[:7]}",
+        "snapshot": snapshot,
+        "policy": {
+            "dirty": "allow",
+            "require_pushed": False,
+            "outcome": "dirty-allowed" if dirty else "clean",
+        },
+    }
+
+
+def ending(rng: random.Random) -> tuple[str, dict[str, Any] | None]:
+    """(status, error): 85% success, 10% failed, 5% interrupted."""
+    roll = rng.random()
+    if roll < 0.85:
+        return "success", None
+    if roll < 0.95:
+        return "failed", {
+            "type": "ValueError",
+            "message": f"loss diverged at step {rng.randint(1, 999)}",
+        }
+    return "interrupted", {"type": "KeyboardInterrupt", "message": ""}
+
+
+def provenance(saved: dt.datetime) -> dict[str, Any]:
+    return {
+        "format": 2,
+        "saved_at": stamp(saved),
+        "gitprov": "0.1.0",
+        "host": {
+            "hostname": "gpu-box-3",
+            "platform": "Linux-6.8.0-x86_64-with-glibc2.39",
+            "python": "3.11.9",
+        },
+    }
+
+
+def kedro_record(
+    n: int, records: int, commit: str, branch: str, snapshot: str | None
+) -> dict[str, Any]:
+    """A Kedro run as the gitprov hooks save it."""
+    rng = random.Random(n)
+    sid = session_id(n, records)
+    begin = started(n, records)
+    took = round(rng.uniform(5, 900), 3)
+    status, error = ending(rng)
+    name, user = USERS[n % len(USERS)]
+    done = NODES if status == "success" else NODES[: rng.randint(1, len(NODES) - 1)]
+    return {
+        "session_id": sid,
+        "package_name": "spaceflights",
+        "project_path": f"/home/{user}/spaceflights",
+        "cli": {
+            "args": [],
+            "params": {"pipeline": None, "env": None, "runner": None},
+            "command_name": "run",
+            "command_path": "kedro run",
+        },
+        "username": user,
+        "run": {
+            "status": status,
+            "pipeline_names": PIPELINES[n % len(PIPELINES)],
+            "tags": [],
+            "runner": "SequentialRunner",
+            "user": {"name": name, "email": f"{user}@example.com"},
+            "params": {
+                "lr": rng.choice(LRS),
+                "epochs": 5 + n % 20,
+                "model_options": {
+                    "test_size": 0.2,
+                    "random_state": n % 7,
+                },
+            },
+            "config": {
+                "env": "local",
+                "source": "conf",
+                "files": [
+                    {"path": "conf/base/parameters.yml", "digest": digest("conf", n % 9)},
+                    {"path": "conf/base/catalog.yml", "digest": digest("catalog", n % 3)},
+                ],
+            },
+            "inputs": [
+                item(
+                    "companies",
+                    "pandas.CSVDataset",
+                    "data/01_raw/companies.csv",
+                    digest("raw", n % 20),
+                    1_810_000,
+                )
+            ],
+            "started_at": stamp(begin),
+            "finished_at": stamp(begin + dt.timedelta(seconds=took)),
+            "duration_s": took,
+            "nodes": {
+                "total": len(NODES),
+                "completed": done,
+                "failed": [] if status == "success" else [NODES[len(done)]],
+            },
+            "failed_node": None if status == "success" else NODES[len(done)],
+            "error": error,
+            "datasets_saved": [{"name": "regressor"}],
+            "outputs": [
+                item(
+                    "regressor",
+                    "pickle.PickleDataset",
+                    "data/06_models/regressor.pickle",
+                    output_digest(n),
+                    rng.randint(1000, 99_999),
+                )
+            ],
+        },
+        "git": git_section(rng, commit, branch, snapshot),
+        "provenance": provenance(begin + dt.timedelta(seconds=took + 0.2)),
+    }
+
+
+def command_record(
+    n: int, records: int, commit: str, branch: str, snapshot: str | None
+) -> dict[str, Any]:
+    """A ``gitprov.record(params=..., metrics=...)`` block or a ``gitprov run`` command."""
+    rng = random.Random(n)
+    sid = session_id(n, records)
+    begin = started(n, records)
+    took = round(rng.uniform(0.5, 3600), 3)
+    status, error = ending(rng)
+    name, user = USERS[n % len(USERS)]
+    lr = rng.choice(LRS)
+    kind = rng.random()
+    argv = ["python", "train.py", "--lr", str(lr), "--epochs", str(5 + n % 20)]
+    run: dict[str, Any] = {
+        "status": status,
+        "argv": argv,
+        "cwd": f"/home/{user}/spaceflights",
+        "user": {"name": name, "email": f"{user}@example.com"},
+        "inputs": [],
+        "started_at": stamp(begin),
+        "finished_at": stamp(begin + dt.timedelta(seconds=took)),
+        "duration_s": took,
+    }
+    if kind < 0.25:  # gitprov run CMD
+        run["exit_code"] = 0 if status == "success" else 1
+    if status == "interrupted":
+        run["signal"] = "SIGINT"
+    run["error"] = error
+    run["outputs"] = (
+        [item("model.pt", "file", "models/model.pt", output_digest(n), rng.randint(10**5, 10**7))]
+        if kind > 0.5
+        else []
+    )
+    record: dict[str, Any] = {"session_id": sid, "username": user, "run": run}
+    if kind >= 0.25:  # record(params=..., metrics=...)
+        record["metrics"] = {
+            "auc": round(rng.uniform(0.6, 0.99), 4),
+            "loss": round(rng.uniform(0.01, 2.0), 4),
+            "accuracy": round(rng.uniform(0.5, 0.99), 4),
+        }
+        record["params"] = {
+            "lr": lr,
+            "epochs": 5 + n % 20,
+            "batch_size": [16, 32, 64, 128][n % 4],
+            "model": {"name": ["resnet18", "resnet50", "vit-b16"][n % 3], "dropout": 0.1},
+        }
+    record["git"] = git_section(rng, commit, branch, snapshot)
+    record["provenance"] = provenance(begin + dt.timedelta(seconds=took + 0.2))
+    return record
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """What the benchmark needs to know of a built repository: a digest one run wrote
+    (for ``which``) and two runs to compare."""
+
+    repo: Path
+    records: int
+    digest: str
+    pair: tuple[str, str]
+
+
+def code_history(repo: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """60 code commits on four branches and 12 snapshots: ([(commit, branch)],
+    [(code commit, snapshot)])."""
+    out = bytearray()
+    mark = 0
+    for b, branch in enumerate(BRANCHES):
+        for c in range(15):
+            mark += 1
+            out += f"commit refs/heads/{branch}\nmark :{mark}\n".encode()
+            out += b"committer Ada <ada@example.com> %d +0000\n" % (1_760_000_000 + mark * 600)
+            out += data(f"{branch}: step {c}".encode())
+            if c == 0 and b:
+                out += b"from :15\n"  # branches start from main's last commit
+            out += b"M 100644 inline src/model.py\n" + data(f"LR = {c}  # {branch}\n".encode())
+            out += b"M 100644 inline README.md\n" + data(b"spaceflights\n")
+    git(repo, "fast-import", "--quiet", input=bytes(out))
+    commits: list[tuple[str, str]] = []
+    for branch in BRANCHES:
+        listed = git(repo, "rev-list", "--first-parent", "--reverse", f"refs/heads/{branch}")
+        shas = listed.split()
+        commits += [(sha, branch) for sha in (shas if branch == "main" else shas[-15:])]
+    out = bytearray()
+    for s in range(12):
+        base = commits[s * 5]
+        out += f"commit refs/bench/snapshot{s}\nmark :{s + 1}\n".encode()
+        out += b"author %s 1760000000 +0000\ncommitter %s 1760000000 +0000\n" % (IDENT, IDENT)
+        out += data(f"gitprov: snapshot of session bench-{s}\n".encode())
+        out += f"from {base[0]}\n".encode()
+        out += b"M 100644 inline src/model.py\n" + data(f"LR = {s}  # edited\n".encode())
+        out += b"M 100644 inline notes.txt\n" + data(b"try a smaller lr\n")
+    git(repo, "fast-import", "--quiet", input=bytes(out))
+    snapshots = [
+        (commits[s * 5][0], git(repo, "rev-parse", f"refs/bench/snapshot{s}").strip())
+        for s in range(12)
+    ]
+    for s in range(12):  # only the records commit keeps them, as a save's pins do
+        git(repo, "update-ref", "-d", f"refs/bench/snapshot{s}")
+    return commits, snapshots
+
+
+def build(repo: Path, records: int) -> Fixture:
+    """The repository described in the module docstring, with ``records`` records."""
+    git(repo.parent, "init", "-q", "-b", "main", str(repo))
+    git(repo, "config", "user.name", "Bench")
+    git(repo, "config", "user.email", "bench@example.com")
+    commits, snapshots = code_history(repo)
+    by_commit = {commit: branch for commit, branch in commits}
+    out = bytearray(b"blob\nmark :1\n" + data(b""))  # the empty file, for the digest index
+    out += b"commit refs/provenance/sessions\n"
+    out += b"author %s 1760000000 +0000\ncommitter %s 1760000000 +0000\n" % (IDENT, IDENT)
+    out += data(b"gitprov: records")
+    for pin in [c for c, _ in commits] + [s for _, s in snapshots]:
+        out += f"merge {pin}\n".encode()
+    out += b"M 100644 inline FORMAT\n" + data(gp_storage.FORMAT_TEXT)
+    notes: dict[str, list[str]] = {}
+    wrote: str | None = None
+    for n in range(records):
+        sid = session_id(n, records)
+        if n % 2:  # dirty: on a snapshot's commit
+            commit, snapshot = snapshots[(n // 2) % len(snapshots)]
+        else:
+            commit, snapshot = commits[(n // 2) % len(commits)][0], None
+        branch = by_commit[commit]
+        make = kedro_record if random.Random(-n).random() < 0.5 else command_record
+        record = make(n, records, commit, branch, snapshot)
+        out += f"M 100644 inline {gp_storage.record_path(sid)}\n".encode()
+        out += data(dump(record))
+        listed = [*record["run"]["inputs"], *record["run"]["outputs"]]
+        if wrote is None and n >= records // 2 and record["run"]["outputs"]:
+            wrote = record["run"]["outputs"][0]["digest"]
+        for hex_digest in sorted({i["digest"].removeprefix("sha256:") for i in listed}):
+            index = f"{gp_storage.DIGESTS_DIR}/{gp_storage.index_path(hex_digest, sid)}"
+            out += f"M 100644 :1 {index}\n".encode()
+        fields = {
+            "session_id": sid,
+            "branch": branch,
+            "dirty": snapshot is not None,
+            "status": record["run"]["status"],
+            "snapshot": snapshot[: gp_notes.SHORT] if snapshot else None,
+        }
+        notes.setdefault(commit, []).append(gp_notes.note_line(fields))
+    out += b"commit refs/notes/provenance\n"
+    out += b"author %s 1760000000 +0000\ncommitter %s 1760000000 +0000\n" % (IDENT, IDENT)
+    out += data(b"gitprov: notes")
+    for commit, lines in sorted(notes.items()):
+        note = ("\n".join(sorted(lines)) + "\n").encode()
+        out += f"M 100644 inline {commit[:2]}/{commit[2:]}\n".encode() + data(note)
+    git(repo, "fast-import", "--quiet", input=bytes(out))
+    git(repo, "reset", "-q", "--hard", "main")
+    assert wrote is not None
+    return Fixture(
+        repo,
+        records,
+        wrote,
+        (session_id(records // 3, records), session_id(records // 3 + 1, records)),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=RECORDS)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--keep", action="store_true", help="keep the fixture")
+    parser.add_argument("--dir", type=Path, default=HERE / ".work" / "query")
+    parser.add_argument("--build-only", action="store_true", help="build, print the path")
+    args = parser.parse_args()
+    work: Path = args.dir.resolve()
+    if work.exists() and any(work.iterdir()):
+        parser.error(f"{work} is not empty")
+    work.mkdir(parents=True, exist_ok=True)
+    isolate(work)
+    started_at = time.perf_counter()
+    fixture = build(work / "repo", args.records)
+    took = time.perf_counter() - started_at
+    print(f"fixture: {args.records} records in {fixture.repo}, built in {took:.1f}s")
+    print(f"which: {fixture.digest}; compare: {' '.join(fixture.pair)}")
+    if args.build_only:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
