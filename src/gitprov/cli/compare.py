@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from gitprov.cli import completion
 from gitprov.cli.main import Target, emit, main, table
+from gitprov.cli.terminal import diff_colors, pager, paint
 
 #: A table cell's longest value; json and yaml show values whole.
 WIDTH = 40
@@ -18,7 +20,13 @@ _DIGEST = re.compile(r"(sha256:)([0-9a-f]{64})")
 
 
 @main.command("compare")
-@click.argument("session_ids", nargs=-1, required=True, metavar="A B [C ...]")
+@click.argument(
+    "session_ids",
+    nargs=-1,
+    required=True,
+    metavar="A B [C ...]",
+    shell_complete=completion.session_ids,
+)
 @click.option("--all", "show_all", is_flag=True, help="Show the keys that are equal too.")
 @click.option("--code", is_flag=True, help="Add the diffstat between the trees the runs used.")
 @click.option("--patch", is_flag=True, help="With --code: the whole patch, not only its stat.")
@@ -49,18 +57,21 @@ def compare_cmd(
                 {"from": found.sessions[0], "to": to, "diff": text}
                 for to, text in zip(found.sessions[1:], code_diffs, strict=True)
             ]
-        emit(data, fmt)
+        with pager():
+            emit(data, fmt)
         return
     keys = found.keys(equal=show_all)
-    if keys:
-        heads = ["KEY", *_headings(found.sessions)]
-        rows = [[k, *(_cell(f[k]) if k in f else "" for f in found.flat)] for k in keys]
-        click.echo(table([heads, *rows]))
-    else:
-        click.echo(f"the {len(found.records)} runs have the same value for every key")
-    for to, text in zip(found.sessions[1:], code_diffs, strict=code):
-        click.echo(f"\ncode {found.sessions[0]} -> {to}:")
-        click.echo(text.rstrip("\n") if text.strip() else "the same tree")
+    with pager():
+        if keys:
+            heads = ["KEY", *_headings(found.sessions)]
+            rows = [[k, *(_cell(f[k]) if k in f else "" for f in found.flat)] for k in keys]
+            heading, *lines = table([heads, *rows]).split("\n")
+            click.echo("\n".join([paint(heading, "header"), *lines]))
+        else:
+            click.echo(f"the {len(found.records)} runs have the same value for every key")
+        for to, text in zip(found.sessions[1:], code_diffs, strict=code):
+            click.echo(paint(f"\ncode {found.sessions[0]} -> {to}:", "header"))
+            click.echo(diff_colors(text.rstrip("\n")) if text.strip() else "the same tree")
 
 
 def _cell(value: Any) -> str:

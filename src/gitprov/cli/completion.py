@@ -8,17 +8,14 @@ completes nothing rather than printing a traceback into the user's command line.
 
 from __future__ import annotations
 
-import logging
-
 import click
-from click.shell_completion import CompletionItem
 
 
-def session_ids(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
+def session_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """The recorded session ids (local and fetched) that start with ``incomplete``, in the
     repository and refs the command line names (``-C``, ``--ref``, ``--notes-ref``)."""
+    import logging
+
     from gitprov.cli.main import Target
 
     root = ctx.find_root().params
@@ -30,4 +27,4 @@ def session_ids(
         return []
     finally:
         logging.disable(logging.NOTSET)
-    return [CompletionItem(i) for i in ids if i.startswith(incomplete)]
+    return [i for i in ids if i.startswith(incomplete)]

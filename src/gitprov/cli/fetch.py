@@ -6,6 +6,7 @@ import click
 
 from gitprov.cli.main import Target, main
 from gitprov.cli.options import fetch_line, lock_timeout_option, open_sync
+from gitprov.progress import Progress
 
 
 @main.command("fetch")
@@ -20,5 +21,7 @@ def fetch_cmd(target: Target, remote: str | None, lock_timeout: float) -> None:
     `show` read them at once, `gitprov sync` merges them.
     """
     sync = open_sync(target, remote, lock_timeout)
-    for move in sync.fetch():
+    with Progress(f"Fetching records from {sync.remote.shown}"):
+        moves = sync.fetch()
+    for move in moves:
         click.echo(fetch_line(move, sync.remote.shown))

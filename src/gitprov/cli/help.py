@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import click
-from click.shell_completion import CompletionItem
 
 from gitprov.cli.main import COMMANDS, main
 
 
-def _commands(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    return [CompletionItem(name) for name in sorted(COMMANDS) if name.startswith(incomplete)]
+def _commands(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    return [name for name in sorted(COMMANDS) if name.startswith(incomplete) and name != "hook"]
 
 
 @main.command("help")

@@ -6,6 +6,7 @@ import click
 
 from gitprov.cli.main import Target, main
 from gitprov.cli.options import attempts_option, echo_report, lock_timeout_option, open_sync
+from gitprov.progress import Progress
 
 
 @main.command("sync")
@@ -22,4 +23,7 @@ def sync_cmd(target: Target, remote: str | None, attempts: int, lock_timeout: fl
     gitprov can read is left out, and named on stderr.
     """
     sync = open_sync(target, remote, lock_timeout)
-    echo_report(sync.sync(attempts))
+    with Progress(f"Syncing records with {sync.remote.shown}") as bar:
+        sync.on_step = bar.step
+        report = sync.sync(attempts)
+    echo_report(report)

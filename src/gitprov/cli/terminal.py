@@ -6,7 +6,7 @@ when stdout is a terminal; never when it is piped or redirected, never with
 ``gitprov --no-pager``; ``cat`` or an empty value turns it off. A pager that cannot start
 is skipped, and one the user quits early ends the output quietly (no BrokenPipe traceback).
 
-Colour (:func:`paint`, :func:`status`, :func:`patch`): on only when what finally shows the
+Colour (:func:`paint`, :func:`status`, :func:`diff_colors`): on only when what finally shows the
 output is a terminal (directly or through the pager), off with ``NO_COLOR``, ``TERM=dumb``
 or when piped; ``--color=always|never`` overrides.
 
@@ -113,7 +113,7 @@ def status(text: str, width: int = 0) -> str:
     return paint(text.ljust(width), text)
 
 
-def patch(text: str) -> str:
+def diff_colors(text: str) -> str:
     """A git patch coloured as ``git diff`` colours it: headers bold, hunk lines cyan,
     removed lines red, added lines green; unchanged when colour is off."""
     on = color_on()
@@ -142,11 +142,11 @@ def patch(text: str) -> str:
     return "".join(out)
 
 
-def patch_bytes(data: bytes) -> bytes:
-    """:func:`patch` for a patch as git wrote it (bytes, any encoding)."""
+def diff_colors_bytes(data: bytes) -> bytes:
+    """:func:`diff_colors` for a patch as git wrote it (bytes, any encoding)."""
     if not color_on():
         return data
-    return patch(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    return diff_colors(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 def _pager_command() -> list[str] | None:

@@ -158,6 +158,8 @@ class Sync:
         self.lock_timeout = lock_timeout
         #: ref -> the remote's value it was rewritten from: pushed with a lease on it
         self._leases: dict[str, str] = {}
+        #: told each step of a push or sync as it starts (the CLI's progress line)
+        self.on_step: Callable[[str], object] = lambda doing: None
 
     # -- the commands --------------------------------------------------------------------
 
@@ -182,7 +184,9 @@ class Sync:
         def attempt() -> SyncReport:
             report.attempts += 1
             if fetch_first or report.attempts > 1:
+                self.on_step("fetching")
                 transport.fetch(self.git, self.remote, self.refs)
+                self.on_step("merging")
                 result = self._merge()
                 report.merged = True
                 report.incoming += result.incoming
@@ -192,6 +196,7 @@ class Sync:
                 report.left_out = list(dict.fromkeys([*report.left_out, *result.left_out]))
                 report.forgotten = list(dict.fromkeys([*report.forgotten, *result.forgotten]))
                 report.purged = result.purged
+            self.on_step("pushing")
             report.pushed = transport.push(self.git, self.remote, self.refs, self._leases)
             self._leases = {}
             report.missing, report.annotated = self._missing_commits()
