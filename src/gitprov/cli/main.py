@@ -41,6 +41,7 @@ COMMANDS = {
     "list": "list_cmd",
     "push": "push",
     "recover": "recover",
+    "report": "report",
     "run": "run",
     "schema": "schema",
     "show": "show",

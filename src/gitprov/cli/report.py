@@ -1,0 +1,55 @@
+"""``gitprov report``: the runs as one self-contained HTML file (:mod:`gitprov.report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitprov.cli.filters import columns_option, filter_options
+from gitprov.cli.main import Target, main
+
+
+@main.command("report")
+@filter_options
+@columns_option
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N runs.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="gitprov-report.html",
+    show_default=True,
+    help="The HTML file to write.",
+)
+@click.option("--open", "open_it", is_flag=True, help="Open the report in a web browser.")
+@click.pass_obj
+def report_cmd(
+    target: Target,
+    filters: dict[str, Any],
+    columns: list[str],
+    limit: int | None,
+    output: Path,
+    open_it: bool,
+) -> None:
+    """Write every run (or those the filters select) into one HTML file that needs
+    nothing else: summary, sortable and filterable runs table, time line, each run's
+    record and code diff, comparisons and plots. It makes no network request."""
+    from gitprov.report import collect, render
+
+    log = target.log()
+    ids = None  # every run: all are read anyway, the query index has nothing to narrow
+    if limit is not None or any(v not in (None, (), []) for v in filters.values()):
+        ids = [entry.session_id for entry in log.query(**filters, limit=limit)]
+    payload = collect(log, ids, columns=columns)
+    text = render(payload)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.FileError(str(output), exc.strerror) from exc
+    click.echo(f"wrote {output} ({payload['summary']['runs']} runs)")
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(output.resolve().as_uri())

@@ -1,0 +1,199 @@
+"""``gitprov report``: one self-contained HTML file, with every value escaped.
+
+What the file holds is read here (its JSON, its policy, its references); what a browser makes
+of it is tests/test_report_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gitprov
+from gitprov.report import payload as payload_module
+
+from conftest import cli, git
+
+HOSTILE = "</script><img src=x onerror=alert(1)>"
+#: Line and paragraph separators end a JavaScript string literal in older engines.
+SEPARATORS = "a\u2028b\u2029c"
+
+
+def data_of(page: str) -> dict[str, Any]:
+    found = re.search(
+        r'<script id="gitprov-data" type="application/json">(.*?)</script>', page, re.S
+    )
+    assert found, page[:500]
+    payload: dict[str, Any] = json.loads(found[1], parse_constant=_no_constant)
+    return payload
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON a browser parses")
+
+
+def flat_of(payload: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    keys = payload["keys"]
+    return {keys[run["f"][i]]: run["f"][i + 1] for i in range(0, len(run["f"]), 2)}
+
+
+def by_id(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {run["id"]: run for run in payload["runs"]}
+
+
+@pytest.fixture
+def recorded(repo: Path) -> Path:
+    """Three runs: a clean one with a hostile parameter, a failed one with odd values,
+    and a dirty ``gitprov run`` whose change is in its snapshot."""
+    with gitprov.record(repo, params={"lr": 0.1, "note": HOSTILE}, metrics={"auc": 0.8}):
+        pass
+    try:
+        with gitprov.record(
+            repo, params={"lr": 0.2, "sep": SEPARATORS}, metrics={"auc": float("nan")}
+        ):
+            raise ValueError("boom")
+    except ValueError:
+        pass
+    (repo / "src/app.py").write_text("print('changed by hand')\n")
+    assert cli("-C", str(repo), "run", "--", "true", process=True).returncode == 0
+    return repo
+
+
+def report(repo: Path, out: Path, *args: str) -> str:
+    result = cli("-C", str(repo), "report", "-o", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    assert str(out) in result.stdout
+    return out.read_text(encoding="utf-8")
+
+
+def test_the_report_is_one_file_that_loads_nothing(recorded: Path, tmp_path: Path) -> None:
+    page = report(recorded, tmp_path / "r.html")
+    markup = re.sub(r'(<script id="gitprov-data"[^>]*>).*?</script>', r"\1", page, flags=re.S)
+    references = re.findall(r"""\b(?:src|href|action|data)\s*=\s*["']?([^"'\s>]*)""", markup)
+    assert references == ["data:,"], references  # the empty favicon, so none is fetched
+    assert not re.search(r"@import|url\(|<link rel=.?stylesheet|<iframe|<object|<embed", page)
+    assert page.count("<script") == 2 and page.count("<style") == 1
+
+
+def test_a_content_security_policy_allows_only_the_pages_own_script_and_style(
+    recorded: Path, tmp_path: Path
+) -> None:
+    page = report(recorded, tmp_path / "r.html")
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
+    assert policy, page[:500]
+    rules = dict(rule.strip().split(" ", 1) for rule in policy[1].split(";"))
+    assert rules["default-src"] == "'none'"
+    script = re.findall(r"<script>(.*?)</script>", page, re.S)
+    style = re.findall(r"<style>(.*?)</style>", page, re.S)
+    assert len(script) == len(style) == 1
+
+    def digest(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+    assert rules["script-src"] == digest(script[0])
+    assert rules["style-src"] == digest(style[0])
+
+
+def test_hostile_values_are_inert_text(recorded: Path, tmp_path: Path) -> None:
+    page = report(recorded, tmp_path / "r.html")
+    assert HOSTILE not in page
+    assert "onerror=alert" not in page.replace("onerror=alert(1)", "")  # only as JSON text
+    assert "\u2028" not in page and "\u2029" not in page
+    data_text = page.split('type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert not set("<>&") & set(data_text)
+    assert data_text.isascii()
+    payload = data_of(page)
+    values = [v for run in payload["runs"] for v in flat_of(payload, run).values()]
+    assert HOSTILE in values and SEPARATORS in values
+    assert "nan" in values  # a NaN metric is shown as its name, not as invalid JSON
+    sinks = r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML\(|document\.write|\beval\(|Function\("
+    assert not re.search(sinks, page)
+
+
+def test_the_payload_has_every_run_with_its_list_fields_and_summary(
+    recorded: Path, tmp_path: Path
+) -> None:
+    payload = data_of(report(recorded, tmp_path / "r.html", "--columns", "params.lr"))
+    ids = gitprov.SessionLog(recorded).ids()
+    assert sorted(by_id(payload)) == ids
+    assert [r["id"] for r in payload["runs"]] == ids[::-1]  # newest first
+    summary = payload["summary"]
+    assert summary["runs"] == 3
+    assert summary["status"] == {"success": 2, "failed": 1}
+    assert summary["branches"] == ["main"]
+    assert summary["dirty"] == summary["snapshots"] == 1
+    assert summary["committers"] == ["Test <test@example.com>"]
+    assert summary["first"] <= summary["last"]
+    newest = payload["runs"][0]
+    assert newest["what"] == "true" and newest["dirty"] is True and newest["snap"]
+    assert payload["columns"] == ["params.lr"]
+    oldest = flat_of(payload, payload["runs"][-1])
+    assert oldest["params.lr"] == 0.1 and oldest["metrics.auc"] == 0.8
+    assert "provenance.saved_at" in oldest and "session_id" not in oldest
+    assert payload["not_compared"] == ["provenance"]
+
+
+def test_a_dirty_runs_diff_is_embedded(recorded: Path, tmp_path: Path) -> None:
+    payload = data_of(report(recorded, tmp_path / "r.html"))
+    dirty = payload["runs"][0]
+    assert "+print('changed by hand')" in dirty["diff"]
+    assert "-print(1)" in dirty["diff"]
+    assert "diff_note" not in dirty
+    assert all("diff" not in run for run in payload["runs"][1:])
+
+
+def test_diffs_are_capped_per_run_and_per_report_with_a_note(
+    recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payload_module, "DIFF_CAP", 20)
+    payload = data_of(report(recorded, tmp_path / "r.html"))
+    dirty = payload["runs"][0]
+    assert len(dirty["diff"]) == 20
+    assert "diff cut at 20 of" in dirty["diff_note"]
+    assert f"gitprov diff {dirty['id']}" in dirty["diff_note"]
+    monkeypatch.setattr(payload_module, "DIFFS_BUDGET", 0)
+    dirty = data_of(report(recorded, tmp_path / "r.html"))["runs"][0]
+    assert "diff" not in dirty and "diff left out" in dirty["diff_note"]
+
+
+def test_a_bare_repository_reports_the_same(recorded: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(recorded), str(bare))
+    git(bare, "fetch", "-q", str(recorded), "refs/provenance/*:refs/provenance/*")
+    here = data_of(report(recorded, tmp_path / "here.html"))
+    there = data_of(report(bare, tmp_path / "there.html"))
+    assert [r["id"] for r in there["runs"]] == [r["id"] for r in here["runs"]]
+    assert there["runs"][0]["diff"] == here["runs"][0]["diff"]
+
+
+def test_code_not_in_the_repository_is_named_not_fatal(recorded: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--no-local", str(recorded), str(clone))
+    git(clone, "fetch", "-q", str(recorded), "refs/provenance/sessions:refs/provenance/sessions")
+    payload = data_of(report(clone, tmp_path / "r.html"))
+    dirty = payload["runs"][0]
+    if "diff" in dirty:  # the records ref pins the snapshot: it came along with the fetch
+        assert "+print('changed by hand')" in dirty["diff"]
+    else:
+        assert "not in this repository" in dirty["diff_note"]
+
+
+def test_the_default_file_and_an_empty_history(repo: Path) -> None:
+    result = cli("report", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    written = repo / "gitprov-report.html"
+    assert "gitprov-report.html" in result.stdout
+    payload = data_of(written.read_text(encoding="utf-8"))
+    assert payload["runs"] == [] and payload["summary"]["runs"] == 0
+
+
+def test_an_unwritable_output_is_one_error_line(recorded: Path, tmp_path: Path) -> None:
+    result = cli("-C", str(recorded), "report", "-o", str(tmp_path / "no" / "such" / "r.html"))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "r.html" in result.stderr
