@@ -1,6 +1,46 @@
-"""The exceptions gitprov raises; every message says what went wrong and how to fix it."""
+"""The exceptions gitprov raises; every message says what went wrong and how to fix it,
+naming each recording option as the reader sets it (:func:`option`)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Literal
+
+#: Who reads the messages made now: Python (``gitprov.record()``), a Kedro project's
+#: settings.py, or gitprov's command line.
+OptionStyle = Literal["python", "kedro", "cli"]
+
+_STYLE: ContextVar[OptionStyle] = ContextVar("gitprov_option_style", default="python")
+
+
+@contextmanager
+def option_style(style: OptionStyle) -> Iterator[None]:
+    """Messages made inside name options as ``style`` sets them: the command line's
+    group enters ``"cli"``, the Kedro store ``"kedro"`` while it checks the repository."""
+    token = _STYLE.set(style)
+    try:
+        yield
+    finally:
+        _STYLE.reset(token)
+
+
+def option(name: str, value: object) -> str:
+    """The recording option ``name`` (a keyword of ``gitprov.record()``) set to ``value``,
+    as whoever reads the message sets it: ``dirty='warn'``, ``"dirty": "warn" in
+    SESSION_STORE_ARGS``, or ``--dirty warn`` (a flag: ``--replace``, ``--no-snapshot``).
+    The one place a hint names an option, so none names one its reader cannot type."""
+    style = _STYLE.get()
+    if style == "cli":
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            return flag if value else flag.replace("--", "--no-", 1)
+        return f"{flag} {value}"
+    if style == "kedro":
+        shown = f'"{value}"' if isinstance(value, str) else repr(value)
+        return f'"{name}": {shown} in SESSION_STORE_ARGS'
+    return f"{name}={value!r}"
 
 
 class GitProvError(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gitprov.errors import DirtyWorkTreeError, GitProvError, UnpushedCommitError
+from gitprov.errors import DirtyWorkTreeError, GitProvError, UnpushedCommitError, option
 from gitprov.git import Git
 from gitprov.model.sections import (
     CLEAN,
@@ -40,8 +40,8 @@ class Policy:
     def __post_init__(self) -> None:
         if self.dirty not in DIRTY_POLICIES:
             raise GitProvError(
-                f"dirty={self.dirty!r} is not a dirty policy: use one of "
-                f"{', '.join(DIRTY_POLICIES)} (in SESSION_STORE_ARGS or as an option)"
+                f"{option('dirty', self.dirty)} is not a dirty policy: use one of "
+                f"{', '.join(DIRTY_POLICIES)}"
             )
 
     @property
@@ -65,17 +65,18 @@ class Policy:
             )
             if not pushed:
                 raise UnpushedCommitError(
-                    f"require_pushed: HEAD ({(commit or 'no commit yet')[:12]}) is on no "
-                    f"remote-tracking branch, so nobody else could check this code out. Push "
-                    f"it first (git push), or set require_pushed=False."
+                    f"{option('require_pushed', True)}: HEAD "
+                    f"({(commit or 'no commit yet')[:12]}) is on no remote-tracking branch, "
+                    f"so nobody else could check this code out. Push it first (git push), "
+                    f"or use {option('require_pushed', False)}."
                 )
         if not section["dirty"]:
             return CLEAN
         if self.dirty == "refuse":
             raise DirtyWorkTreeError(
-                f"dirty='refuse': the work tree has uncommitted changes: "
-                f"{_named(section['changes'])}. Commit or stash them, or set dirty='warn' or "
-                f"'allow' in SESSION_STORE_ARGS."
+                f"{option('dirty', 'refuse')}: the work tree has uncommitted changes: "
+                f"{_named(section['changes'])}. Commit or stash them, or use "
+                f"{option('dirty', 'warn')} (or allow)."
             )
         if self.dirty == "warn":
             logger.warning(

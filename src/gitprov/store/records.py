@@ -25,6 +25,7 @@ from gitprov.errors import (
     SessionExistsError,
     SessionNotFoundError,
     UnknownRevisionError,
+    option,
 )
 from gitprov.git import Git
 from gitprov.git.objects import (
@@ -75,7 +76,7 @@ _Paths: TypeAlias = "dict[str, _Paths | None]"
 def exists_error(session_id: str, ref: str) -> SessionExistsError:
     return SessionExistsError(
         f"session {session_id} already has a record on {ref} (`gitprov show {session_id}`); "
-        f"choose another id, or replace it on purpose (--replace, replace=True)"
+        f"choose another id, or replace it on purpose ({option('replace', True)})"
     )
 
 
