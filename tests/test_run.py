@@ -78,7 +78,7 @@ def test_missing_program_exits_127_and_is_recorded(repo: Path) -> None:
     assert run["argv"] == ["no-such-program-gitprov", "--flag"]
     assert run["error"] == {
         "type": "FileNotFoundError",
-        "message": "command not found: no-such-program-gitprov",
+        "message": "no-such-program-gitprov: command not found",
     }
 
 

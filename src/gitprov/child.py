@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,9 +91,9 @@ def run(argv: Sequence[str], cwd: str) -> Outcome:
         try:
             proc = subprocess.Popen(list(argv), cwd=cwd)
         except FileNotFoundError as exc:
-            return Outcome(127, error=error_of(exc, message=f"command not found: {argv[0]}"))
+            return Outcome(127, error=error_of(exc, message=_not_found(argv[0], cwd)))
         except OSError as exc:
-            message = f"cannot run {argv[0]}: {exc.strerror or exc}"
+            message = f"{argv[0]}: cannot execute: {exc.strerror or exc}"
             return Outcome(126, error=error_of(exc, message=message))
         for signum in pending:
             proc.send_signal(signum)
@@ -103,6 +104,17 @@ def run(argv: Sequence[str], cwd: str) -> Outcome:
     if returncode < 0:
         return Outcome(128 - returncode, signal=-returncode)
     return Outcome(returncode)
+
+
+def _not_found(program: str, cwd: str) -> str:
+    """Why ``program`` could not start (ENOENT), in a shell's words: it is nowhere to be
+    found, or it is there but what it needs to run (its ``#!`` interpreter) is not."""
+    there = (
+        os.path.exists(os.path.join(cwd, program)) if os.sep in program else shutil.which(program)
+    )
+    if there:
+        return f"{program}: cannot execute: required file not found (its #! interpreter?)"
+    return f"{program}: command not found"
 
 
 def exit_like(outcome: Outcome) -> NoReturn:
