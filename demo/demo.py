@@ -96,6 +96,7 @@ def run_kedro(project: Path, *args: str, expect_success: bool) -> str:
     proc = kedro_run(project, *args, env={"COLUMNS": "120"})
     output = " ".join((proc.stdout + proc.stderr).split())
     new = [i for i in recorded_ids(project) if i not in before]
+    said = [line for line in proc.stderr.splitlines() if line.startswith("gitprov: ")]
     if expect_success:
         if proc.returncode != 0:
             print(proc.stdout + proc.stderr)
@@ -116,7 +117,11 @@ def run_kedro(project: Path, *args: str, expect_success: bool) -> str:
     after = user_state(project)
     for what, value in state.items():
         check(after[what] == value, f"the run changed {what}")
-    print(f"recorded session {new[0]}", flush=True)
+    check(
+        said == [f"gitprov: recorded session {new[0]} in {project} (refs/provenance/sessions)"],
+        f"kedro run did not name the session it recorded in one line: {said}",
+    )
+    print(said[0], flush=True)
     return new[0]
 
 
@@ -215,7 +220,10 @@ def main(argv: list[str]) -> int:
         print(f"\ndemo: FAILED: {exc}", file=sys.stderr)
         return 1
     header("Done: everything went as expected")
-    print(f"Explore it yourself: cd {project} && gitprov list")
+    # the command line is in this virtual environment (not on PATH): name it whole
+    bin_dir = Path(sys.executable).parent
+    print(f"Explore it yourself: {bin_dir / 'gitprov'} -C {project} list")
+    print(f"(or `source {bin_dir / 'activate'}` once, then `cd {project} && gitprov list`)")
     return 0
 
 

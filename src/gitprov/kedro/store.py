@@ -8,21 +8,27 @@ when the session closes. Everything that can go wrong with the repository is che
 The repository recorded is the one holding the project's code, whatever folder the run
 was started from: a relative ``path`` (as users write in ``SESSION_STORE_ARGS``) is taken
 from the project, and a ``path`` in another repository is refused.
+
+Kedro's logging shows only its own INFO lines, so a Kedro session's first record is named
+on stderr in one line; a store that cannot be built ends ``kedro run`` with one line too,
+not a traceback whose last line is the message (:func:`_one_line_at_exit`).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import weakref
 from collections import UserDict
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any
 
-from gitprov.errors import GitProvError, NotAGitRepositoryError, SessionNotFoundError
+from gitprov.errors import GitProvError, NotAGitRepositoryError, SessionNotFoundError, option_style
 from gitprov.git import Git
 from gitprov.session import Session
+from gitprov.session import logger as session_logger
 
 #: The stores of the sessions alive in this process, by session id, for the plugin's hooks
 #: (Kedro hands hooks the session id, never the store). Weak: an entry lives exactly as
@@ -115,13 +121,20 @@ class GitSessionStore(_Base):
 
     def __init__(self, path: str, session_id: str, **options: Any) -> None:
         self._project = _kedro_project(session_id)
-        if self._project is not None:
-            path = str(self._project / path)  # an absolute path stays as it is
-            _refuse_another_repository(self._project, Path(path))
-        self._path = str(path)
         options.setdefault("replace", True)  # Kedro saves its own session again as it goes
-        self._session = Session(path, session_id, **options)
+        try:
+            with option_style("kedro" if self._project else "python"):
+                if self._project is not None:
+                    path = str(self._project / path)  # an absolute path stays as it is
+                    _refuse_another_repository(self._project, Path(path))
+                self._session = Session(path, session_id, **options)
+        except GitProvError as exc:
+            if self._project is not None:
+                _one_line_at_exit(exc)
+            raise
+        self._path = str(path)
         self._session_id = self._session.session_id
+        self._announced = False
         _LIVE[self._session_id] = self
         self._constructing = True
         super().__init__(self._path, self._session_id)
@@ -164,6 +177,22 @@ class GitSessionStore(_Base):
             fill()
         self._check_project_path()
         self._session.save(self.data)
+        self._announce()
+
+    def _announce(self) -> None:
+        """Name the session a Kedro run recorded, once, where the user sees it: Kedro's
+        logging configurations show only ``kedro``'s INFO lines, hiding the session's own
+        (which is logged instead when enabled)."""
+        if self._announced or self._project is None or not self._session.recorded:
+            return
+        self._announced = True
+        if not session_logger.isEnabledFor(logging.INFO):
+            print(
+                f"gitprov: recorded session {self._session_id} in {self.git.root} "
+                f"({self._session.records.ref})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def _check_project_path(self) -> None:
         """Refuse to record a ``project_path`` (Kedro's, put in at session start) that lies
@@ -186,3 +215,24 @@ class GitSessionStore(_Base):
                 f"with a path inside the project (in a Kedro project: leave `path` out of "
                 f"SESSION_STORE_ARGS)."
             )
+
+
+def _one_line_at_exit(error: GitProvError) -> None:
+    """Should ``error`` end the process (``kedro run``: Kedro wraps it in a ``ValueError``
+    that its command line lets through), print ``gitprov: error: ...`` instead of the
+    traceback, whose last line it is; any other uncaught exception goes to the hook that
+    was there before (Kedro's rich one)."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        chain: list[BaseException] = []
+        cause: BaseException | None = value
+        while cause is not None and cause not in chain:  # a chain may loop
+            chain.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        if error in chain:
+            print(f"gitprov: error: {error}", file=sys.stderr, flush=True)
+        else:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
