@@ -12,7 +12,7 @@ import click
 
 from gitprov._version import __version__
 from gitprov.cli.terminal import terminal_options
-from gitprov.errors import GitProvError
+from gitprov.errors import GitProvError, option_style
 from gitprov.refs import (
     CONFIGURED,
     DEFAULT_NOTES_REF,
@@ -94,7 +94,8 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with option_style("cli"):  # hints name --options, not record()'s keywords
+                return super().invoke(ctx)
         except GitProvError as exc:
             click.echo(f"gitprov: error: {exc}", err=True)
             sys.exit(1)
