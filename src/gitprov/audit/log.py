@@ -140,14 +140,19 @@ class SessionLog:
         return sorted(found - forgotten)
 
     def resolve(self, id_or_prefix: str) -> str:
-        """The one stored id equal to, or else starting with, ``id_or_prefix``."""
+        """The one stored id equal to, or else starting with, ``id_or_prefix``; written
+        with colons (a Kedro id as its ``started_at`` reads, ``2026-11-24T10:30:45``), it
+        also finds the id with dots there (``2026-11-24T10.30.45.123Z``)."""
         validate_session_id(id_or_prefix)
         ids = self.ids()
         if id_or_prefix in ids:
             return id_or_prefix
         matches = [i for i in ids if i.startswith(id_or_prefix)]
+        if not matches and ":" in id_or_prefix:
+            dotted = id_or_prefix.replace(":", ".")
+            matches = [dotted] if dotted in ids else [i for i in ids if i.startswith(dotted)]
         if not matches:
-            raise self._not_found(id_or_prefix)
+            raise self._not_found(id_or_prefix, ids)
         if len(matches) > 1:
             shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
             raise AmbiguousSessionIdError(
@@ -390,8 +395,47 @@ class SessionLog:
         self._skip(LeftOut(source, problem) for problem in bad)
         return entries
 
-    def _not_found(self, session_id: str) -> SessionNotFoundError:
+    def nothing_recorded(self) -> str | None:
+        """``None`` when a session is recorded; else what to do, for the empty states of
+        the commands: how to record a first run and, in a clone that fetched no records
+        from its remote, ``gitprov fetch``."""
+        if self.ids():
+            return None
+        return f"no session is recorded in {self.git.root} yet; {self._first_steps()}"
+
+    def _first_steps(self) -> str:
+        """How to get a first record: a run, or (no copy fetched yet) the remote's."""
+        steps = (
+            "to record a first run: `gitprov run -- COMMAND`, `kedro run` in a Kedro "
+            "project whose settings.py sets SESSION_STORE_CLASS = GitSessionStore, or "
+            "`with gitprov.record(): ...` in Python"
+        )
+        fetched = has_refs_under(self.git.common_dir, tracking_prefix(self.ref)) is not False
+        if fetched and len(self.sources()[0]) > 1:
+            return steps  # copies were fetched: they hold nothing either
+        from gitprov.sync.remote import default_remote
+
+        remotes = self.git.run("remote").text.split()
+        if not remotes:
+            return steps
+        default = default_remote(self.git)
+        remote = default if default in remotes else remotes[0]
+        fetch = "gitprov fetch" + ("" if remote == default else f" {remote}")
+        return f"if {remote} has records (a teammate's runs), `{fetch}` brings them; {steps}"
+
+    def _not_found(self, session_id: str, ids: list[str] | None = None) -> SessionNotFoundError:
+        """The error for an unknown id: the nearest recorded ids, or, when none is
+        recorded at all, what to do (:meth:`nothing_recorded`)."""
+        import difflib
+
+        ids = self.ids() if ids is None else ids
+        where = f"no session {session_id} is recorded in {self.git.root}"
+        if not ids:
+            return SessionNotFoundError(f"{where}: none is yet; {self._first_steps()}")
+        near = difflib.get_close_matches(session_id, ids, n=3)
+        guess = ", ".join(near[:-1]) + " or " + near[-1] if len(near) > 1 else "".join(near)
         return SessionNotFoundError(
-            f"no session {session_id} is recorded in {self.git.root} (ref {self.ref} or its "
-            f"fetched copies); `gitprov list` shows the recorded ids"
+            f"{where} (ref {self.ref} or its fetched copies)"
+            + (f"; did you mean {guess}?" if near else ";")
+            + " `gitprov list` shows the recorded ids"
         )

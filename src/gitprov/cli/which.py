@@ -50,4 +50,7 @@ def which(target: Target, target_bytes: str, fmt: str) -> None:
         click.echo(table(rows))
     if not found:
         click.echo(f"gitprov: no recorded run wrote or read these bytes ({digest})", err=True)
+        hint = log.nothing_recorded()  # none at all: say how to get some
+        if hint is not None:
+            click.echo(f"gitprov: {hint}", err=True)
         sys.exit(1)
