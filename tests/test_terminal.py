@@ -294,7 +294,7 @@ def complete(*words: str, cwd: Path) -> list[str]:
     return [line for line in proc.stdout.splitlines() if line]
 
 
-@pytest.mark.parametrize("command", ["show", "diff", "checkout", "compare clean1"])
+@pytest.mark.parametrize("command", ["show", "diff", "checkout", "compare clean1", "forget"])
 def test_completion_of_session_ids(runs: Path, command: str) -> None:
     assert complete("gitprov", *command.split(), "cl", cwd=runs) == ["plain,clean1", "plain,clean2"]
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import click
 
+from gitprov.cli import completion
 from gitprov.cli.main import Target, main
 
 
 @main.command("forget")
-@click.argument("session_ids", metavar="ID...", nargs=-1, required=True)
+@click.argument(
+    "session_ids",
+    metavar="ID...",
+    nargs=-1,
+    required=True,
+    shell_complete=completion.session_ids,
+)
 @click.option(
     "--reason",
     required=True,
