@@ -92,7 +92,8 @@ def run(
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iterator[Path]:
     """``clean1`` and ``clean2`` (other parameters), ``dirty`` (a changed file), ``big``
-    (a record far larger than a pipe's buffer) and a bare remote, ``origin``."""
+    (a record far larger than a pipe's buffer), ``odd`` (terminal escapes in its
+    parameters) and a bare remote, ``origin``."""
     root = tmp_path_factory.mktemp("terminal")
     repo = make_repo(root / "repo", {"README.md": "hello\n", "app.py": "print(1)\n"})
     with gitprov.record(repo, session_id="clean1", params={"lr": 0.1}):
@@ -103,6 +104,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iterat
     with gitprov.record(repo, session_id="dirty", params={"lr": 0.3}):
         pass
     with gitprov.record(repo, session_id="big", params={f"p{i}": "x" * 60 for i in range(3000)}):
+        pass
+    with gitprov.record(repo, session_id="odd", params={"lr": "\x1b]0;owned\x07", "k\x1b[2J": 1}):
         pass
     git(root, "init", "-q", "--bare", "origin.git")
     git(repo, "remote", "add", "origin", str(root / "origin.git"))
@@ -216,6 +219,13 @@ def test_no_colour(runs: Path, args: list[str], env: dict[str, str], tty_out: bo
     ran = run("--no-pager", *args, cwd=runs, env=env, tty_out=tty_out)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout and ESC not in ran.stdout
+
+
+def test_a_records_control_characters_never_reach_the_terminal(runs: Path) -> None:
+    ran = run("--no-pager", "compare", "clean1", "odd", cwd=runs)
+    assert ran.returncode == 0, ran.stderr
+    assert b"\\x1b]0;owned\\x07" in ran.stdout and b"params.k\\x1b[2J" in ran.stdout
+    assert b"\x1b]" not in ran.stdout and b"\x1b[2J" not in ran.stdout
 
 
 def test_color_always_when_piped(runs: Path) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gitprov._version import __version__
-from gitprov.cli.terminal import terminal_options
+from gitprov.cli.terminal import printable, terminal_options
 from gitprov.errors import GitProvError, option_style
 from gitprov.refs import (
     CONFIGURED,
@@ -144,7 +144,9 @@ def emit(data: Any, fmt: str) -> None:
 
 def table(rows: list[list[str]], paint: Callable[[int, str], str] | None = None) -> str:
     """``rows`` (the first: the headings) as aligned columns; ``paint(column, cell)``
-    colours a body cell once padded (colour codes take no width)."""
+    colours a body cell once padded (colour codes take no width). A record's control
+    characters are shown escaped, never sent to the terminal."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(

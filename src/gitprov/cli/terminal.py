@@ -149,6 +149,14 @@ def diff_colors_bytes(data: bytes) -> bytes:
     return diff_colors(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
+def printable(text: str) -> str:
+    """``text`` with its control characters escaped (``\\x1b``): what a record holds (and
+    a fetched record is hostile) must not move the cursor or retitle the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _pager_command() -> list[str] | None:
     """The pager to run (git's order: ``GIT_PAGER``, ``PAGER``, ``less``); ``None``: none."""
     import shlex
