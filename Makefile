@@ -20,10 +20,12 @@ lint: install
 	$(BIN)/ruff format --check src tests bench demo
 	$(BIN)/mypy
 
-# strace lets a test see the fsync calls git's core.fsync asks for (Debian's package; the
-# test is skipped, and says why, where it cannot be installed).
+# strace lets a test see the fsync calls git's core.fsync asks for, chromium runs the
+# report's browser tests (Debian's packages; each test is skipped, and says why, where its
+# package cannot be installed).
 system-deps:
 	@command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace >/dev/null; } || echo "strace could not be installed: the fsync test will be skipped"
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium could not be installed: the report's browser tests will be skipped"
 
 test: lint system-deps
 	$(BIN)/pytest -n 2 -q

@@ -90,7 +90,9 @@ def remove_object(repo: Path, sha: str) -> None:
 #: Modules whose tests share module-scoped fixtures that take seconds (a few ``kedro run``):
 #: under pytest-xdist one worker runs each of them whole, so they are built once, not once
 #: per worker. (xdist's own ``loadgroup`` does not group under pytest 9.)
-ONE_WORKER_MODULES = frozenset({"tests/test_kedro_e2e.py", "tests/test_what_went_in.py"})
+ONE_WORKER_MODULES = frozenset(
+    {"tests/test_kedro_e2e.py", "tests/test_what_went_in.py", "tests/test_report_browser.py"}
+)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

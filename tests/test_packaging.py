@@ -53,5 +53,10 @@ def test_the_sdist_and_the_wheel_ship_what_is_needed(tmp_path: Path) -> None:
     assert {"pyproject.toml", "README.md", "LICENSE", "Makefile"} <= shipped
 
     installed = set(zipfile.ZipFile(wheel_file).namelist())
-    assert {"gitprov/hooks/pre-push", "gitprov/model/record.schema.json"} <= installed
+    assert {
+        "gitprov/hooks/pre-push",
+        "gitprov/model/record.schema.json",
+        "gitprov/report/page.js",
+        "gitprov/report/page.css",
+    } <= installed
     assert not [name for name in installed if name.startswith(("tests/", "demo/"))]

@@ -321,7 +321,8 @@
 
   // -- time line and plot ------------------------------------------------------------------
 
-  const WIDTH = 1000, LEFT = 130, RIGHT = 20;
+  // LEFT holds the lanes' names and the values' ticks; dots stay PAD inside the axes.
+  const WIDTH = 1000, LEFT = 130, RIGHT = 20, PAD = 8;
 
   function ticks(lo, hi, n) {
     if (hi === lo) return [lo];
@@ -368,7 +369,7 @@
     const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, width: "100%", role: "img",
       "aria-label": "runs over time by branch" });
     const lo = Math.min(...runs.map((r) => r.t)), hi = Math.max(...runs.map((r) => r.t));
-    const x = (t) => LEFT + (hi === lo ? 0.5 : (t - lo) / (hi - lo)) * (WIDTH - LEFT - RIGHT);
+    const x = (t) => LEFT + PAD + (hi === lo ? 0.5 : (t - lo) / (hi - lo)) * (WIDTH - LEFT - RIGHT - 2 * PAD);
     lanes.forEach((lane, i) => {
       const y = 15 + i * 24;
       chart.append(svg("line", { class: "lane", x1: LEFT, x2: WIDTH - RIGHT, y1: y, y2: y }));
@@ -427,8 +428,8 @@
     }
     const ts = points.map(([r]) => r.t), vs = points.map(([, v]) => v);
     const tlo = Math.min(...ts), thi = Math.max(...ts), vlo = Math.min(...vs), vhi = Math.max(...vs);
-    const x = (t) => LEFT + (thi === tlo ? 0.5 : (t - tlo) / (thi - tlo)) * (WIDTH - LEFT - RIGHT);
-    const y = (v) => top + (vhi === vlo ? 0.5 : 1 - (v - vlo) / (vhi - vlo)) * (height - top - bottom);
+    const x = (t) => LEFT + PAD + (thi === tlo ? 0.5 : (t - tlo) / (thi - tlo)) * (WIDTH - LEFT - RIGHT - 2 * PAD);
+    const y = (v) => top + PAD + (vhi === vlo ? 0.5 : 1 - (v - vlo) / (vhi - vlo)) * (height - top - bottom - 2 * PAD);
     chart.append(svg("line", { class: "axis", x1: LEFT, x2: LEFT, y1: top, y2: height - bottom }));
     chart.append(svg("line", { class: "axis", x1: LEFT, x2: WIDTH - RIGHT, y1: height - bottom, y2: height - bottom }));
     for (const v of ticks(vlo, vhi, 4)) {
