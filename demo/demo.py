@@ -2,7 +2,8 @@
 
 Builds a throwaway repository in ``demo-project/`` (git-ignored; wiped first), commits a small
 Kedro project into it, runs ``python -m kedro run`` three times (clean, dirty, failing), then
-shows what gitprov recorded with ``gitprov list``, ``gitprov show`` and ``git log``. Exits 0
+shows what gitprov recorded with ``gitprov list``, ``gitprov show`` and ``git log``, writes
+``gitprov report`` into the project and ends with a command that works as printed. Exits 0
 when everything went as expected, 1 otherwise. Pass another directory as the only argument to
 build the project there instead (it is wiped too, so point it at nothing you want to keep).
 """
@@ -10,6 +11,7 @@ build the project there instead (it is wiped too, so point it at nothing you wan
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,9 @@ from typing import Any
 from kedro_project import FAIL_MESSAGE, kedro_run, make_kedro_project
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: The report the demo writes, in the project's folder.
+REPORT = "gitprov-report.html"
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
 
@@ -208,6 +213,27 @@ def demo(project: Path) -> None:
     print("unchanged: the records live on refs/provenance/sessions, and the commit index")
     print("on refs/notes/provenance.")
 
+    header("9. gitprov report: every run in one HTML file, to open or hand over")
+    with (project / ".git/info/exclude").open("a", encoding="utf-8") as exclude:
+        exclude.write(f"/{REPORT}\n")  # later runs in the project stay clean
+    gitprov(project, "report", "-o", str(project / REPORT))
+    page = (project / REPORT).read_text(encoding="utf-8")
+    for session_id in (clean, dirty, failed):
+        check(session_id in page, f"session {session_id} is missing from the report")
+
+
+def explore(project: Path) -> list[str]:
+    """The demo's last lines: commands that work as printed (the command line is in this
+    virtual environment, which need not be on PATH), and the report's path."""
+    bin_dir = Path(sys.executable).parent
+    folder = shlex.quote(str(project))
+    return [
+        f"Explore it yourself: {shlex.quote(str(bin_dir / 'gitprov'))} -C {folder} list",
+        f"(or `source {shlex.quote(str(bin_dir / 'activate'))}` once, then "
+        f"`cd {folder} && gitprov list`)",
+        f"The report: {project / REPORT}",
+    ]
+
 
 def main(argv: list[str]) -> int:
     project = Path(argv[1]).resolve() if len(argv) > 1 else ROOT / "demo-project"
@@ -220,10 +246,7 @@ def main(argv: list[str]) -> int:
         print(f"\ndemo: FAILED: {exc}", file=sys.stderr)
         return 1
     header("Done: everything went as expected")
-    # the command line is in this virtual environment (not on PATH): name it whole
-    bin_dir = Path(sys.executable).parent
-    print(f"Explore it yourself: {bin_dir / 'gitprov'} -C {project} list")
-    print(f"(or `source {bin_dir / 'activate'}` once, then `cd {project} && gitprov list`)")
+    print("\n".join(explore(project)))
     return 0
 
 
