@@ -24,6 +24,12 @@ pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX")
 #: A pager that says it ran, then shows its input.
 PAGER = "sh -c 'echo PAGED; cat'"
 ESC = b"\x1b["
+#: git's core.pager, set through the environment (as ``git -c`` would).
+CORE_PAGER = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "core.pager",
+    "GIT_CONFIG_VALUE_0": "sh -c 'echo CORE; cat'",
+}
 
 #: What the user's own environment could set and change the outcome.
 _THEIRS = ("GIT_PAGER", "PAGER", "LESS", "NO_COLOR", "TERM", "GITPROV_PROGRESS")
@@ -125,11 +131,18 @@ def test_pages_on_a_terminal(runs: Path, args: list[str]) -> None:
     assert b"clean1" in ran.stdout or b"app.py" in ran.stdout
 
 
-def test_git_pager_comes_before_pager(runs: Path) -> None:
-    ran = run(
-        "show", "clean1", cwd=runs, env={"GIT_PAGER": "sh -c 'echo GIT; cat'", "PAGER": PAGER}
-    )
-    assert ran.stdout.startswith(b"GIT\n") and b"PAGED" not in ran.stdout
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"GIT_PAGER": "sh -c 'echo GIT; cat'"}, b"GIT"),
+        ({"GIT_PAGER": "sh -c 'echo GIT; cat'", **CORE_PAGER}, b"GIT"),
+        (CORE_PAGER, b"CORE"),
+    ],
+    ids=["GIT_PAGER", "GIT_PAGER over core.pager", "core.pager over PAGER"],
+)
+def test_which_pager(runs: Path, env: dict[str, str], said: bytes) -> None:
+    ran = run("show", "clean1", cwd=runs, env={"PAGER": PAGER, **env})
+    assert ran.stdout.startswith(said + b"\n")
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,15 @@
 """Output that meets a terminal as git's does.
 
-Paging: :func:`pager` sends stdout through ``$GIT_PAGER``, else ``$PAGER``, else ``less``
-(with ``LESS=FRX``: quits at once when the output fits, keeps colours, leaves the screen)
-when stdout is a terminal; never when it is piped or redirected, never with
-``gitprov --no-pager``; ``cat`` or an empty value turns it off. A pager that cannot start
-is skipped, and one the user quits early ends the output quietly (no BrokenPipe traceback).
+Paging: :func:`pager` sends stdout through ``$GIT_PAGER``, else git's ``core.pager``, else
+``$PAGER``, else ``less`` (with ``LESS=FRX``: quits at once when the output fits, keeps
+colours, leaves the screen) when stdout is a terminal; never when it is piped or
+redirected, never with ``gitprov --no-pager``; ``cat`` or an empty value turns it off. A
+pager that cannot start is skipped, and one the user quits early ends the output quietly
+(no BrokenPipe traceback).
 
-Colour (:func:`paint`, :func:`status`, :func:`diff_colors`): on only when what finally shows the
-output is a terminal (directly or through the pager), off with ``NO_COLOR``, ``TERM=dumb``
-or when piped; ``--color=always|never`` overrides.
+Colour (:func:`paint`, :func:`status`, :func:`diff_colors`): on only when what finally shows
+the output is a terminal (directly or through the pager), off with ``NO_COLOR``,
+``TERM=dumb`` or when piped; ``--color=always|never`` overrides.
 
 This module is on every command's path: it imports nothing heavy at load time
 (``subprocess`` and ``shlex`` only once a pager is started).
@@ -114,31 +115,24 @@ def status(text: str, width: int = 0) -> str:
 
 
 def diff_colors(text: str) -> str:
-    """A git patch coloured as ``git diff`` colours it: headers bold, hunk lines cyan,
-    removed lines red, added lines green; unchanged when colour is off."""
-    on = color_on()
-    if not on:
+    """A git patch coloured as ``git diff`` colours it: headers bold, a hunk's ``@@ ... @@``
+    cyan, removed lines red, added lines green; unchanged when colour is off."""
+    if not color_on():
         return text
     out = []
     header = False
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
         end = line[len(body) :]
-        if body.startswith("diff --git "):
-            header = True
-        elif body.startswith("@@"):
-            header = False
+        header = body.startswith("diff --git ") or (header and not body.startswith("@@"))
         if header:
-            kind = "header"
+            body = paint(body, "header", True)
         elif body.startswith("@@"):
-            kind = "hunk"
-        elif body.startswith("+"):
-            kind = "add"
-        elif body.startswith("-"):
-            kind = "del"
-        else:
-            kind = ""
-        out.append((paint(body, kind, on) if kind and body else body) + end)
+            cut = body.find("@@", 2) + 2 if body.find("@@", 2) > 0 else len(body)
+            body = paint(body[:cut], "hunk", True) + body[cut:]  # the function name: plain
+        elif body[:1] in ("+", "-"):
+            body = paint(body, "add" if body[0] == "+" else "del", True)
+        out.append(body + end)
     return "".join(out)
 
 
@@ -157,11 +151,28 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _core_pager() -> str | None:
+    """The repository's (or the user's) ``core.pager``, in the folder ``-C`` names."""
+    from gitprov.errors import GitProvError
+    from gitprov.git.process import Runner
+
+    ctx = click.get_current_context(silent=True)
+    path = (ctx.find_root().params.get("path") if ctx is not None else None) or "."
+    try:
+        found = Runner.near(path).run("config", "--get", "core.pager", ok=(0, 1, 128))
+    except GitProvError:
+        return None
+    return found.text.rstrip("\n") if found.returncode == 0 else None
+
+
 def _pager_command() -> list[str] | None:
-    """The pager to run (git's order: ``GIT_PAGER``, ``PAGER``, ``less``); ``None``: none."""
+    """The pager to run, in git's order: ``GIT_PAGER``, ``core.pager``, ``PAGER``,
+    ``less``; ``None``: none."""
     import shlex
 
     value = os.environ.get("GIT_PAGER")
+    if value is None:
+        value = _core_pager()
     if value is None:
         value = os.environ.get("PAGER")
     if value is None:
