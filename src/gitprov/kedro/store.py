@@ -121,17 +121,21 @@ class GitSessionStore(_Base):
 
     def __init__(self, path: str, session_id: str, **options: Any) -> None:
         self._project = _kedro_project(session_id)
-        options.setdefault("replace", True)  # Kedro saves its own session again as it goes
         try:
             with option_style("kedro" if self._project else "python"):
-                if self._project is not None:
-                    path = str(self._project / path)  # an absolute path stays as it is
-                    _refuse_another_repository(self._project, Path(path))
-                self._session = Session(path, session_id, **options)
+                self._open(path, session_id, options)
         except GitProvError as exc:
-            if self._project is not None:
+            if self._project is not None:  # Kedro's command line would bury it
                 _one_line_at_exit(exc)
             raise
+
+    def _open(self, path: str, session_id: str, options: dict[str, Any]) -> None:
+        """Check the repository, start the session and read back its record, if any."""
+        if self._project is not None:
+            path = str(self._project / path)  # an absolute path stays as it is
+            _refuse_another_repository(self._project, Path(path))
+        options.setdefault("replace", True)  # Kedro saves its own session again as it goes
+        self._session = Session(path, session_id, **options)
         self._path = str(path)
         self._session_id = self._session.session_id
         self._announced = False
