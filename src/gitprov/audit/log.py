@@ -425,14 +425,29 @@ class SessionLog:
 
     def _not_found(self, session_id: str, ids: list[str] | None = None) -> SessionNotFoundError:
         """The error for an unknown id: the nearest recorded ids, or, when none is
-        recorded at all, what to do (:meth:`nothing_recorded`)."""
+        recorded at all, what to do (:meth:`nothing_recorded`).
+
+        The nearest are taken among the ids that sort next to it (colons read as dots, as
+        :meth:`resolve` reads them), longest shared prefix first, then the most alike
+        (``difflib``'s ratio, 0.6 at least): Kedro's ids sort by time, so these are the
+        runs closest in time, and the cost does not grow with the number of runs."""
+        import bisect
         import difflib
 
-        ids = self.ids() if ids is None else ids
+        ids = self.ids() if ids is None else ids  # sorted
         where = f"no session {session_id} is recorded in {self.git.root}"
         if not ids:
             return SessionNotFoundError(f"{where}: none is yet; {self._first_steps()}")
-        near = difflib.get_close_matches(session_id, ids, n=3)
+        probe = session_id.replace(":", ".")
+        at = bisect.bisect_left(ids, probe)
+        scored = []
+        for candidate in ids[max(0, at - 25) : at + 25]:
+            ratio = difflib.SequenceMatcher(None, probe, candidate).ratio()
+            if ratio >= 0.6:
+                pairs = zip(probe, candidate, strict=False)
+                shared = next((n for n, (x, y) in enumerate(pairs) if x != y), len(candidate))
+                scored.append((shared, ratio, candidate))
+        near = [candidate for *_, candidate in sorted(scored, reverse=True)[:3]]
         guess = ", ".join(near[:-1]) + " or " + near[-1] if len(near) > 1 else "".join(near)
         return SessionNotFoundError(
             f"{where} (ref {self.ref} or its fetched copies)"
