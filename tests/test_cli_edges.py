@@ -12,6 +12,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,23 @@ def test_an_unknown_id_names_the_nearest_ones(repo: Path) -> None:
     unlike = cli("-C", str(repo), "show", "zzz")
     assert unlike.returncode == 1
     assert "did you mean" not in unlike.stderr and "`gitprov list` shows" in unlike.stderr
+
+
+def test_the_nearest_ids_are_found_among_many_at_once(repo: Path) -> None:
+    """Among 100k Kedro ids the suggestion comes from the ids next to it (a difflib pass
+    over all of them takes seconds), and names the run just before it in time first."""
+    ids = [
+        f"2026-{m:02d}-{d:02d}T{h:02d}.{mi:02d}.07.123Z"
+        for m in range(1, 11)
+        for d in range(1, 26)
+        for h in range(20)
+        for mi in range(0, 60, 3)
+    ]
+    log = SessionLog(repo)
+    started = time.perf_counter()
+    error = log._not_found("2026-03-02T15.58.14.334Z", sorted(ids))
+    assert time.perf_counter() - started < 0.5
+    assert "did you mean 2026-03-02T15.57.07.123Z, " in str(error)
 
 
 def test_an_id_written_with_colons_finds_the_kedro_id(repo: Path) -> None:
