@@ -169,6 +169,15 @@ class Listing(NamedTuple):
     left_out: list[LeftOut]
 
 
+class Blobs(NamedTuple):
+    """What a records tree holds, with blob ids: ``{session id: blob}`` of its records and
+    of its tombstones, and everything else (what :func:`list_records` lists)."""
+
+    records: dict[str, str]
+    forgotten: dict[str, str]
+    left_out: list[LeftOut]
+
+
 def _problem(path: str, entry: Entry, kind: str, size: str) -> str | None:
     """Why the records tree may not hold ``entry`` at ``path`` (:func:`list_records`)."""
     bucket = path.rpartition("/")[0]
@@ -210,7 +219,14 @@ def _beside_index(git: Git, ref: str) -> list[str]:
 
 def list_records(git: Git, ref: str) -> Listing:
     """The session ids ``ref``'s tree holds, with a record or a tombstone, and what else
-    it holds (none of it when ``ref`` does not exist).
+    it holds (none of it when ``ref`` does not exist): :func:`list_blobs`, ids only."""
+    found = list_blobs(git, ref)
+    return Listing(sorted(found.records), sorted(found.forgotten), found.left_out)
+
+
+def list_blobs(git: Git, ref: str) -> Blobs:
+    """The records and tombstones ``ref``'s tree holds, by session id, and what else it
+    holds (none of it when ``ref`` does not exist).
 
     One ``git ls-tree``: names, modes, types and sizes are checked, contents are not (a
     record is parsed only when read). A folder that is left out is named, its contents
@@ -224,8 +240,8 @@ def list_records(git: Git, ref: str) -> Listing:
             "--literal-pathspecs", "ls-tree", "-r", "-t", "-l", "-z", ref, "--", *paths
         )
     except UnknownRevisionError:
-        return Listing([], [], [])
-    found: dict[bool, list[str]] = {False: [], True: []}  # by "is a tombstone"
+        return Blobs({}, {}, [])
+    found: dict[bool, dict[str, str]] = {False: {}, True: {}}  # by "is a tombstone"
     left_out: list[LeftOut] = []
     skipped = "\0"  # the folder last left out, as "path/": its contents follow it
     for item in zsplit(listing.stdout):
@@ -242,5 +258,6 @@ def list_records(git: Git, ref: str) -> Listing:
         elif path == DIGESTS_DIR:
             skipped = f"{path}/"
         elif entry.mode == BLOB_MODE and "/" in path:
-            found[path.startswith(f"{FORGOTTEN_DIR}/")].append(entry.name.removesuffix(".yaml"))
-    return Listing(sorted(found[False]), sorted(found[True]), left_out)
+            tombstone = path.startswith(f"{FORGOTTEN_DIR}/")
+            found[tombstone][entry.name.removesuffix(".yaml")] = sha
+    return Blobs(found[False], found[True], left_out)

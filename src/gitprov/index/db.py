@@ -1,0 +1,147 @@
+"""The index's SQLite file, ``<git common dir>/gitprov/index.sqlite``: opened, made, or
+bypassed.
+
+Only a cache of the records: a file that is damaged or of an older format is made anew
+(one warning when it was damaged); one from a newer gitprov, or locked by another process
+beyond the timeout, is left alone and the index is built in memory for this process (one
+warning); so is it, silently, where the git dir cannot be written or the repository is
+bare. WAL mode lets readers read while one process catches the index up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from contextlib import suppress
+from pathlib import Path
+
+from gitprov.git import Git
+
+logger = logging.getLogger("gitprov.index")
+
+#: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
+#: when newer.
+FORMAT = 1
+INDEX_FILE = ("gitprov", "index.sqlite")
+#: How long a process waits for another one catching the index up (seconds).
+TIMEOUT = 10.0
+
+SCHEMA = (
+    # a records ref read (local: pos 0, then fetched copies in sorted order), at which commit
+    "CREATE TABLE sources (ref TEXT PRIMARY KEY, pos INTEGER NOT NULL, tip TEXT)",
+    # what each source's tree holds (tomb: a tombstone), by session
+    "CREATE TABLE files (ref TEXT NOT NULL, tomb INTEGER NOT NULL, sid TEXT NOT NULL, "
+    "blob TEXT NOT NULL, PRIMARY KEY (ref, tomb, sid)) WITHOUT ROWID",
+    "CREATE INDEX files_sid ON files (sid, tomb)",
+    # what a source holds that was left out (untrusted.LeftOut), named to the caller
+    "CREATE TABLE left_out (ref TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL)",
+    # one parsed record (a blob read as a session's): ok = it parsed
+    "CREATE TABLE recs (id INTEGER PRIMARY KEY, sid TEXT NOT NULL, blob TEXT NOT NULL, "
+    "ok INTEGER NOT NULL, started REAL, started_at TEXT, duration REAL, status TEXT, "
+    "commit_ TEXT, branch TEXT, dirty INTEGER, snapshot TEXT, what TEXT, user TEXT, "
+    "problem TEXT, flat BLOB, UNIQUE (sid, blob))",
+    # the leaves worth querying (extract.in_table); num: numbers, and dates as epoch seconds
+    "CREATE TABLE kv (rec INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, "
+    "text TEXT, num, PRIMARY KEY (rec, key)) WITHOUT ROWID",
+    "CREATE INDEX kv_num ON kv (key, kind, num)",
+    "CREATE INDEX kv_text ON kv (key, text)",
+    # the answer: each listed session and the record that stands for it
+    "CREATE TABLE runs (sid TEXT PRIMARY KEY, rec INTEGER NOT NULL, ref TEXT NOT NULL, "
+    "started REAL)",
+    "CREATE INDEX runs_started ON runs (started, sid)",
+)
+
+
+def memory() -> sqlite3.Connection:
+    """An index for this process only."""
+    db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    _create(db)
+    return db
+
+
+def _create(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    for table in [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]:
+        db.execute(f'DROP TABLE "{table}"')
+    for statement in SCHEMA:
+        db.execute(statement)
+    db.execute(f"PRAGMA user_version = {FORMAT}")
+    db.execute("COMMIT")
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+def remove(path: Path) -> None:
+    """Delete the index file and its WAL companions (a damaged file is only a cache)."""
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
+
+
+def _create_file(git: Git, path: Path) -> None:
+    """The empty file, with the modes ``core.sharedRepository`` asks for (SQLite gives its
+    WAL companions the same)."""
+    from gitprov.git.writing import WriteRules
+
+    rules = WriteRules.of(git)
+    rules.mkdir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    os.close(fd)
+    rules.adjust(path)
+
+
+def connect(git: Git, timeout: float = TIMEOUT) -> tuple[sqlite3.Connection, bool]:
+    """The repository's index database, and whether it is only in memory."""
+    if git.worktree is None:
+        return memory(), True
+    path = git.common_dir.joinpath(*INDEX_FILE)
+    for attempt in range(2):
+        try:
+            if not path.exists():
+                _create_file(git, path)
+            db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        except (OSError, sqlite3.Error):
+            return memory(), True  # a read-only git dir: nothing to keep the index in
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > FORMAT:
+                db.close()
+                logger.warning(
+                    "gitprov: warning: the query index %s was made by a newer gitprov "
+                    "(format %s); it is left as it is and this command indexes in memory",
+                    path,
+                    version,
+                )
+                return memory(), True
+            if db.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+                raise sqlite3.OperationalError("WAL mode is not available")
+            db.execute("PRAGMA synchronous=NORMAL")  # a cache: a lost write is a rebuild
+            if version < FORMAT:
+                _create(db)
+            return db, False
+        except sqlite3.Error as exc:
+            db.close()
+            if _damaged(exc) and attempt == 0:
+                logger.warning(
+                    "gitprov: warning: the query index %s is damaged (%s); it is built anew",
+                    path,
+                    exc,
+                )
+                remove(path)
+                continue
+            if "locked" in str(exc) or "busy" in str(exc):
+                locked(path)
+            return memory(), True
+    return memory(), True  # pragma: no cover - the loop returns
+
+
+def locked(path: Path) -> None:
+    logger.warning(
+        "gitprov: warning: the query index %s is locked by another process; this command "
+        "indexes in memory",
+        path,
+    )

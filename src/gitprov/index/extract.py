@@ -1,0 +1,206 @@
+"""What the index keeps of one record: the fields every listing shows, and its leaves.
+
+A record read back may hold anything (a hand edit, a remote's): each field is taken when
+it has the type gitprov writes, and otherwise left empty and named in ``problem``, so one
+odd record is indexed as far as it goes and ``verify`` can say what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Sections whose leaves stay out of the key/value table: gitprov's own fields (the
+#: listing's columns hold the ones asked for most), dozens a record, would make the table
+#: many times larger than the records. A condition on them reads the record's whole
+#: flattened JSON instead (slower, as rare); parameters, metrics and the user's own
+#: top-level keys are rows.
+GITPROVS = ("run", "git")
+QUERIED = ("run.params.",)
+
+
+def in_table(key: str) -> bool:
+    """Whether a key's leaves are rows of the key/value table (else only in the JSON)."""
+    return key.partition(".")[0] not in GITPROVS or key.startswith(QUERIED)
+
+
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
+)
+
+#: Kinds of a leaf: int, float, bool, null, date/time, text, anything else (JSON).
+INT, FLOAT, BOOL, NULL, INSTANT, TEXT, JSON = "i", "f", "b", "z", "d", "s", "j"
+NUMBERS = (INT, FLOAT)
+
+
+def instant(text: str) -> float | None:
+    """Epoch seconds of an ISO date or time (UTC when it names no zone), else ``None``."""
+    if not _INSTANT.fullmatch(text):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    return _epoch(when)
+
+
+def _epoch(when: dt.date) -> float:
+    if not isinstance(when, dt.datetime):
+        when = dt.datetime(when.year, when.month, when.day)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def number(text: str) -> float | None:
+    """``text`` as a number when it spells one (``0.01``, ``-3``, ``1e-5``), else ``None``."""
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+Leaf = tuple[str, str, str, "int | float | None"]  # key, kind, text, num
+
+
+def leaf(key: str, value: Any) -> Leaf:
+    """One flattened value as stored: its kind, its text (what ``=`` and ``~`` compare)
+    and its number (numbers, and dates as epoch seconds)."""
+    if isinstance(value, bool):
+        return key, BOOL, "true" if value else "false", None
+    if isinstance(value, int):
+        return key, INT, str(value), value if -(2**63) <= value < 2**63 else float(value)
+    if isinstance(value, float):
+        return key, FLOAT, repr(value), value
+    if value is None:
+        return key, NULL, "null", None
+    if isinstance(value, str):
+        when = instant(value)
+        return key, (TEXT if when is None else INSTANT), value, when
+    if isinstance(value, dt.date):
+        return key, INSTANT, value.isoformat(), _epoch(value)
+    return key, JSON, json.dumps(value, default=str, ensure_ascii=False), None
+
+
+def value_of(kind: str, text: str) -> Any:
+    """The value a :func:`leaf` stood for (dates and times as their text)."""
+    if kind == INT:
+        return int(text)
+    if kind == FLOAT:
+        return float(text)
+    if kind == BOOL:
+        return text == "true"
+    if kind == NULL:
+        return None
+    if kind == JSON:
+        return json.loads(text)
+    return text
+
+
+@dataclass
+class Extracted:
+    """The indexed fields of one record (see :class:`gitprov.index.api.IndexEntry`)."""
+
+    started: float | None = None
+    started_at: str | None = None
+    duration: float | None = None
+    status: str = "unknown"
+    commit: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+    snapshot: str | None = None
+    what: str = ""
+    user: str | None = None
+    problem: str | None = None
+    leaves: list[Leaf] = field(default_factory=list)
+    flat: dict[str, Any] = field(default_factory=dict)
+
+
+class _Fields:
+    """Typed reads of a record's fields; what has another type is noted, not taken."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def odd(self, name: str, value: Any, wanted: str) -> None:
+        self.problems.append(f"{name} is {_kind(value)}, not {wanted}")
+
+    def section(self, record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        value = record.get(name)
+        if value is None or isinstance(value, Mapping):
+            return value or {}
+        self.odd(name, value, "a mapping")
+        return {}
+
+    def text(self, section: Mapping[str, Any], name: str, where: str) -> str | None:
+        value = section.get(name)
+        if value is None or isinstance(value, str):
+            return value
+        self.odd(f"{where}{name}", value, "text")
+        return None
+
+    def strings(self, section: Mapping[str, Any], name: str, where: str) -> list[str] | None:
+        value = section.get(name)
+        if value is None:
+            return None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        self.odd(f"{where}{name}", value, "a list of text")
+        return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is True or value is False:
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return f"a {type(value).__name__}"
+
+
+def extract(record: Mapping[str, Any]) -> Extracted:
+    """The indexed fields and leaves of ``record`` (a parsed record: a mapping)."""
+    from gitprov.audit.compare import flatten_record
+    from gitprov.model.document import run_status
+
+    read = _Fields()
+    run = read.section(record, "run")
+    git = read.section(record, "git")
+    out = Extracted()
+    out.started_at = read.text(run, "started_at", "run.")
+    if out.started_at is None:
+        out.started_at = read.text(read.section(record, "provenance"), "saved_at", "provenance.")
+    out.started = None if out.started_at is None else instant(out.started_at)
+    if out.started_at is not None and out.started is None:
+        read.problems.append(f"its start {out.started_at[:40]!r} is not an ISO date and time")
+    duration = run.get("duration_s")
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+        out.duration = float(duration)
+    elif duration is not None:
+        read.odd("run.duration_s", duration, "a number")
+    out.status = run_status({"run": run, "exception": record.get("exception")})
+    out.commit = read.text(git, "commit", "git.")
+    out.branch = read.text(git, "branch", "git.")
+    out.snapshot = read.text(git, "snapshot", "git.")
+    dirty = git.get("dirty")
+    if isinstance(dirty, bool):
+        out.dirty = dirty
+    elif dirty is not None:
+        read.odd("git.dirty", dirty, "true or false")
+    pipelines = read.strings(run, "pipeline_names", "run.")
+    argv = read.strings(run, "argv", "run.")
+    out.what = ", ".join(pipelines) if pipelines else shlex.join(argv) if argv else ""
+    user = run.get("user")
+    name = read.text(user, "name", "run.user.") if isinstance(user, Mapping) else None
+    out.user = name or read.text(record, "username", "")
+    out.flat = flatten_record(record)
+    out.leaves = [leaf(key, value) for key, value in out.flat.items() if in_table(key)]
+    out.problem = "; ".join(read.problems) or None
+    return out

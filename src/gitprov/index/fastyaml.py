@@ -1,0 +1,219 @@
+"""A fast reader for the YAML gitprov itself writes, for building the index.
+
+libyaml takes about a quarter of a millisecond to build a record, a hundred thousand records
+half a minute. Records are dumped in one plain shape (block mappings, indentless block
+sequences, plain or single-quoted scalars on one line, ``[]``/``{}``), which this reads
+line by line. Anything else it does not recognise (a flow collection, an alias, a tag, a
+folded or escaped scalar, a date or odd number that YAML 1.1 resolves in its own ways, a
+comment, a tab...) raises :class:`Unrecognised`, and the caller falls back to the real
+loader: this is a shortcut, never a second opinion. What it does read equals
+``yaml.load(text, CSafeLoader)`` (the tests compare both on many records), and stays
+within :mod:`gitprov.model.limits` by construction (no aliases; depth and size bounded).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from gitprov.model.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
+
+
+class Unrecognised(ValueError):
+    """Text this reader does not handle (the real loader must read it)."""
+
+
+# Plain scalars resolve as PyYAML's resolver resolves them (first character, then regex).
+_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    first: [(tag.rpartition(":")[2], rx) for tag, rx in found]
+    for first, found in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+}
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+(?:[eE][-+][0-9]+)?")
+_TRUE = frozenset({"yes", "true", "on"})
+#: What a plain scalar may not start with (YAML indicators) or hold.
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+#: Characters that make a text other than the simple one-line-per-node shape.
+_ODD = re.compile("[\t\r\x85\u2028\u2029\ufeff]|" + yaml.reader.Reader.NON_PRINTABLE.pattern)
+_SQUOTED = re.compile(r"'((?:[^']|'')*)'")
+_DQUOTED = re.compile(r'"([^"\\]*)"')
+
+
+_ODD_ASCII = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+#: One line: indent, the ``- `` of sequence items it opens, then ``key:``/``key: rest``
+#: (a plain key, or a single-quoted one) or a scalar.
+_LINE = re.compile(
+    r"^( *)((?:- )*)(?:('(?:[^'\n]|'')*'|[^\s'\"\-?:,\[\]{}#&*!|>%@`][^\n]*?):( [^\n]*)?"
+    r"|([^\n]*))$",
+    re.M,
+)
+#: Scalars already read (most values recur: statuses, branches, parameters).
+_SEEN: dict[str, Any] = {}
+
+
+def _plain(text: str) -> Any:
+    """A one-line plain scalar, resolved as YAML 1.1 resolves it."""
+    if (
+        not text
+        or (text[0] in _INDICATORS and not (text[0] == "-" and len(text) > 1 and text[1] != " "))
+        or text[-1] in " :"
+        or ": " in text
+        or " #" in text
+    ):
+        raise Unrecognised(text)
+    tag = next((tag for tag, rx in _RESOLVERS.get(text[0], ()) if rx.match(text)), "str")
+    if tag == "str":
+        return text
+    if tag == "null":
+        return None
+    if tag == "bool":
+        return text.lower() in _TRUE
+    if tag == "int" and _INT.fullmatch(text):
+        return int(text)
+    if tag == "float" and _FLOAT.fullmatch(text):
+        return float(text)
+    raise Unrecognised(text)  # timestamps, octal, sexagesimal, .inf, merge keys...
+
+
+def _scalar(text: str) -> Any:
+    """A one-line scalar: plain, single-quoted, double-quoted without escapes, or an empty
+    flow collection (a new one each time)."""
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    try:
+        return _SEEN[text]
+    except KeyError:
+        pass
+    first = text[:1]
+    if first == "'":
+        found = _SQUOTED.fullmatch(text)
+        if found is None:
+            raise Unrecognised(text)
+        value: Any = found[1].replace("''", "'")
+    elif first == '"':
+        found = _DQUOTED.fullmatch(text)
+        if found is None:
+            raise Unrecognised(text)
+        value = found[1]
+    else:
+        value = _plain(text)
+    if len(_SEEN) > 200_000:
+        _SEEN.clear()
+    _SEEN[text] = value
+    return value
+
+
+#: A line as :data:`_LINE` splits it: (column, ``- `` count, key, rest, scalar).
+_Token = tuple[int, int, "str | None", "str | None", "str | None"]
+
+
+class _Reader:
+    """Recursive descent over the lines' tokens (columns decide what holds what)."""
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.at = 0
+
+    def block(self, column: int, depth: int) -> Any:
+        if depth > MAX_YAML_DEPTH:
+            raise Unrecognised("deep")
+        if self.tokens[self.at][1]:
+            return self.sequence(column, depth)
+        return self.mapping(column, depth)
+
+    def _ends(self, column: int) -> None:
+        """A scalar ends on its line: a deeper next line would continue it."""
+        if self.at < len(self.tokens) and self.tokens[self.at][0] > column:
+            raise Unrecognised("a scalar on several lines")
+
+    def mapping(self, column: int, depth: int) -> dict[Any, Any]:
+        tokens, found = self.tokens, {}
+        end = len(tokens)
+        while self.at < end:
+            at, dashes, key, rest, _ = tokens[self.at]
+            if at < column:
+                break
+            if at > column or dashes or key is None:
+                raise Unrecognised("not a mapping entry")
+            self.at += 1
+            name = _scalar(key)
+            if rest is not None:
+                found[name] = _scalar(rest)
+                self._ends(column)
+            elif self.at == end:
+                found[name] = None
+            else:
+                below, items = tokens[self.at][0], tokens[self.at][1]
+                if below > column:
+                    found[name] = self.block(below, depth + 1)
+                elif below == column and items:  # an indentless sequence
+                    found[name] = self.sequence(column, depth + 1)
+                else:
+                    found[name] = None
+        return found
+
+    def sequence(self, column: int, depth: int) -> list[Any]:
+        tokens, found = self.tokens, []
+        end = len(tokens)
+        while self.at < end:
+            at, dashes, key, rest, scalar = tokens[self.at]
+            if at > column:
+                raise Unrecognised("a deeper line")
+            if at < column or not dashes:
+                break  # the end, or the mapping holding this indentless sequence goes on
+            if dashes > 1 or key is not None:  # the item is itself a block
+                tokens[self.at] = (column + 2, dashes - 1, key, rest, scalar)
+                found.append(self.block(column + 2, depth + 1))
+            else:
+                self.at += 1
+                found.append(_scalar(scalar or ""))
+                self._ends(column)
+        return found
+
+
+def read(text: str) -> dict[Any, Any]:
+    """The mapping ``text`` holds, as ``yaml.load`` reads it; :class:`Unrecognised` when
+    it is not in the shape this reads (then ask the real loader)."""
+    odd = _ODD_ASCII if text.isascii() else _ODD
+    if not text.endswith("\n") or odd.search(text):
+        raise Unrecognised("odd characters")
+    tokens = [
+        (len(spaces), len(dashes) // 2, key or None, rest[1:] if rest else None, scalar)
+        for spaces, dashes, key, rest, scalar in _LINE.findall(text, 0, len(text) - 1)
+    ]
+    if (
+        len(tokens) != text.count("\n")
+        or tokens[0][0]
+        or tokens[0][1]
+        or len(tokens) * 3 > MAX_YAML_NODES
+    ):
+        raise Unrecognised("not a plain block mapping")
+    reader = _Reader(tokens)
+    found = reader.mapping(0, 1)
+    if reader.at != len(tokens):
+        raise Unrecognised("text after the mapping")
+    return found
+
+
+def parse_record(data: bytes, session_id: str, where: str) -> dict[str, Any]:
+    """A stored record, as :func:`gitprov.model.document.load` reads it (the same value, the
+    same ``CorruptRecordError``), through :func:`read` when it can."""
+    from gitprov.model.document import load
+    from gitprov.model.limits import MAX_BLOB_BYTES
+
+    if len(data) <= MAX_BLOB_BYTES:
+        try:
+            record = read(data.decode("utf-8"))
+        except (Unrecognised, UnicodeDecodeError):
+            pass
+        else:  # what load checks beyond the YAML; anything doubtful goes to load
+            claimed = record.get("session_id")
+            if isinstance(record.get("git") or {}, dict) and (
+                claimed is None or str(claimed) == session_id
+            ):
+                return record
+    return load(data, session_id, where)

@@ -1,0 +1,659 @@
+"""The query index itself: caught up with the records refs, then asked in SQL.
+
+Each records ref read (the local one, then every fetched copy, as :class:`~gitprov.audit.
+log.SessionLog` reads them) is remembered at the commit it was indexed at. Before each
+answer the refs' tips are read from their files (no process when nothing moved); a ref
+that moved is caught up: the local one from one ``git diff-tree`` between the two commits
+(a save touches one bucket; right even after ``forget`` rewrote history), a fetched copy,
+or anything unexpected, from a whole vetted listing (:func:`gitprov.store.untrusted.
+list_blobs`). New blobs are read through one ``cat-file --batch`` and parsed once each
+(by blob and session, whichever refs hold them). The answer follows ``SessionLog``: a
+session is listed when a ref holds its record and none its tombstone; the local record
+stands for it, else the first fetched copy whose record parses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitprov.errors import CorruptRecordError, GitProvError
+from gitprov.git import Git
+from gitprov.git.objects import Entry
+from gitprov.git.process import zsplit
+from gitprov.git.reffiles import has_refs_under, read_ref_file
+from gitprov.index import db as database
+from gitprov.index.api import Condition, IndexEntry, Query
+from gitprov.index.extract import INSTANT, NUMBERS, Extracted, extract, in_table, instant, leaf
+from gitprov.index.extract import number as as_number
+from gitprov.refs import is_tracking_ref, tracking_prefix
+from gitprov.store.records import DIGESTS_DIR, FORGOTTEN_DIR, FORMAT_FILE, record_path
+from gitprov.store.untrusted import BUCKET, LeftOut, bucket_problem, list_blobs
+
+#: A file of a records tree: (is a tombstone, session id).
+_Key = tuple[int, str]
+
+#: Records parsed between two writes of the index.
+_BATCH = 2000
+
+_COLUMNS = (
+    "r.sid, r.ref, c.started, c.started_at, c.duration, c.status, c.commit_, c.branch, "
+    "c.dirty, c.snapshot, c.what, c.user, c.blob, c.problem, c.flat"
+)
+
+
+@dataclass
+class _Plan:
+    """How one source catches up: from ``base`` (the tip indexed, ``None``: none) to
+    ``tip``, by a whole listing (``files``) or by ``changes`` (``None``: removed)."""
+
+    ref: str
+    pos: int
+    base: str | None
+    tip: str | None
+    files: dict[_Key, str] | None = None
+    changes: dict[_Key, str | None] | None = None
+    left_out: list[LeftOut] | None = None
+
+
+@dataclass
+class _Parsed:
+    sid: str
+    blob: str
+    fields: Extracted | None = None
+    problem: str | None = None
+
+
+def compare(op: str, left: Any, right: Any) -> bool:
+    if op == "=":
+        return bool(left == right)
+    if op == "!=":
+        return bool(left != right)
+    if op == "<":
+        return bool(left < right)
+    if op == "<=":
+        return bool(left <= right)
+    if op == ">":
+        return bool(left > right)
+    return bool(left >= right)
+
+
+class _Test:
+    """One condition, ready to test a leaf: as numbers when both sides are numbers, as
+    instants when both are dates or times, else as text; ``~`` a substring."""
+
+    def __init__(self, condition: Condition) -> None:
+        self.key, self.op, self.value = condition.key, condition.op, condition.value
+        self.number = as_number(self.value)
+        self.instant = None if self.number is not None else instant(self.value)
+        forms = [self.key]
+        if not self.key.startswith("run."):
+            forms.append(f"run.{self.key}")
+        self.forms = forms
+
+    def leaf(self, kind: str, text: str, num: Any) -> bool:
+        if self.op == "~":
+            return self.value in text
+        if self.number is not None and kind in NUMBERS:
+            return num is not None and compare(self.op, num, self.number)
+        if self.instant is not None and kind == INSTANT:
+            return num is not None and compare(self.op, num, self.instant)
+        return compare(self.op, text, self.value)
+
+    def record(self, flat: Mapping[str, Any]) -> bool:
+        """Whether a record (flattened) matches: its key as written, else under ``run.``."""
+        for key in self.forms:
+            if key in flat:
+                _, kind, text, num = leaf(key, flat[key])
+                return self.leaf(kind, text, num)
+        return False
+
+    def sql(self, key: str) -> tuple[str, list[Any]]:
+        """The same test of ``kv`` rows of ``key``, in SQL."""
+        ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+        if self.op == "~":
+            return "key = ? AND instr(text, ?) > 0", [key, self.value]
+        op = ops[self.op]
+        if self.number is not None:
+            return (
+                f"key = ? AND ((kind IN ('i', 'f') AND num {op} ?) "
+                f"OR (kind NOT IN ('i', 'f') AND text {op} ?))",
+                [key, self.number, self.value],
+            )
+        if self.instant is not None:
+            return (
+                f"key = ? AND ((kind = 'd' AND num {op} ?) OR (kind <> 'd' AND text {op} ?))",
+                [key, self.instant, self.value],
+            )
+        return f"key = ? AND text {op} ?", [key, self.value]
+
+
+def _flat(data: bytes | None) -> dict[str, Any]:
+    return {} if data is None else dict(json.loads(zlib.decompress(data)))
+
+
+def _packed(flat: Mapping[str, Any]) -> bytes:
+    text = json.dumps(flat, separators=(",", ":"), ensure_ascii=False, default=str)
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+
+
+class QueryIndex:
+    """The index of the records ``git``'s refs ``ref`` (and its fetched copies) hold.
+
+    ``skipped`` lists what was left out of fetched copies (the caller warns); ``in_memory``
+    says the index file was not used (bare or read-only repository, locked, newer)."""
+
+    def __init__(self, git: Git, ref: str, *, timeout: float = database.TIMEOUT) -> None:
+        self.git = git
+        self.ref = ref
+        self.timeout = timeout
+        self.db, self.in_memory = database.connect(git, timeout)
+        self._prepare()
+        self.skipped: list[LeftOut] = []
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> QueryIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _prepare(self) -> None:
+        self.db.create_function("gp_match", 2, self._udf_match)
+        self._tests: list[_Test] = []
+
+    def _udf_match(self, data: bytes | None, which: int) -> int:
+        return int(self._tests[which].record(_flat(data)))
+
+    # -- answering ------------------------------------------------------------------------
+
+    def query(self, q: Query) -> list[IndexEntry]:
+        """The runs ``q`` selects, newest first unless ``q.newest_first`` is false (by
+        start, then id; runs whose start is unknown last)."""
+        self.refresh()
+        found: list[IndexEntry] = self._guarded(lambda: self._select(q))
+        return found
+
+    def entries(self) -> list[IndexEntry]:
+        """Every listed session (those whose record has a ``problem`` too), by id."""
+        return sorted(self.query(Query(newest_first=False)), key=lambda e: e.session_id)
+
+    def _select(self, q: Query) -> list[IndexEntry]:
+        where: list[str] = []
+        params: list[Any] = []
+        self._tests = []
+        for condition in q.where:
+            clause = self._condition(_Test(condition), params)
+            if clause is None:
+                return []  # a key no record has
+            where.append(clause)
+        if q.since is not None:
+            where.append("r.started >= ?")
+            params.append(q.since)
+        if q.until is not None:
+            where.append("r.started <= ?")
+            params.append(q.until)
+        for column, values in (("c.status", q.status), ("c.commit_", q.commits), ("r.sid", q.ids)):
+            if values is not None and (values or column != "c.status"):
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        for column, value in (("c.branch", q.branch), ("c.dirty", q.dirty), ("c.user", q.user)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        order = "DESC" if q.newest_first else "ASC"
+        # only fixed fragments are joined; every value is a parameter
+        sql = f"SELECT {_COLUMNS} FROM runs r JOIN recs c ON c.id = r.rec"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY r.started {order}, r.sid {order}"
+        if q.limit is not None:
+            sql += " LIMIT ?"
+            params.append(q.limit)
+        return [self._entry(row, q.columns) for row in self.db.execute(sql, params)]
+
+    def _condition(self, test: _Test, params: list[Any]) -> str | None:
+        """SQL for one condition (``None``: no record can match)."""
+        if all(in_table(key) for key in test.forms):
+            present = [
+                key
+                for key in test.forms
+                if self.db.execute("SELECT 1 FROM kv WHERE key = ? LIMIT 1", (key,)).fetchone()
+            ]
+            if not present:
+                return None
+            first, first_params = test.sql(present[0])
+            if len(present) == 1:
+                params.extend(first_params)
+                return f"c.id IN (SELECT rec FROM kv WHERE {first})"  # noqa: S608
+            then, then_params = test.sql(present[1])
+            params.extend([*first_params, present[0], *then_params])
+            return (
+                f"(c.id IN (SELECT rec FROM kv WHERE {first}) OR (c.id NOT IN "  # noqa: S608
+                "(SELECT rec FROM kv WHERE key = ?) AND "
+                f"c.id IN (SELECT rec FROM kv WHERE {then})))"
+            )
+        self._tests.append(test)  # gitprov's own fields: read from the whole record
+        params.append(len(self._tests) - 1)
+        return "gp_match(c.flat, ?)"
+
+    def _entry(self, row: Sequence[Any], columns: Sequence[str]) -> IndexEntry:
+        values: dict[str, Any] = {}
+        if columns:
+            flat = _flat(row[14])
+            for column in columns:
+                for key in (column, f"run.{column}"):
+                    if key in flat:
+                        values[column] = flat[key]
+                        break
+        return IndexEntry(
+            session_id=row[0],
+            started=row[2],
+            started_at=row[3],
+            duration=row[4],
+            status=row[5],
+            commit=row[6],
+            branch=row[7],
+            dirty=None if row[8] is None else bool(row[8]),
+            snapshot=row[9],
+            what=row[10],
+            user=row[11],
+            source=row[1],
+            blob=row[12],
+            problem=row[13],
+            values=values,
+        )
+
+    # -- catching up ----------------------------------------------------------------------
+
+    def _guarded(self, work: Any) -> Any:
+        """``work()``, redone once on a fresh index if the file turns out damaged, or in
+        memory if it is locked beyond the timeout."""
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            database.locked(self.git.common_dir.joinpath(*database.INDEX_FILE))
+            self._to_memory()
+        except sqlite3.DatabaseError as exc:
+            if self.in_memory:
+                raise
+            path = self.git.common_dir.joinpath(*database.INDEX_FILE)
+            database.logger.warning(
+                "gitprov: warning: the query index %s is damaged (%s); it is built anew",
+                path,
+                exc,
+            )
+            self.db.close()
+            database.remove(path)
+            self.db, self.in_memory = database.connect(self.git, self.timeout)
+            self._prepare()
+        return work()
+
+    def _to_memory(self) -> None:
+        self.db.close()
+        self.db, self.in_memory = database.memory(), True
+        self._prepare()
+
+    def refresh(self) -> None:
+        """Catch the index up with the refs (nothing to do, and no process, when no ref
+        moved)."""
+        for _ in range(5):
+            if self._guarded(self._catch_up):
+                break
+        self.skipped = self._guarded(self._left_out)
+
+    def _left_out(self) -> list[LeftOut]:
+        found = [
+            LeftOut(place, reason)
+            for place, reason in self.db.execute("SELECT place, reason FROM left_out")
+        ]
+        broken = self.db.execute(
+            "SELECT f.ref, f.sid, c.problem FROM recs c JOIN files f "
+            "ON f.sid = c.sid AND f.blob = c.blob AND f.tomb = 0 WHERE c.ok = 0 AND f.ref <> ?",
+            (self.ref,),
+        )
+        found += [LeftOut(f"{ref}:{record_path(sid)}", problem) for ref, sid, problem in broken]
+        return found
+
+    def _catch_up(self) -> bool:
+        """One round: ``False`` when another process moved the index meanwhile."""
+        tips = self._tips()
+        stored = dict(self.db.execute("SELECT ref, tip FROM sources").fetchall())
+        if tips == stored:
+            return True
+        plans = self._plans(tips, stored)
+        self._parse(self._needed(plans))
+        return self._apply(plans, stored)
+
+    def _tips(self) -> dict[str, str | None]:
+        """The tip of each records ref (local first, then fetched copies, sorted), from the
+        ref files when they tell, else from ``git for-each-ref``."""
+        found = _tips_from_files(self.git.common_dir, self.ref)
+        if found is not None:
+            return found
+        listing = self.git.run(
+            "for-each-ref", "--format=%(objectname) %(refname)", self.ref, tracking_prefix(self.ref)
+        )
+        tips: dict[str, str | None] = {}
+        copies: dict[str, str | None] = {}
+        for line in listing.text.splitlines():
+            sha, _, name = line.partition(" ")
+            if name == self.ref:
+                tips[name] = sha
+            elif is_tracking_ref(name, self.ref):
+                copies[name] = sha
+        return {**tips, **dict(sorted(copies.items()))}
+
+    def _plans(self, tips: dict[str, str | None], stored: dict[str, str | None]) -> list[_Plan]:
+        order = {ref: pos for pos, ref in enumerate(tips)}
+        plans = [
+            _Plan(ref, order.get(ref, 0), stored.get(ref), None, changes={})
+            for ref in stored
+            if ref not in tips
+        ]
+        kinds = self._kinds([t for r, t in tips.items() if t and t != stored.get(r)])
+        for ref, tip in tips.items():
+            base = stored.get(ref)
+            plan = _Plan(ref, order[ref], base, tip)
+            if ref in stored and base == tip:
+                plan.changes = {}  # only its place among the copies may have changed
+            elif tip is None or kinds.get(tip) != "commit":
+                plan.files = {}
+                kind = "missing object" if tip is None else kinds.get(tip, "missing object")
+                plan.left_out = [LeftOut(ref, f"points at a {kind}, not a commit")]
+            else:
+                if ref == self.ref and base is not None:
+                    plan.changes = self._diff(base, tip)
+                if plan.changes is None:
+                    listing = list_blobs(self.git, tip)
+                    plan.files = {(0, sid): blob for sid, blob in listing.records.items()}
+                    plan.files.update({(1, sid): b for sid, b in listing.forgotten.items()})
+                    plan.left_out = [
+                        LeftOut(lo.where.replace(tip, ref, 1), lo.reason) for lo in listing.left_out
+                    ]
+            plans.append(plan)
+        return plans
+
+    def _kinds(self, shas: list[str]) -> dict[str, str]:
+        """The type of each object (``commit`` for the refs that can be read)."""
+        found: dict[str, str] = {}
+        if shas:
+            with self.git.local_objects() as cat:
+                for sha in shas:
+                    obj = cat.read(sha)
+                    if obj is not None:
+                        found[sha] = obj.type
+        return found
+
+    def _diff(self, old: str, new: str) -> dict[_Key, str | None] | None:
+        """The records and tombstones that changed from commit ``old`` to ``new``, or
+        ``None`` (list the whole tree) when ``old`` is gone or anything is unexpected."""
+        try:
+            out = self.git.run("diff-tree", "-r", "-z", "--no-renames", old, new).stdout
+        except GitProvError:
+            return None
+        items = zsplit(out)
+        changes: dict[_Key, str | None] = {}
+        for meta, raw in zip(items[::2], items[1::2], strict=False):
+            fields = meta.decode("ascii", "replace").split()
+            path = raw.decode("utf-8", "surrogateescape")
+            if path == FORMAT_FILE or path.startswith(f"{DIGESTS_DIR}/"):
+                continue
+            if len(fields) != 5:
+                return None
+            parts = path.split("/")
+            tomb = int(len(parts) == 3 and parts[0] == FORGOTTEN_DIR)
+            if len(parts) != 2 + tomb or not BUCKET.fullmatch(parts[-2]):
+                return None
+            deleted = fields[4] == "D"
+            mode, sha = (fields[0][1:], fields[2]) if deleted else (fields[1], fields[3])
+            if bucket_problem(parts[-2], Entry(mode, parts[-1], sha)) is not None:
+                return None
+            changes[(tomb, parts[-1].removesuffix(".yaml"))] = None if deleted else sha
+        return changes
+
+    def _needed(self, plans: list[_Plan]) -> list[tuple[str, str, str]]:
+        """(session, blob, where) of the records to parse: those not parsed yet."""
+        wanted: dict[tuple[str, str], str] = {}
+        for plan in plans:
+            files = plan.files if plan.files is not None else plan.changes or {}
+            for (tomb, sid), blob in files.items():
+                if not tomb and blob is not None:
+                    wanted.setdefault((sid, blob), f"{plan.ref}:{record_path(sid)}")
+        if len(wanted) > 64:
+            known = set(self.db.execute("SELECT sid, blob FROM recs").fetchall())
+        else:
+            known = {
+                pair
+                for pair in wanted
+                if self.db.execute("SELECT 1 FROM recs WHERE sid = ? AND blob = ?", pair).fetchone()
+            }
+        return [
+            (sid, blob, where) for (sid, blob), where in wanted.items() if (sid, blob) not in known
+        ]
+
+    def _parse(self, needed: list[tuple[str, str, str]]) -> None:
+        """Parse the records ``needed`` and keep them, a batch per transaction: a parsed
+        record only stands for a blob, so it may be kept before any source holds it (an
+        interrupted first build resumes where it stopped)."""
+        from gitprov.index.fastyaml import parse_record
+        from gitprov.progress import Progress
+
+        parsed: list[_Parsed] = []
+        with Progress("Indexing records", len(needed)) as bar:
+            objects = _read_blobs(self.git, [b for _, b, _ in needed])
+            for at, (kind, data) in enumerate(objects):
+                sid, blob, where = needed[at]
+                one = _Parsed(sid, blob)
+                if kind != "blob" or data is None:
+                    one.problem = f"the stored record of session {sid} ({where}) cannot be read"
+                else:
+                    try:
+                        one.fields = extract(parse_record(data, sid, where))
+                    except CorruptRecordError as exc:
+                        one.problem = str(exc)
+                    except Exception as exc:  # one odd record never stops the rest
+                        one.problem = (
+                            f"the stored record of session {sid} cannot be indexed ({exc})"
+                        )
+                parsed.append(one)
+                bar.advance()
+                if len(parsed) == _BATCH:
+                    self._insert(parsed)
+                    parsed = []
+            self._insert(parsed)
+
+    def _apply(self, plans: list[_Plan], stored: dict[str, str | None]) -> bool:
+        """Move the sources to their new tips, in one transaction (``False``: another
+        process moved them first)."""
+        with self._transaction() as db:
+            if dict(db.execute("SELECT ref, tip FROM sources").fetchall()) != stored:
+                return False
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (sid TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM touched")
+            for plan in plans:
+                self._apply_plan(plan)
+            self._settle()
+        return True
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _insert(self, parsed: list[_Parsed]) -> None:
+        if not parsed:
+            return
+        with self._transaction() as db:
+            self._insert_in(db, parsed)
+
+    def _insert_in(self, db: sqlite3.Connection, parsed: list[_Parsed]) -> None:
+        leaves: list[tuple[Any, ...]] = []
+        for one in parsed:
+            f = one.fields
+            if f is None:
+                row: tuple[Any, ...] = (one.sid, one.blob, 0, None, None, None, "unknown")
+                row += (None, None, None, None, "", None, one.problem, None)
+            else:
+                row = (
+                    one.sid, one.blob, 1, f.started, f.started_at, f.duration, f.status,
+                    f.commit, f.branch, f.dirty, f.snapshot, f.what, f.user, f.problem,
+                    _packed(f.flat),
+                )  # fmt: skip
+            cur = db.execute(
+                "INSERT OR IGNORE INTO recs (sid, blob, ok, started, started_at, duration, "
+                "status, commit_, branch, dirty, snapshot, what, user, problem, flat) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            if cur.rowcount == 1 and f is not None:
+                rec = cur.lastrowid
+                leaves.extend((rec, *item) for item in f.leaves)
+        db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", leaves)
+
+    def _apply_plan(self, plan: _Plan) -> None:
+        db, ref = self.db, plan.ref
+        if plan.tip is None and plan.files is None:  # the ref is gone
+            db.execute("INSERT OR IGNORE INTO touched SELECT sid FROM files WHERE ref = ?", (ref,))
+            db.execute("DELETE FROM files WHERE ref = ?", (ref,))
+            db.execute("DELETE FROM left_out WHERE ref = ?", (ref,))
+            db.execute("DELETE FROM sources WHERE ref = ?", (ref,))
+            return
+        changes = plan.changes
+        if plan.files is not None:
+            old = {
+                (tomb, sid): blob
+                for tomb, sid, blob in db.execute(
+                    "SELECT tomb, sid, blob FROM files WHERE ref = ?", (ref,)
+                )
+            }
+            changes = {key: None for key in old.keys() - plan.files.keys()}
+            changes.update({k: b for k, b in plan.files.items() if old.get(k) != b})
+        assert changes is not None
+        db.executemany(
+            "DELETE FROM files WHERE ref = ? AND tomb = ? AND sid = ?",
+            [(ref, tomb, sid) for (tomb, sid), blob in changes.items() if blob is None],
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+            [(ref, tomb, sid, blob) for (tomb, sid), blob in changes.items() if blob is not None],
+        )
+        db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", [(sid,) for _, sid in changes])
+        if plan.left_out is not None:
+            db.execute("DELETE FROM left_out WHERE ref = ?", (ref,))
+            db.executemany(
+                "INSERT INTO left_out VALUES (?, ?, ?)",
+                [(ref, item.where, item.reason) for item in plan.left_out],
+            )
+        db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (ref, plan.pos, plan.tip))
+
+    def _settle(self) -> None:
+        """Choose again the record that stands for each session touched, and drop the
+        parsed records no source holds any more."""
+        db = self.db
+        db.execute("DELETE FROM runs WHERE sid IN (SELECT sid FROM touched)")
+        db.execute(
+            "INSERT INTO runs (sid, rec, ref, started) SELECT sid, rec, ref, started FROM ("
+            " SELECT f.sid AS sid, c.id AS rec, f.ref AS ref, c.started AS started,"
+            "  ROW_NUMBER() OVER (PARTITION BY f.sid ORDER BY s.pos = 0 DESC, c.ok DESC,"
+            "   s.pos) AS n"
+            " FROM touched t JOIN files f ON f.sid = t.sid AND f.tomb = 0"
+            " JOIN sources s ON s.ref = f.ref JOIN recs c ON c.sid = f.sid AND c.blob = f.blob"
+            " WHERE NOT EXISTS (SELECT 1 FROM files g WHERE g.sid = f.sid AND g.tomb = 1)"
+            ") WHERE n = 1"
+        )
+        unused = (
+            "SELECT c.id FROM touched t JOIN recs c ON c.sid = t.sid WHERE NOT EXISTS "
+            "(SELECT 1 FROM files f WHERE f.sid = c.sid AND f.blob = c.blob AND f.tomb = 0)"
+        )
+        db.execute(f"DELETE FROM kv WHERE rec IN ({unused})")  # noqa: S608
+        db.execute(f"DELETE FROM recs WHERE id IN ({unused})")  # noqa: S608
+
+
+def _tips_from_files(common_dir: Path, ref: str) -> dict[str, str | None] | None:
+    """The local ref's tip and its fetched copies' (sorted), from the files ref store;
+    ``None`` when only git can tell."""
+    known, local = read_ref_file(common_dir, ref)
+    if not known:
+        return None
+    tips: dict[str, str | None] = {} if local is None else {ref: local}
+    prefix = tracking_prefix(ref)
+    has = has_refs_under(common_dir, prefix)
+    if has is None:
+        return None
+    if not has:
+        return tips
+    names = set()
+    for folder, _, files in os.walk(common_dir / prefix):
+        for name in files:
+            full = Path(folder, name).relative_to(common_dir).as_posix()
+            if is_tracking_ref(full, ref):
+                names.add(full)
+    try:
+        packed = (common_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        packed = ""
+    for line in packed.splitlines():
+        name = line.partition(" ")[2]
+        if is_tracking_ref(name, ref):
+            names.add(name)
+    for name in sorted(names):
+        known, sha = read_ref_file(common_dir, name)
+        if not known:
+            return None
+        if sha is not None:
+            tips[name] = sha
+    return tips
+
+
+def _read_blobs(git: Git, shas: list[str]) -> Iterator[tuple[str | None, bytes | None]]:
+    """(type, content) of each object of ``shas``, in order, through one ``cat-file
+    --batch`` fed by a thread (so that its output never waits for the next request)."""
+    if not shas:
+        return
+    started = git.start("cat-file", "--batch", stdin=True)
+    proc = started.proc
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+
+    def feed() -> None:
+        try:
+            for at in range(0, len(shas), 4096):
+                stdin.write("".join(f"{sha}\n" for sha in shas[at : at + 4096]).encode())
+            stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # cat-file is gone: its answers say what is missing
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    try:
+        for _ in shas:
+            header = stdout.readline().split()
+            if len(header) != 3:
+                yield None, None
+                continue
+            size = int(header[2])
+            yield header[1].decode(), stdout.read(size + 1)[:size]
+    finally:
+        if thread.is_alive():  # left early: stop cat-file, whose output nobody reads
+            proc.kill()
+        thread.join()
+        git.finish(started, ok=(0, -9))  # closes its input: it ends

@@ -1,0 +1,413 @@
+"""The query index (issue 15): the same answers as ``SessionLog``, kept up to date from what
+changed, and never in the way when its file is damaged, locked, newer or cannot be kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import random
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import gitprov
+from gitprov.audit.log import SessionLog
+from gitprov.git import Git
+from gitprov.index import open_index
+from gitprov.index.api import Condition, Query
+from gitprov.index.db import FORMAT, INDEX_FILE
+from gitprov.index.fastyaml import Unrecognised, parse_record, read
+from gitprov.index.query import QueryIndex
+from gitprov.model.document import dump
+from gitprov.store.records import RecordStore, record_path
+
+from conftest import git, make_repo
+
+TRACKING = "refs/provenance/remotes/origin/sessions"
+
+
+def ids(entries: Any) -> list[str]:
+    return [e.session_id for e in entries]
+
+
+def save(repo: Path, session_id: str, data: str | bytes) -> None:
+    """A record stored as it is (the store writes what it is given)."""
+    raw = data if isinstance(data, bytes) else textwrap.dedent(data).encode()
+    RecordStore(Git.discover(repo)).save(session_id, raw)
+
+
+def run(repo: Path, **keys: Any) -> str:
+    with gitprov.record(path=repo, **keys) as session:
+        pass
+    return str(session.session_id)
+
+
+def index_of(repo: Path, **options: Any) -> QueryIndex:
+    return (
+        open_index(SessionLog(repo))
+        if not options
+        else QueryIndex(Git.discover(repo), SessionLog(repo).ref, **options)
+    )
+
+
+# -- the fast reader ------------------------------------------------------------------------
+
+_TRICKY = [
+    "yes", "No", "on", "OFF", "true", "False", "null", "~", "", " ", "0", "-0", "012", "0x1f",
+    "1_000", "1:30", "0.1", "1e5", "1.0e-05", ".inf", "-.inf", ".nan", "2024-01-01",
+    "2024-01-01T10:00:00Z", "2024-01-01 10:00:00", "a: b", "a:b", "#x", "x #y", "x#y", "- x",
+    "-x", "-", "?", "? x", ":x", "[a]", "{a}", "a, b", "*a", "&a", "!a", "%a", "@a", "`a",
+    "'q'", '"q"', "it's", 'say "hi"', "back\\slash", "tab\there", "new\nline", "cr\rx",
+    " lead", "trail ", "ü", "日本", "😀", "\x07bell", "\u2028", "<<", "=", "x" * 150,
+    "long " * 40, "-rf", "--lr", "0.010", "+1", "1.", "NaN", "Yes please",
+]  # fmt: skip
+
+
+def _value(rng: random.Random, depth: int) -> Any:
+    pick = rng.random()
+    if depth > 3 or pick < 0.45:
+        return rng.choice(
+            [
+                *_TRICKY,
+                rng.randint(-(10**20), 10**20),
+                rng.random() * 10 ** rng.randint(-8, 8),
+                True,
+                False,
+                None,
+                math.inf,
+                dt.date(2024, 1, 2),
+                [],
+                {},
+            ]
+        )
+    if pick < 0.75:
+        return {_key(rng): _value(rng, depth + 1) for _ in range(rng.randint(1, 4))}
+    return [_value(rng, depth + 1) for _ in range(rng.randint(1, 4))]
+
+
+def _key(rng: random.Random) -> Any:
+    return rng.choice(["lr", "a b", "x.y", *_TRICKY[:30], 1, 2.5, True, None])
+
+
+def test_the_fast_reader_reads_what_yaml_reads_or_says_it_cannot() -> None:
+    rng = random.Random(15)
+    read_fast = 0
+    for n in range(1500):
+        record = {"session_id": f"s{n}", "run": _value(rng, 0), "params": _value(rng, 1)}
+        record.update({_key(rng): _value(rng, 0) for _ in range(rng.randint(0, 3))})
+        text = dump(record).decode()
+        expected = yaml.load(text, Loader=yaml.CSafeLoader)
+        try:
+            got = read(text)
+        except Unrecognised:
+            continue
+        read_fast += 1
+        assert repr(got) == repr(expected), text
+    assert read_fast > 250  # the shortcut is taken often, even among these odd values
+
+
+def test_the_fast_reader_leaves_odd_documents_to_yaml() -> None:
+    for text in [
+        "a: &x 1\nb: *x\n",
+        "a: !!str 1\n",
+        "a: 'open\n  quote'\n",
+        "a: plain\n  continued\n",
+        "a: 1\n# comment\n",
+        "--- \na: 1\n",
+        "a: [1, 2]\n",
+        "a: |\n  block\n",
+        "- 1\n",
+        "a: 1\n\nb: 2\n",
+        "a:\tb\n",
+        "a: 2024-01-01\n",
+        "a: 1",
+    ]:
+        with pytest.raises(Unrecognised):
+            read(text)
+
+
+def test_parse_record_refuses_what_load_refuses() -> None:
+    with pytest.raises(gitprov.errors.CorruptRecordError, match="claims to be session"):
+        parse_record(b"session_id: y\ngit: {}\n", "x", "ref:xx/x.yaml")
+    with pytest.raises(gitprov.errors.CorruptRecordError, match="git section"):
+        parse_record(b"git:\n- 1\n", "x", "ref:xx/x.yaml")
+    assert parse_record(b"session_id: x\nn: 1\n", "x", "w") == {"session_id": "x", "n": 1}
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+def test_the_index_lists_what_the_log_lists_newest_first(repo: Path) -> None:
+    first = run(repo, params={"lr": 0.01, "epochs": 3}, metrics={"auc": 0.91})
+    second = run(repo, params={"lr": 0.1, "epochs": 3}, metrics={"auc": 0.8})
+    index = index_of(repo)
+    assert ids(index.query(Query())) == [second, first]
+    assert ids(index.query(Query(newest_first=False, limit=1))) == [first]
+    assert ids(index.entries()) == SessionLog(repo).ids()
+    entry = index.query(Query(ids=(first,), columns=("params.lr", "metrics.auc", "nope")))[0]
+    record = SessionLog(repo).get(first)
+    assert entry.values == {"params.lr": 0.01, "metrics.auc": 0.91}
+    assert entry.commit == record["git"]["commit"] and entry.branch == "main"
+    assert entry.dirty is False and entry.status == "success" and entry.problem is None
+    assert entry.started_at == record["run"]["started_at"] and entry.started is not None
+    assert entry.source == "refs/provenance/sessions" and entry.user
+
+
+def test_conditions_compare_numbers_as_numbers_dates_as_dates(repo: Path) -> None:
+    save(repo, "a", "session_id: a\nparams:\n  lr: 0.01\n  opt: adam\nwhen: '2024-03-01'\n")
+    save(repo, "b", "session_id: b\nparams:\n  lr: 0.1\n  opt: sgd\nwhen: '2024-11-20T10:00Z'\n")
+    save(repo, "c", "session_id: c\nrun:\n  params:\n    lr: 1.0e-2\n  started_at: '2020-01-01'\n")
+    index = index_of(repo)
+
+    def where(*conditions: str) -> list[str]:
+        parsed = []
+        for text in conditions:
+            for op in ("<=", ">=", "!=", "=", "<", ">", "~"):
+                if op in text:
+                    key, _, value = text.partition(op)
+                    parsed.append(Condition(key, op, value))  # type: ignore[arg-type]
+                    break
+        return sorted(ids(index.query(Query(where=tuple(parsed)))))
+
+    assert where("params.lr=0.01") == ["a", "c"]  # 1.0e-2 is 0.01; run.params.lr found too
+    assert where("params.lr=0.010") == ["a", "c"]
+    assert where("params.lr>0.05") == ["b"]
+    assert where("params.lr!=0.01") == ["b"]
+    assert where("params.opt~ad") == ["a"]
+    assert where("params.opt!=adam") == ["b"]  # a run without the key never matches
+    assert where("when>2024-06-01") == ["b"]
+    assert where("when<2024-03-01T00:00:01Z") == ["a"]
+    assert where("params.lr<1", "params.opt=sgd") == ["b"]
+    assert where("no.such.key=1") == []
+    assert where("started_at<2021-01-01") == ["c"]  # run.started_at, from the whole record
+    assert where("run.started_at<2021-01-01") == ["c"]
+
+
+def test_a_save_and_a_forget_are_caught_up(repo: Path) -> None:
+    first = run(repo, params={"lr": 0.5})
+    index = index_of(repo)
+    assert ids(index.query(Query())) == [first]
+    second = run(repo, params={"lr": 0.5})
+    assert ids(index_of(repo).query(Query())) == [second, first]
+    SessionLog(repo).forget([first], "a test")
+    assert ids(index_of(repo).query(Query(where=(Condition("params.lr", "=", "0.5"),)))) == [second]
+    assert ids(index.query(Query())) == [second]  # the same open index catches up too
+
+
+def test_checking_freshness_starts_no_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(repo)
+    index = index_of(repo)
+    index.refresh()
+    started: list[Any] = []
+    original = subprocess.Popen.__init__
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        started.append(args)
+        original(self, *args, **kwargs)
+
+    log = SessionLog(repo)
+    monkeypatch.setattr(subprocess.Popen, "__init__", spy)
+    assert len(index.query(Query(limit=20))) == 1
+    assert len(open_index(log).query(Query(limit=20))) == 1
+    assert started == []
+
+
+def test_odd_records_are_indexed_as_far_as_they_go(repo: Path) -> None:
+    save(repo, "odd", "session_id: odd\ngit:\n  commit: 12345\n  branch: main\nrun:\n- 1\n")
+    save(repo, "broken", b"session_id: broken\nparams: [unclosed\n")
+    save(repo, "fine", "session_id: fine\nrun:\n  status: failed\n  argv: [echo, a b]\n")
+    entries = {e.session_id: e for e in index_of(repo).entries()}
+    assert sorted(entries) == SessionLog(repo).ids()
+    odd = entries["odd"]
+    assert odd.commit is None and odd.branch == "main"
+    assert "git.commit is the number 12345" in str(odd.problem) and "run is a list" in str(
+        odd.problem
+    )
+    broken = entries["broken"]
+    assert "not valid YAML" in str(broken.problem) and broken.started is None
+    assert entries["fine"].problem is None and entries["fine"].what == "echo 'a b'"
+    assert entries["fine"].status == "failed"
+    assert ids(index_of(repo).query(Query(status=("failed",)))) == ["fine"]
+
+
+def _fetch(repo: Path, other: Path, ref: str = TRACKING) -> None:
+    git(repo, "fetch", "-q", str(other), f"+refs/provenance/sessions:{ref}")
+
+
+def test_fetched_copies_are_indexed_the_local_record_wins(tmp_path: Path) -> None:
+    mine = make_repo(tmp_path / "mine")
+    theirs = make_repo(tmp_path / "theirs")
+    save(mine, "shared", "session_id: shared\nwho: me\n")
+    save(theirs, "shared", "session_id: shared\nwho: them\n")
+    save(theirs, "only-theirs", "session_id: only-theirs\nwho: them\n")
+    save(theirs, "bad", b"session_id: bad\nx: [\n")
+    _fetch(mine, theirs)
+    index = index_of(mine)
+    entries = {e.session_id: e for e in index.query(Query(columns=("who",)))}
+    assert sorted(entries) == SessionLog(mine).ids() == ["bad", "only-theirs", "shared"]
+    assert entries["shared"].values == {"who": "me"}
+    assert entries["only-theirs"].source == TRACKING and entries["only-theirs"].values
+    assert entries["bad"].problem is not None
+    assert [lo.where for lo in index.skipped] == [f"{TRACKING}:{record_path('bad')}"]
+    # their tombstone hides the session here too; a second copy that parses wins over bad
+    SessionLog(theirs).forget(["only-theirs"], "gone")
+    save(theirs, "bad", b"session_id: bad\nx: fixed\n")
+    _fetch(mine, theirs, "refs/provenance/remotes/zz/sessions")
+    _fetch(mine, theirs)
+    git(theirs, "update-ref", "refs/provenance/sessions", "HEAD")  # not a records commit
+    entries = {e.session_id: e for e in index_of(mine).query(Query(columns=("x",)))}
+    assert sorted(entries) == SessionLog(mine).ids() == ["bad", "shared"]
+    assert entries["bad"].values == {"x": "fixed"}
+
+
+def test_what_a_hostile_copy_holds_is_skipped_named(tmp_path: Path) -> None:
+    mine = make_repo(tmp_path / "mine")
+    theirs = make_repo(tmp_path / "theirs")
+    save(theirs, "fine", "session_id: fine\n")
+    store = Git.discover(theirs)
+    tree = git(theirs, "ls-tree", "refs/provenance/sessions").strip()
+    junk = (
+        subprocess.run(
+            ["git", "-C", str(theirs), "hash-object", "-w", "--stdin"],
+            input=b"session_id: junk\n",
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    listing = tree + f"\n100644 blob {junk}\tnot-a-bucket.yaml\n"
+    new_tree = (
+        subprocess.run(
+            ["git", "-C", str(theirs), "mktree"],
+            input=listing.encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    commit = git(theirs, "commit-tree", new_tree, "-m", "hostile").strip()
+    git(theirs, "update-ref", "refs/provenance/sessions", commit)
+    assert store  # the store reads the same repository
+    _fetch(mine, theirs)
+    index = index_of(mine)
+    assert ids(index.query(Query())) == ["fine"] == SessionLog(mine).ids()
+    assert [lo.where for lo in index.skipped] == [f"{TRACKING}:not-a-bucket.yaml"]
+
+
+# -- the file ---------------------------------------------------------------------------------
+
+
+def _file(repo: Path) -> Path:
+    return repo.joinpath(".git", *INDEX_FILE)
+
+
+def test_a_damaged_file_is_rebuilt_with_one_warning(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = run(repo)
+    with index_of(repo) as index:
+        index.refresh()
+    path = _file(repo)
+    assert path.stat().st_size > 20_000  # the last connection wrote the WAL back
+    for damage in (b"garbage" * 100, path.read_bytes()[: path.stat().st_size // 2]):
+        path.write_bytes(damage)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), index_of(repo) as index:
+            assert ids(index.query(Query())) == [session]
+            assert not index.in_memory
+        assert len(caplog.records) == 1 and "damaged" in caplog.text
+
+
+def test_a_newer_or_locked_file_is_bypassed_with_one_warning(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = run(repo)
+    index_of(repo).refresh()
+    newer = sqlite3.connect(_file(repo))
+    newer.execute(f"PRAGMA user_version = {FORMAT + 1}")
+    newer.commit()
+    with caplog.at_level(logging.WARNING):
+        index = index_of(repo)
+        assert index.in_memory and ids(index.query(Query())) == [session]
+    assert len(caplog.records) == 1 and "newer gitprov" in caplog.text
+    newer.execute(f"PRAGMA user_version = {FORMAT}")
+    newer.commit()
+    run(repo)  # the index must write to catch up
+    newer.execute("BEGIN EXCLUSIVE")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        index = index_of(repo, timeout=0.2)
+        assert len(index.query(Query())) == 2 and index.in_memory
+    assert len(caplog.records) == 1 and "locked" in caplog.text
+    newer.rollback()
+    newer.close()
+
+
+def test_in_memory_where_nothing_can_be_kept(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    session = run(repo)
+    (repo / ".git" / "gitprov").mkdir(exist_ok=True)
+    (repo / ".git" / "gitprov" / "index.sqlite").mkdir()  # not a file: cannot be opened
+    index = index_of(repo)
+    assert index.in_memory and ids(index.query(Query())) == [session]
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    git(bare, "fetch", "-q", str(repo), "refs/provenance/sessions:refs/provenance/sessions")
+    index = open_index(SessionLog(bare))
+    assert index.in_memory and ids(index.query(Query())) == [session]
+    assert not (bare / "gitprov").exists()
+
+
+def test_the_file_follows_core_shared_repository(repo: Path) -> None:
+    git(repo, "config", "core.sharedRepository", "group")
+    run(repo)
+    index_of(repo).refresh()
+    assert _file(repo).stat().st_mode & 0o060 == 0o060
+    assert _file(repo).parent.stat().st_mode & 0o2070 == 0o2070
+
+
+_SAVER = """
+import sys, gitprov
+for n in range(int(sys.argv[2])):
+    with gitprov.record(path=sys.argv[1], params={"n": n}):
+        pass
+"""
+_READER = """
+import sys, time
+from gitprov.audit.log import SessionLog
+from gitprov.index import open_index
+from gitprov.index.api import Query
+seen = set()
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    log = SessionLog(sys.argv[1])
+    got = [e.session_id for e in open_index(log).query(Query())]
+    assert len(got) == len(set(got)), got
+    assert seen <= set(got), "a session went missing"
+    assert all(e is not None for e in got)
+    seen = set(got)
+print(len(seen))
+"""
+
+
+def test_concurrent_savers_and_readers_agree(repo: Path) -> None:
+    savers = [subprocess.Popen([sys.executable, "-c", _SAVER, str(repo), "4"]) for _ in range(2)]
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _READER, str(repo), "6"], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    assert all(p.wait(120) == 0 for p in savers)
+    assert all(p.wait(120) == 0 for p in readers)
+    assert sorted(ids(index_of(repo).query(Query()))) == SessionLog(repo).ids()
+    assert len(SessionLog(repo).ids()) == 8
