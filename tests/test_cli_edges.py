@@ -251,7 +251,11 @@ def test_run_options_reach_the_record(repo: Path) -> None:
 def test_a_command_that_is_not_found_says_so_and_is_recorded_as_failed(repo: Path) -> None:
     proc = cli("-C", str(repo), "run", "--", "nosuchprog-gitprov", "--flag")
     assert proc.returncode == 127
-    assert proc.stderr.splitlines()[0] == "gitprov: error: nosuchprog-gitprov: command not found"
+    log = SessionLog(repo)
+    assert proc.stderr.splitlines() == [
+        "gitprov: error: nosuchprog-gitprov: command not found",
+        f"gitprov: recorded session {log.ids()[-1]} in {log.git.root} (refs/provenance/sessions)",
+    ]
     run = last_record(repo)["run"]
     assert isinstance(run, dict)
     assert run["status"] == "failed" and run["exit_code"] == 127

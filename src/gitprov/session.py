@@ -217,6 +217,13 @@ class Session:
         self._write_spooled()
         return record
 
+    def recorded_line(self) -> str:
+        """The line a command prints once the record is on the ref (``gitprov run``, a
+        ``kedro run``)."""
+        return (
+            f"gitprov: recorded session {self.session_id} in {self.git.root} ({self.records.ref})"
+        )
+
     def _note(self, git: Mapping[str, Any], record: Record) -> Note | None:
         if git["commit"] is None:
             return None

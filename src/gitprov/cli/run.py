@@ -173,7 +173,7 @@ def run(
         child.exit_like(outcome)
     session = recording.session
     if session.recorded:
-        click.echo(f"gitprov: recorded session {recording.session_id}", err=True)
+        click.echo(session.recorded_line(), err=True)
     elif session.spooled is not None:  # the session logged why
         click.echo(
             f"gitprov: session {recording.session_id} is spooled in {session.spooled}; "

@@ -191,12 +191,7 @@ class GitSessionStore(_Base):
             return
         self._announced = True
         if not session_logger.isEnabledFor(logging.INFO):
-            print(
-                f"gitprov: recorded session {self._session_id} in {self.git.root} "
-                f"({self._session.records.ref})",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(self._session.recorded_line(), file=sys.stderr, flush=True)
 
     def _check_project_path(self) -> None:
         """Refuse to record a ``project_path`` (Kedro's, put in at session start) that lies
