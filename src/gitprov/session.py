@@ -331,5 +331,6 @@ def _check_writable(git: Git) -> None:
             )
 
 
-#: The keyword options every entry point takes (``SESSION_STORE_ARGS``, ``record()``).
+#: The keyword options every entry point takes (``SESSION_STORE_ARGS``, ``record()``, and
+#: ``gitprov run`` as flags: ``--max-changes``, ``--no-snapshot``, ...).
 OPTIONS = tuple(inspect.signature(Session.__init__).parameters)[3:]
