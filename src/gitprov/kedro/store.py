@@ -113,10 +113,9 @@ def _refuse_another_repository(project: Path, path: Path) -> None:
 class GitSessionStore(_Base):
     """A Kedro session store whose records live on ``refs/provenance/sessions``.
 
-    ``options`` are :class:`gitprov.session.Session`'s (``SESSION_STORE_ARGS``): ``ref``,
-    ``notes_ref``, ``untracked``, ``max_changes``, ``dirty``, ``require_pushed``,
-    ``snapshot``, ``snapshot_max_bytes``, ``secret_keys``. Built by a Kedro session, a
-    relative ``path`` is taken from the project, and must be in the project's repository.
+    ``options`` (``SESSION_STORE_ARGS``) are :class:`gitprov.session.Session`'s, listed in
+    :data:`gitprov.session.OPTIONS`. Built by a Kedro session, a relative ``path`` is taken
+    from the project, and must be in the project's repository.
     """
 
     def __init__(self, path: str, session_id: str, **options: Any) -> None:
