@@ -227,10 +227,15 @@ def explore(project: Path) -> list[str]:
     virtual environment, which need not be on PATH), and the report's path."""
     bin_dir = Path(sys.executable).parent
     folder = shlex.quote(str(project))
+    script, activate = bin_dir / "gitprov", bin_dir / "activate"
+    if not script.is_file():  # not make demo's .venv: the interpreter the demo ran with
+        return [
+            f"Explore it yourself: {shlex.quote(sys.executable)} -m gitprov -C {folder} list",
+            f"The report: {project / REPORT}",
+        ]
     return [
-        f"Explore it yourself: {shlex.quote(str(bin_dir / 'gitprov'))} -C {folder} list",
-        f"(or `source {shlex.quote(str(bin_dir / 'activate'))}` once, then "
-        f"`cd {folder} && gitprov list`)",
+        f"Explore it yourself: {shlex.quote(str(script))} -C {folder} list",
+        f"(or `source {shlex.quote(str(activate))}` once, then `cd {folder} && gitprov list`)",
         f"The report: {project / REPORT}",
     ]
 
