@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import gitprov
+from gitprov.audit.verify import verify as verify_records
+from gitprov.store.records import record_path
 
 from conftest import git, remove_object
 
@@ -99,3 +101,64 @@ def test_an_unreadable_folder_is_named_and_the_other_records_still_checked(
         f"run-000: snapshot {first[:12]}: its tree {folder[:12]} cannot be read",
         f"run-001: snapshot {second[:12]}: file kept.txt ({kept[:12]}) is missing",
     ]
+
+
+def hand_edit(repo: Path, records: dict[str, str]) -> None:
+    """Commit ``records`` (id -> YAML text, as written by hand or by another tool) on the
+    records ref, as one more commit, leaving the rest of the tree as it is."""
+    stream = b"commit refs/provenance/sessions\ncommitter T <t@example.com> 0 +0000\n"
+    stream += b"data 9\nhand edit\nfrom refs/provenance/sessions^0\n"
+    for session_id, text in records.items():
+        body = text.encode()
+        stream += f"M 100644 inline {record_path(session_id)}\n".encode()
+        stream += b"data %d\n%s\n" % (len(body), body)
+    subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=stream, check=True)
+
+
+def test_odd_types_and_broken_records_are_one_line_each_and_the_rest_is_checked(
+    repo: Path, tmp_path: Path
+) -> None:
+    dirty_saves(repo, 1)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    missing = "0" * 40
+    hand_edit(
+        repo,
+        {
+            "odd-commit": "session_id: odd-commit\ngit:\n  commit: 12345\n",
+            "odd-git": "session_id: odd-git\ngit:\n- a\n- b\n",
+            "odd-run": f"session_id: odd-run\nrun:\n- 1\n- 2\ngit:\n  commit: {head}\n",
+            "odd-snapshot": (
+                f"session_id: odd-snapshot\ngit:\n  commit: '{missing}'\n  snapshot:\n    a: 1\n"
+            ),
+            "no-yaml": "session_id: [no-yaml\n",
+            "not-a-mapping": "- just\n- a list\n",
+        },
+    )
+    proc, _ = verify(repo, tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stdout.splitlines()
+    named = [line.split(":", 1)[0] for line in lines]
+    expected = ["no-yaml", "not-a-mapping", "odd-commit", "odd-git", "odd-run", "odd-snapshot"]
+    assert named == [*expected, "odd-snapshot"], lines  # and its missing commit
+    said = dict(reversed(list(zip(named, lines, strict=True))))  # each record's first line
+    for broken in ("no-yaml", "not-a-mapping", "odd-git"):
+        assert said[broken].startswith(f"{broken}: record does not parse: "), said[broken]
+    assert "git.commit" in said["odd-commit"] and "missing" not in said["odd-commit"]
+    assert "run" in said["odd-run"].split(":", 1)[1]
+    assert "git.snapshot" in said["odd-snapshot"]
+    assert lines[-1] == f"odd-snapshot: commit {missing} is missing from the repository"
+    assert proc.stderr.splitlines()[-1] == "7 problem(s) in 7 record(s)"
+
+
+def test_a_named_broken_record_is_one_line_and_the_good_one_passes(
+    repo: Path, tmp_path: Path
+) -> None:
+    dirty_saves(repo, 1)
+    hand_edit(repo, {"bad": "session_id: bad\ngit: 12345\n"})
+    log = gitprov.SessionLog(repo)
+    checked, problems = verify_records(log, ["run-000"])
+    assert (checked, problems) == (1, [])
+    checked, problems = verify_records(log, ["bad", "run-000"])
+    assert checked == 2
+    assert len(problems) == 1 and problems[0].startswith("bad: record does not parse: ")

@@ -1,22 +1,28 @@
-"""For auditors: check that every record still names code the repository holds.
+"""For auditors: check that every record parses and still names code the repository holds.
 
-It only reads. Whatever the number of records, it starts a fixed number of git processes:
-records through one reader, snapshot trees walked in-process, every object's presence
-asked in one ``cat-file --batch-check``.
+It only reads, and reads no record itself: the query index (:mod:`gitprov.index`, caught up
+from the records refs in one batch) says of each record its commit, its snapshot and what
+is wrong with it (it does not parse, a field has an odd type). Whatever the number of
+records, a fixed number of git processes run: the gitprov commits that keep code reachable
+listed by one ``rev-list``, snapshot trees walked in-process (a subtree that several share
+is read once), every object's presence asked in one ``cat-file --batch-check``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
 
 from gitprov.audit.log import SessionLog
-from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
 from gitprov.git.objects import GITLINK_MODE, IDENTITY, commit_tree, parse_tree
 from gitprov.git.reader import ObjectReader
+from gitprov.index.api import IndexEntry
+from gitprov.progress import Progress
 from gitprov.refs import namespace
+
+#: The status the index gives a record that does not parse.
+UNREADABLE = "unknown"
 
 
 def _present(git: Git, names: Iterable[str]) -> set[str]:
@@ -39,14 +45,18 @@ class _Snapshots:
         self._cat = cat
         self._hash_len = hash_len
         self._trees: dict[str, dict[str, str] | str] = {}  # tree -> {blob: path} or problem
+        self._commits: dict[str, dict[str, str] | str] = {}
 
     def blobs(self, commit: str) -> dict[str, str] | str:
         """``{blob: path}`` below ``commit``'s tree (gitlinks point elsewhere and are
         skipped), or why the tree cannot be read."""
-        obj = self._cat.read(commit)
-        if obj is None or obj.type != "commit":
-            return f"its commit {commit[:12]} cannot be read"
-        return self._tree(commit_tree(obj.data))
+        if commit not in self._commits:
+            obj = self._cat.read(commit)
+            if obj is None or obj.type != "commit":
+                self._commits[commit] = f"its commit {commit[:12]} cannot be read"
+            else:
+                self._commits[commit] = self._tree(commit_tree(obj.data))
+        return self._commits[commit]
 
     def _tree(self, sha: str) -> dict[str, str] | str:
         if sha not in self._trees:
@@ -76,11 +86,40 @@ class _Snapshots:
 def _pinned(git: Git, ref: str) -> set[str]:
     """Commits kept alive by the provenance refs: gitprov's own commits and their parents.
 
-    Walks only commits gitprov wrote (saves, merges, snapshots), so it neither wanders
-    through the user's whole history nor stops at the first missing object, as
-    ``git rev-list`` would.
+    Only commits gitprov wrote (saves, merges, snapshots) count, so a commit deep in the
+    user's history is not "pinned" because a pin descends from it. One ``rev-list`` lists
+    them, leaving out what the user's branches, tags and remote-tracking branches reach
+    (their history, however long); when it cannot (an object is missing, which ``verify``
+    reports), the commits are walked one by one through a reader, which goes on past a
+    missing one.
     """
     tips = git.run("for-each-ref", "--format=%(objectname)", namespace(ref)).text.split()
+    if not tips:
+        return set()
+    listed = git.run(
+        "rev-list",
+        "--no-commit-header",
+        "--format=%H %P%x09%an <%ae>",
+        *tips,
+        "--not",
+        "--branches",
+        "--tags",
+        "--remotes",
+        ok=(0, 128),
+    )
+    if listed.returncode != 0:
+        return _walked(git, tips)
+    keep = set(tips)
+    for line in listed.text.splitlines():
+        shas, _, author = line.partition("\t")
+        if author == IDENTITY:
+            keep.update(shas.split())
+    return keep
+
+
+def _walked(git: Git, tips: list[str]) -> set[str]:
+    """:func:`_pinned` by reading commits one by one (slower, but it goes past a missing
+    one)."""
     seen: set[str] = set()
     keep: set[str] = set()
     with git.local_objects() as cat:
@@ -102,48 +141,71 @@ def _pinned(git: Git, ref: str) -> set[str]:
     return keep
 
 
+def _entries(log: SessionLog, ids: list[str] | None) -> list[IndexEntry]:
+    """The index's entry of each record asked for (default: all), by id. Named ones are
+    resolved first, so an unknown id is an error."""
+    wanted = None if not ids else {log.resolve(i) for i in ids}
+    found = log.query(order="oldest")
+    return sorted(
+        (
+            e
+            for e in found
+            if (e.session_id in wanted if wanted is not None else True)
+            and not (_unreadable(e) and e.source != log.ref)  # warned: skipped
+        ),
+        key=lambda e: e.session_id,
+    )
+
+
+def _unreadable(entry: IndexEntry) -> bool:
+    return entry.problem is not None and entry.status == UNREADABLE
+
+
 def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str]]:
-    """Check records; returns (records checked, one line per problem)."""
+    """Check records (default: all); returns (records checked, one line per problem, each
+    naming its record, in the order of the records)."""
     git = log.git
-    broken: dict[str, CorruptRecordError] = {}
-    records: dict[str, dict[str, Any]] = {}
-    if ids:  # named on purpose: one that cannot be read is a problem, wherever it is
-        for session_id in [log.resolve(i) for i in ids]:
-            try:
-                records[session_id] = log.get(session_id)
-            except CorruptRecordError as exc:
-                broken[session_id] = exc
-    else:  # all: a fetched copy that cannot be read is skipped, named (``log.skipped``)
-        records = dict(log.items(broken=broken))
-    problems = [f"{sid}: record does not parse: {exc}" for sid, exc in broken.items()]
-    commits = {
-        sid: [(k, str(r["git"][k])) for k in ("commit", "snapshot") if (r.get("git") or {}).get(k)]
-        for sid, r in records.items()
-    }
-    present = _present(git, (sha for pairs in commits.values() for _, sha in pairs))
-    reachable = _pinned(git, log.ref)
+    entries = _entries(log, ids)
+    shas = [sha for e in entries for sha in (e.commit, e.snapshot) if sha]
+    present = _present(git, shas)
+    reachable = _pinned(git, log.ref) if shas else set()
+    found: dict[str, list[str]] = {e.session_id: [] for e in entries}
     below: dict[str, tuple[str, dict[str, str] | str]] = {}  # session -> (snapshot, blobs)
-    with git.local_objects() as cat:
+    with (
+        git.local_objects() as cat,
+        Progress("Verifying records", len(entries)) as progress,
+    ):
         snapshots = _Snapshots(cat, hashlib.new(git.object_format).digest_size)
-        for sid, pairs in commits.items():
-            snapshot_missing = any(k == "snapshot" and sha not in present for k, sha in pairs)
+        for entry in entries:
+            progress.advance()
+            problems = found[entry.session_id]
+            if _unreadable(entry):
+                problems.append(f"record does not parse: {entry.problem}")
+            elif entry.problem:
+                problems.append(entry.problem)
+            pairs = [
+                (k, sha) for k, sha in (("commit", entry.commit), ("snapshot", entry.snapshot))
+            ]
+            snapshot_missing = entry.snapshot is not None and entry.snapshot not in present
             for kind, sha in pairs:
+                if sha is None:
+                    continue
                 if sha not in present:
-                    problems.append(f"{sid}: {kind} {sha} is missing from the repository")
+                    problems.append(f"{kind} {sha} is missing from the repository")
                 elif sha not in reachable and not snapshot_missing:
                     problems.append(
-                        f"{sid}: {kind} {sha} is not reachable from {log.ref}; git gc may delete it"
+                        f"{kind} {sha} is not reachable from {log.ref}; git gc may delete it"
                     )
                 elif kind == "snapshot":
-                    below[sid] = (sha, snapshots.blobs(sha))
+                    below[entry.session_id] = (sha, snapshots.blobs(sha))
     blobs = {b for _, listed in below.values() if isinstance(listed, dict) for b in listed}
     there = _present(git, blobs)
     for sid, (sha, listed) in below.items():
         if isinstance(listed, str):
-            problems.append(f"{sid}: snapshot {sha[:12]}: {listed}")
+            found[sid].append(f"snapshot {sha[:12]}: {listed}")
             continue
-        problems += [
-            f"{sid}: snapshot {sha[:12]}: file {listed[blob]} ({blob[:12]}) is missing"
+        found[sid] += [
+            f"snapshot {sha[:12]}: file {listed[blob]} ({blob[:12]}) is missing"
             for blob in sorted(set(listed) - there)
         ]
-    return len(records) + len(broken), problems
+    return len(entries), [f"{sid}: {p}" for sid, problems in found.items() for p in problems]
