@@ -332,19 +332,26 @@ def code_history(repo: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str
     return commits, snapshots
 
 
-def build(repo: Path, records: int) -> Fixture:
-    """The repository described in the module docstring, with ``records`` records."""
+def save_commit(message: str, stamp_s: int) -> bytes:
+    head = b"commit refs/provenance/sessions\n"
+    who = b"author %s %d +0000\ncommitter %s %d +0000\n" % (IDENT, stamp_s, IDENT, stamp_s)
+    return head + who + data(message.encode())
+
+
+def build(repo: Path, records: int, history: bool = False) -> Fixture:
+    """The repository described in the module docstring, with ``records`` records: in one
+    commit, or with ``history`` one commit per record, each pinning the commit and
+    snapshot its run used, as saves leave them (what ``verify`` walks)."""
     git(repo.parent, "init", "-q", "-b", "main", str(repo))
     git(repo, "config", "user.name", "Bench")
     git(repo, "config", "user.email", "bench@example.com")
     commits, snapshots = code_history(repo)
     by_commit = {commit: branch for commit, branch in commits}
     out = bytearray(b"blob\nmark :1\n" + data(b""))  # the empty file, for the digest index
-    out += b"commit refs/provenance/sessions\n"
-    out += b"author %s 1760000000 +0000\ncommitter %s 1760000000 +0000\n" % (IDENT, IDENT)
-    out += data(b"gitprov: records")
-    for pin in [c for c, _ in commits] + [s for _, s in snapshots]:
-        out += f"merge {pin}\n".encode()
+    out += save_commit("gitprov: records", 1_760_000_000)
+    if not history:
+        for pin in [c for c, _ in commits] + [s for _, s in snapshots]:
+            out += f"merge {pin}\n".encode()
     out += b"M 100644 inline FORMAT\n" + data(gp_storage.FORMAT_TEXT)
     notes: dict[str, list[str]] = {}
     wrote: str | None = None
@@ -357,6 +364,9 @@ def build(repo: Path, records: int) -> Fixture:
         branch = by_commit[commit]
         make = kedro_record if random.Random(-n).random() < 0.5 else command_record
         record = make(n, records, commit, branch, snapshot)
+        if history:
+            out += save_commit(f"gitprov: save session {sid}", 1_760_000_000 + n)
+            out += "".join(f"merge {pin}\n" for pin in (commit, snapshot) if pin).encode()
         out += f"M 100644 inline {gp_storage.record_path(sid)}\n".encode()
         out += data(dump(record))
         listed = [*record["run"]["inputs"], *record["run"]["outputs"]]
@@ -397,6 +407,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the fixture")
     parser.add_argument("--dir", type=Path, default=HERE / ".work" / "query")
     parser.add_argument("--build-only", action="store_true", help="build, print the path")
+    parser.add_argument("--history", action="store_true", help="one commit per record")
     args = parser.parse_args()
     work: Path = args.dir.resolve()
     if work.exists() and any(work.iterdir()):
@@ -404,7 +415,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     isolate(work)
     started_at = time.perf_counter()
-    fixture = build(work / "repo", args.records)
+    fixture = build(work / "repo", args.records, args.history)
     took = time.perf_counter() - started_at
     print(f"fixture: {args.records} records in {fixture.repo}, built in {took:.1f}s")
     print(f"which: {fixture.digest}; compare: {' '.join(fixture.pair)}")
