@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitprov.audit.checkout import code_commit
 from gitprov.errors import GitProvError
 from gitprov.git import Git
 
@@ -32,19 +31,25 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     item keyed by its name does not repeat it (``run.inputs.raw.digest``, no
     ``run.inputs.raw.dataset``) unless it holds nothing else
     (``run.datasets_saved.model: model``)."""
+    flat: dict[str, Any] = {}
+    _flatten_into(value, prefix, flat)
+    return flat
+
+
+def _flatten_into(value: Any, prefix: str, flat: dict[str, Any]) -> None:
+    """:func:`flatten`, adding to ``flat`` (one dict for the whole record: the query index
+    flattens every record)."""
     if isinstance(value, Mapping):
         children: list[tuple[str, Any]] = [(str(k), v) for k, v in value.items()]
     elif isinstance(value, list) and not value:
-        return {}
+        return
     elif isinstance(value, list) and (name := _item_name(value)) is not None:
         children = [(item[name], _without(item, name)) for item in value]
     else:
-        return {prefix: value}
-    flat: dict[str, Any] = {}
+        flat.setdefault(prefix, value)  # a key spelt with dots never hides the nested one
+        return
     for key, child in children:
-        for path, leaf in flatten(child, f"{prefix}.{key}" if prefix else key).items():
-            flat.setdefault(path, leaf)  # a key spelt with dots never hides the nested one
-    return flat
+        _flatten_into(child, f"{prefix}.{key}" if prefix else key, flat)
 
 
 def _without(item: Mapping[str, Any], name: str) -> Any:
@@ -125,6 +130,8 @@ def compare(records: Sequence[dict[str, Any]]) -> Comparison:
 def code_diff(git: Git, old: dict[str, Any], new: dict[str, Any], *, patch: bool) -> str:
     """``git diff --stat`` (and the patch with ``patch``) from the code ``old`` ran to the
     code ``new`` ran: each run's snapshot, else its commit."""
+    from gitprov.audit.checkout import code_commit  # and its snapshot machinery
+
     commits = [code_commit(record) for record in (old, new)]
     for record, commit in zip((old, new), commits, strict=True):
         if git.run("cat-file", "-e", f"{commit}^{{tree}}", ok=(0, 1, 128)).returncode != 0:
