@@ -18,7 +18,7 @@ import pytest
 import gitprov
 from gitprov.report import payload as payload_module
 
-from conftest import cli, git
+from conftest import cli, git, remove_object
 
 HOSTILE = "</script><img src=x onerror=alert(1)>"
 #: Line and paragraph separators end a JavaScript string literal in older engines.
@@ -38,13 +38,20 @@ def _no_constant(name: str) -> None:
     raise AssertionError(f"{name} is not JSON a browser parses")
 
 
-def flat_of(payload: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-    keys = payload["keys"]
-    return {keys[run["f"][i]]: run["f"][i + 1] for i in range(0, len(run["f"]), 2)}
-
-
-def by_id(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {run["id"]: run for run in payload["runs"]}
+def runs_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs as the page reads them: each field by name, values and diffs looked up,
+    ``f`` as a mapping of dotted keys."""
+    keys, values, diffs = payload["keys"], payload["values"], payload["diffs"]
+    runs = []
+    for row in payload["runs"]:
+        run = dict(zip(payload["fields"], row, strict=True))
+        for name in ("status", "commit", "branch", "dirty", "snap", "what", "user", "started"):
+            run[name] = values[run[name]]
+        f = run["f"]
+        run["f"] = {keys[f[i]]: values[f[i + 1]] for i in range(0, len(f), 2)}
+        run["diff"] = None if run["diff"] is None else diffs[run["diff"]]
+        runs.append(run)
+    return runs
 
 
 @pytest.fixture
@@ -109,10 +116,12 @@ def test_hostile_values_are_inert_text(recorded: Path, tmp_path: Path) -> None:
     assert not set("<>&") & set(data_text)
     assert data_text.isascii()
     payload = data_of(page)
-    values = [v for run in payload["runs"] for v in flat_of(payload, run).values()]
+    values = [v for run in runs_of(payload) for v in run["f"].values()]
     assert HOSTILE in values and SEPARATORS in values
     assert "nan" in values  # a NaN metric is shown as its name, not as invalid JSON
-    sinks = r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML\(|document\.write|\beval\(|Function\("
+    sinks = (
+        r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML\(|document\.write|\beval\(|Function\("
+    )
     assert not re.search(sinks, page)
 
 
@@ -120,9 +129,9 @@ def test_the_payload_has_every_run_with_its_list_fields_and_summary(
     recorded: Path, tmp_path: Path
 ) -> None:
     payload = data_of(report(recorded, tmp_path / "r.html", "--columns", "params.lr"))
+    runs = runs_of(payload)
     ids = gitprov.SessionLog(recorded).ids()
-    assert sorted(by_id(payload)) == ids
-    assert [r["id"] for r in payload["runs"]] == ids[::-1]  # newest first
+    assert [r["id"] for r in runs] == ids[::-1]  # every run, newest first
     summary = payload["summary"]
     assert summary["runs"] == 3
     assert summary["status"] == {"success": 2, "failed": 1}
@@ -130,58 +139,53 @@ def test_the_payload_has_every_run_with_its_list_fields_and_summary(
     assert summary["dirty"] == summary["snapshots"] == 1
     assert summary["committers"] == ["Test <test@example.com>"]
     assert summary["first"] <= summary["last"]
-    newest = payload["runs"][0]
+    newest = runs[0]
     assert newest["what"] == "true" and newest["dirty"] is True and newest["snap"]
+    assert newest["status"] == "success" and newest["user"] and newest["branch"] == "main"
+    assert runs[1]["status"] == "failed" and runs[1]["dirty"] is False
     assert payload["columns"] == ["params.lr"]
-    oldest = flat_of(payload, payload["runs"][-1])
+    oldest = runs[-1]["f"]
     assert oldest["params.lr"] == 0.1 and oldest["metrics.auc"] == 0.8
     assert "provenance.saved_at" in oldest and "session_id" not in oldest
     assert payload["not_compared"] == ["provenance"]
 
 
 def test_a_dirty_runs_diff_is_embedded(recorded: Path, tmp_path: Path) -> None:
-    payload = data_of(report(recorded, tmp_path / "r.html"))
-    dirty = payload["runs"][0]
+    dirty, *clean = runs_of(data_of(report(recorded, tmp_path / "r.html")))
     assert "+print('changed by hand')" in dirty["diff"]
     assert "-print(1)" in dirty["diff"]
-    assert "diff_note" not in dirty
-    assert all("diff" not in run for run in payload["runs"][1:])
+    assert dirty["note"] is None
+    assert [run["diff"] for run in clean] == [None, None]
 
 
 def test_diffs_are_capped_per_run_and_per_report_with_a_note(
     recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(payload_module, "DIFF_CAP", 20)
-    payload = data_of(report(recorded, tmp_path / "r.html"))
-    dirty = payload["runs"][0]
+    dirty = runs_of(data_of(report(recorded, tmp_path / "r.html")))[0]
     assert len(dirty["diff"]) == 20
-    assert "diff cut at 20 of" in dirty["diff_note"]
-    assert f"gitprov diff {dirty['id']}" in dirty["diff_note"]
+    assert "diff cut at 20 of" in dirty["note"]
+    assert f"gitprov diff {dirty['id']}" in dirty["note"]
     monkeypatch.setattr(payload_module, "DIFFS_BUDGET", 0)
-    dirty = data_of(report(recorded, tmp_path / "r.html"))["runs"][0]
-    assert "diff" not in dirty and "diff left out" in dirty["diff_note"]
+    dirty = runs_of(data_of(report(recorded, tmp_path / "r.html")))[0]
+    assert dirty["diff"] is None and "diff left out" in dirty["note"]
 
 
 def test_a_bare_repository_reports_the_same(recorded: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(recorded), str(bare))
     git(bare, "fetch", "-q", str(recorded), "refs/provenance/*:refs/provenance/*")
-    here = data_of(report(recorded, tmp_path / "here.html"))
-    there = data_of(report(bare, tmp_path / "there.html"))
-    assert [r["id"] for r in there["runs"]] == [r["id"] for r in here["runs"]]
-    assert there["runs"][0]["diff"] == here["runs"][0]["diff"]
+    here = runs_of(data_of(report(recorded, tmp_path / "here.html")))
+    there = runs_of(data_of(report(bare, tmp_path / "there.html")))
+    assert [r["id"] for r in there] == [r["id"] for r in here]
+    assert there[0]["diff"] == here[0]["diff"] and "changed by hand" in there[0]["diff"]
 
 
 def test_code_not_in_the_repository_is_named_not_fatal(recorded: Path, tmp_path: Path) -> None:
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "--no-local", str(recorded), str(clone))
-    git(clone, "fetch", "-q", str(recorded), "refs/provenance/sessions:refs/provenance/sessions")
-    payload = data_of(report(clone, tmp_path / "r.html"))
-    dirty = payload["runs"][0]
-    if "diff" in dirty:  # the records ref pins the snapshot: it came along with the fetch
-        assert "+print('changed by hand')" in dirty["diff"]
-    else:
-        assert "not in this repository" in dirty["diff_note"]
+    snapshot = runs_of(data_of(report(recorded, tmp_path / "r.html")))[0]["snap"]
+    remove_object(recorded, snapshot)
+    dirty = runs_of(data_of(report(recorded, tmp_path / "r.html")))[0]
+    assert dirty["diff"] is None and "not in this repository" in dirty["note"]
 
 
 def test_the_default_file_and_an_empty_history(repo: Path) -> None:

@@ -11,6 +11,7 @@ ends by checking both are empty.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import pytest
 
 import gitprov
 from gitprov import SessionLog
-from gitprov.report import render
+from gitprov.report import payload, render
 
 from conftest import cli, git, make_repo
 from kedro_project import kedro_run, make_kedro_project
@@ -81,8 +82,12 @@ def history(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> His
             raise KeyboardInterrupt
     except KeyboardInterrupt:
         pass
-    for argv in (["true"], ["false"], ["sh", "-c", "kill -TERM $$"]):
-        cli("-C", str(repo), "run", "--", *argv, process=True)
+    for argv in (
+        ["--input", "README.md", "--", "true"],
+        ["--", "false"],
+        ["--", "sh", "-c", "kill -TERM $$"],
+    ):
+        cli("-C", str(repo), "run", *argv, process=True)
     report = repo.parent / "report.html"
     result = cli("-C", str(repo), "report", "-o", str(report), "--columns", "params.lr")
     assert result.returncode == 0, result.stderr
@@ -196,6 +201,17 @@ def test_a_runs_detail_shows_its_diff(opened: Opened, history: History) -> None:
     opened.check_quiet()
 
 
+def test_a_runs_inputs_show_their_digests(opened: Opened, history: History) -> None:
+    page = opened.page
+    page.fill("#filter", "what=true")
+    sync_api.expect(page.locator("#runs tbody tr")).to_have_count(1)
+    page.click("#runs tbody tr button.link")
+    cells = page.locator("#detail-io tbody td").all_inner_texts()
+    digest = "sha256:" + hashlib.sha256(b"demo\n").hexdigest()
+    assert cells == ["input", "README.md", "file", "README.md", "null", digest, "5"]
+    opened.check_quiet()
+
+
 def test_a_comparison_shows_the_differing_parameter(opened: Opened, history: History) -> None:
     page = opened.page
     for session_id in (history.kedro_clean, history.kedro_dirty):
@@ -231,30 +247,34 @@ def test_a_hostile_value_is_shown_as_text(opened: Opened, history: History) -> N
 
 def test_many_runs_are_paged_not_dropped(browser: Any, tmp_path: Path) -> None:
     runs = [
-        {
-            "id": f"run-{n:04d}",
-            "t": 1_700_000_000 + 60 * n,
-            "started": None,
-            "dur": 1.0,
-            "status": "success",
-            "commit": None,
-            "branch": "main",
-            "dirty": False,
-            "snap": None,
-            "what": "x",
-            "user": None,
-            "io": [],
-            "f": [0, n],
-        }
+        payload.run_entry(
+            f"run-{n:04d}",
+            {
+                "run": {
+                    "status": "success",
+                    "started_at": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z",
+                }
+            },
+        )
         for n in range(450)
     ]
-    summary = {"runs": 450, "status": {"success": 450}, "branches": ["main"], "users": []}
-    summary.update(committers=[], first=runs[0]["t"], last=runs[-1]["t"], dirty=0, snapshots=0)
-    payload = {"repository": "r", "ref": "refs/x", "generated": "now", "columns": []}
-    payload.update(keys=["metrics.step"], not_compared=[], summary=summary, runs=runs)
-    payload.update(broken={}, skipped=[])
     page_file = tmp_path / "many.html"
-    page_file.write_text(render(payload), encoding="utf-8")
+    page_file.write_text(
+        render(
+            {
+                "repository": "many",
+                "ref": "refs/provenance/sessions",
+                "generated": "now",
+                "columns": [],
+                "not_compared": ["provenance"],
+                "summary": payload.summarize(runs, {}),
+                **payload.encode(runs),
+                "broken": {},
+                "skipped": [],
+            }
+        ),
+        encoding="utf-8",
+    )
     for opened in open_page(browser, page_file):
         seen: list[str] = []
         for _ in range(3):

@@ -39,10 +39,7 @@ def report_cmd(
     from gitprov.report import collect, render
 
     log = target.log()
-    ids = None  # every run: all are read anyway, the query index has nothing to narrow
-    if limit is not None or any(v not in (None, (), []) for v in filters.values()):
-        ids = [entry.session_id for entry in log.query(**filters, limit=limit)]
-    payload = collect(log, ids, columns=columns)
+    payload = collect(log, log.query(**filters, limit=limit), columns=columns)
     text = render(payload)
     try:
         output.write_text(text, encoding="utf-8")

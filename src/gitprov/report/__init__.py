@@ -23,7 +23,7 @@ diff is cut at :data:`~gitprov.report.payload.DIFF_CAP` and the report's diffs a
 
 from __future__ import annotations
 
-from gitprov.report.payload import collect
 from gitprov.report.page import render
+from gitprov.report.payload import collect
 
 __all__ = ["collect", "render"]

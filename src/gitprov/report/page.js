@@ -5,7 +5,17 @@
 (function () {
   const DATA = JSON.parse(document.getElementById("gitprov-data").textContent);
   const KEYS = DATA.keys;
-  const RUNS = DATA.runs;
+  const VALUES = DATA.values;
+  const KEY_AT = new Map(KEYS.map((k, i) => [k, i]));
+  // A run is a list (DATA.fields names its places); here it becomes an object.
+  const AT = Object.fromEntries(DATA.fields.map((name, i) => [name, i]));
+  const RUNS = DATA.runs.map((row) => ({
+    id: row[AT.id], t: row[AT.t], dur: row[AT.dur], status: VALUES[row[AT.status]],
+    commit: VALUES[row[AT.commit]], branch: VALUES[row[AT.branch]], dirty: VALUES[row[AT.dirty]],
+    snap: VALUES[row[AT.snap]], what: VALUES[row[AT.what]], user: VALUES[row[AT.user]],
+    started: VALUES[row[AT.started]], f: row[AT.f],
+    diff: row[AT.diff] === null ? undefined : DATA.diffs[row[AT.diff]], note: row[AT.note],
+  }));
   const BY_ID = new Map(RUNS.map((r) => [r.id, r]));
   const NOT_COMPARED = DATA.not_compared || [];
   const PAGE = 200;
@@ -76,20 +86,21 @@
   // -- a run's flattened record ------------------------------------------------------------
 
   function flat(run) {
-    if (!run._flat) {
-      const map = new Map();
-      for (let i = 0; i < run.f.length; i += 2) map.set(KEYS[run.f[i]], run.f[i + 1]);
-      run._flat = map;
-    }
-    return run._flat;
+    const map = new Map();
+    for (let i = 0; i < run.f.length; i += 2) map.set(KEYS[run.f[i]], VALUES[run.f[i + 1]]);
+    return map;
+  }
+
+  function valueAt(run, at) {
+    if (at === undefined) return undefined;
+    for (let i = 0; i < run.f.length; i += 2) if (run.f[i] === at) return VALUES[run.f[i + 1]];
+    return undefined;
   }
 
   // A key as written, else under run. (params.lr finds a Kedro run's run.params.lr).
   function value(run, key) {
-    const map = flat(run);
-    if (map.has(key)) return map.get(key);
-    if (map.has("run." + key)) return map.get("run." + key);
-    return undefined;
+    const found = valueAt(run, KEY_AT.get(key));
+    return found !== undefined ? found : valueAt(run, KEY_AT.get("run." + key));
   }
 
   // -- the table's columns -----------------------------------------------------------------
@@ -351,8 +362,17 @@
     const title = svg("title");
     title.textContent = label;
     circle.append(title);
-    circle.addEventListener("click", () => showDetail(run.id));
     return circle;
+  }
+
+  // An SVG chart whose dots open their run (one listener, not one per dot).
+  function chartSvg(height, label) {
+    const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, width: "100%", role: "img", "aria-label": label });
+    chart.addEventListener("click", (event) => {
+      const id = event.target.getAttribute("data-id");
+      if (id !== null) showDetail(id);
+    });
+    return chart;
   }
 
   function legend() {
@@ -366,8 +386,7 @@
     const runs = state.rows.filter((r) => r.t !== null);
     const lanes = [...new Set(runs.map((r) => r.branch || "(no branch)"))].sort();
     const height = 30 + lanes.length * 24;
-    const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, width: "100%", role: "img",
-      "aria-label": "runs over time by branch" });
+    const chart = chartSvg(height, "runs over time by branch");
     const lo = Math.min(...runs.map((r) => r.t)), hi = Math.max(...runs.map((r) => r.t));
     const x = (t) => LEFT + PAD + (hi === lo ? 0.5 : (t - lo) / (hi - lo)) * (WIDTH - LEFT - RIGHT - 2 * PAD);
     lanes.forEach((lane, i) => {
@@ -392,8 +411,7 @@
     const found = new Set();
     for (const run of RUNS) {
       for (let i = 0; i < run.f.length; i += 2) {
-        const v = run.f[i + 1];
-        if (typeof v === "number") found.add(run.f[i]);
+        if (typeof VALUES[run.f[i + 1]] === "number") found.add(run.f[i]);
       }
     }
     const names = [...found].map((i) => KEYS[i]);
@@ -421,7 +439,7 @@
     const points = state.rows.map((r) => [r, value(r, key)])
       .filter(([r, v]) => typeof v === "number" && r.t !== null);
     const height = 260, top = 10, bottom = 30;
-    const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, width: "100%", role: "img", "aria-label": "plot of " + key });
+    const chart = chartSvg(height, "plot of " + key);
     if (!points.length) {
       plotBox.replaceChildren(el("p", { class: "note", text: `no run shown has a numeric ${key} and a start time` }));
       return;
@@ -452,12 +470,40 @@
     return el("table", { class: "keys", id: id || "" }, body);
   }
 
-  function withPrefix(run, prefixes) {
+  function withPrefix(entries, prefixes) {
     const rows = [];
-    for (const [k, v] of flat(run)) {
+    for (const [k, v] of entries) {
       for (const p of prefixes) if (k.startsWith(p)) { rows.push([k.slice(p.length), v]); break; }
     }
     return rows;
+  }
+
+  // What a run read and wrote, from its flattened record: run.inputs.<dataset>.<field>
+  // (compare keys a list of datasets by their names); a list it could not key is one row.
+  const ITEM_FIELDS = ["type", "path", "version", "digest", "size"];
+
+  function ioTable(entries) {
+    const items = new Map();
+    for (const [k, v] of entries) {
+      const role = /^run\.inputs(\.|$)/.test(k) ? "input" : /^run\.outputs(\.|$)/.test(k) ? "output" : null;
+      if (!role) continue;
+      const rest = k.slice(role === "input" ? 10 : 11);
+      const dot = rest.lastIndexOf(".");
+      const field = dot > 0 ? rest.slice(dot + 1) : "";
+      const keyed = ITEM_FIELDS.includes(field);
+      const name = rest.slice(1, keyed ? dot : undefined) || show(v);
+      const item = items.get(role + "\u0000" + name) || { role, name };
+      items.set(role + "\u0000" + name, item);
+      if (keyed) item[field] = v;
+    }
+    if (!items.size) return null;
+    const body = el("tbody");
+    for (const item of items.values()) {
+      body.append(el("tr", {}, ...[item.role, item.name, ...ITEM_FIELDS.map((f) => item[f])].map((v, i) =>
+        el("td", { class: i === 5 ? "mono value" : "value", text: show(v) }))));
+    }
+    const heads = ["", "dataset", ...ITEM_FIELDS];
+    return el("table", { id: "detail-io" }, el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", { text: h })))), body);
   }
 
   function section(title, content, empty) {
@@ -490,19 +536,15 @@
     ];
     const error = value(run, "run.error.type");
     if (error !== undefined) facts.push(["error", `${show(error)}: ${show(value(run, "run.error.message"))}`]);
-    const params = withPrefix(run, ["run.params.", "params."]);
-    const metrics = withPrefix(run, ["run.metrics.", "metrics."]);
-    const remotes = withPrefix(run, ["git.remotes."]);
-    let io = null;
-    if (run.io.length) {
-      const body = el("tbody");
-      for (const row of run.io) body.append(el("tr", {}, ...row.map((v, i) => el("td", { class: i === 3 ? "mono value" : "value", text: show(v) }))));
-      io = el("table", { id: "detail-io" }, el("thead", {}, el("tr", {}, ...["", "dataset", "path", "digest", "size"].map((h) => el("th", { text: h })))), body);
-    }
+    const entries = flat(run);
+    const params = withPrefix(entries, ["run.params.", "params."]);
+    const metrics = withPrefix(entries, ["run.metrics.", "metrics."]);
+    const remotes = withPrefix(entries, ["git.remotes."]);
+    const io = ioTable(entries);
     let code = null;
-    if (run.snap || run.diff_note) {
+    if (run.snap || run.note) {
       code = el("div", { id: "detail-diff" });
-      if (run.diff_note) code.append(el("p", { class: "note", text: run.diff_note }));
+      if (run.note) code.append(el("p", { class: "note", text: run.note }));
       if (typeof run.diff === "string") code.append(run.diff ? diffView(run.diff) : el("p", { class: "note", text: "the snapshot holds the same tree as the commit" }));
     }
     const toggle = el("button", { id: "detail-select", onclick: () => {
@@ -519,7 +561,7 @@
       section("Inputs and outputs", io, "no inputs or outputs recorded"),
       section("Remotes", remotes.length ? keyTable(remotes, "detail-remotes") : null, "no remotes recorded"),
       section("Code: the uncommitted change this run ran", code, "the run ran on a clean tree: its code is the commit's"),
-      section("The whole record", keyTable([...flat(run)], "detail-record")));
+      section("The whole record", keyTable([...entries], "detail-record")));
     detailBox.hidden = false;
     detailBox.scrollIntoView();
   }
@@ -541,19 +583,20 @@
     const draw = () => {
       const compared = [];
       const seen = new Set();
-      for (const run of runs) {
-        for (const k of flat(run).keys()) {
+      const flats = runs.map(flat);
+      for (const entries of flats) {
+        for (const k of entries.keys()) {
           if (seen.has(k) || NOT_COMPARED.includes(k.split(".")[0])) continue;
           seen.add(k);
           compared.push(k);
         }
       }
-      const differing = compared.filter((k) => !same(runs.map((r) => flat(r).get(k))));
+      const differing = compared.filter((k) => !same(flats.map((f) => f.get(k))));
       const keys = showEqual.checked ? compared : differing;
       const head = el("tr", {}, el("th", { text: "KEY" }), ...runs.map((r) => el("th", { class: "mono", text: r.id })));
       const body = el("tbody");
       for (const k of keys) {
-        const values = runs.map((r) => flat(r).get(k));
+        const values = flats.map((f) => f.get(k));
         const differs = !same(values);
         body.append(el("tr", {}, el("td", { class: "mono", text: k }),
           ...values.map((v) => el("td", { class: "value mono" + (differs ? " differs" : ""), text: show(v) }))));

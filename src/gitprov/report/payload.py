@@ -1,24 +1,24 @@
 """What a report shows, gathered from the records: one JSON-ready mapping (the payload).
 
-Each run is embedded once: the fields of ``gitprov list``'s row (``id``, ``t`` the start in
-epoch seconds, ``dur``, ``status``, ``commit``, ``branch``, ``dirty``, ``snap``, ``what``,
-``user``), its inputs and outputs (``io``), and the whole record flattened as ``gitprov
-compare`` flattens it (``f``: key index, value, key index, value...; the keys, shared by all
-runs, are ``keys``), so that the page compares, filters and plots any key without a second
-copy of the record. A dirty run with a snapshot also carries its code diff against its
-commit (``diff``), cut at :data:`DIFF_CAP`; past :data:`DIFFS_BUDGET` for the whole report,
-a run carries only a note saying how to see it (``diff_note``).
+Each run is embedded once: the fields of ``gitprov list``'s row and the whole record
+flattened as ``gitprov compare`` flattens it, so that the page shows, compares, filters and
+plots any key from one copy (:data:`FIELDS` says how a run is laid out). Keys, values and
+diffs are each stored once however many runs share them: at 10,000 runs that halves the
+file. A dirty run with a snapshot carries its code diff against its commit, cut at
+:data:`DIFF_CAP` characters; past :data:`DIFFS_BUDGET` for the whole report, a run carries
+only a note saying how to see it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from gitprov.audit.compare import NOT_COMPARED, flatten
 from gitprov.audit.log import SessionLog
@@ -26,6 +26,10 @@ from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
 from gitprov.model.document import run_status
 from gitprov.progress import Progress
+from gitprov.store.records import record_path
+
+if TYPE_CHECKING:
+    from gitprov.index.api import IndexEntry
 
 #: A run's diff longer than this (characters) is cut, with a note.
 DIFF_CAP = 100_000
@@ -35,6 +39,7 @@ DIFFS_BUDGET = 6_000_000
 DIFF_BATCH = 256
 
 _HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_JSON_SCALARS = frozenset({str, int, bool})
 
 
 def epoch(text: Any) -> float | None:
@@ -55,7 +60,7 @@ def plain(value: Any) -> Any:
     """``value`` as strict JSON holds it: mappings with text keys, lists, text, finite
     numbers, booleans, null (a YAML date, set or binary becomes text; NaN and infinities
     their names)."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or type(value) in _JSON_SCALARS or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
@@ -85,47 +90,34 @@ def what(run: Mapping[str, Any]) -> str:
     return ""
 
 
-def _io(run: Mapping[str, Any]) -> list[list[Any]]:
-    """``[role, dataset, path, digest, size]`` of every input, then every output."""
-    rows: list[list[Any]] = []
-    for role in ("inputs", "outputs"):
-        items = run.get(role)
-        for item in items if isinstance(items, list) else []:
-            item = _mapping(item)
-            rows.append(
-                [
-                    role[:-1],
-                    plain(item.get("dataset")),
-                    plain(item.get("path")),
-                    plain(item.get("digest")),
-                    plain(item.get("size")),
-                ]
-            )
-    return rows
-
-
-class _Keys:
-    """Dotted keys interned: each run's flattened record refers to them by index. The
-    whole record is kept (``provenance`` too, for the run's detail); the page leaves
-    :data:`~gitprov.audit.compare.NOT_COMPARED` out of comparisons, as ``compare`` does."""
+class _Interned:
+    """Distinct things in first-seen order, each referred to by its index: dotted keys, or
+    values (``1`` and ``True``, ``1`` and ``1.0`` kept apart, as ``compare`` tells them)."""
 
     def __init__(self) -> None:
-        self.names: list[str] = []
-        self._index: dict[str, int] = {}
+        self.items: list[Any] = []
+        self._index: dict[Any, int] = {}
 
-    def flat(self, record: Mapping[str, Any]) -> list[Any]:
-        out: list[Any] = []
-        for key, value in flatten({k: v for k, v in record.items() if k != "session_id"}).items():
-            at = self._index.get(key)
-            if at is None:
-                at = self._index[key] = len(self.names)
-                self.names.append(key)
-            out += [at, plain(value)]
-        return out
+    def __call__(self, item: Any) -> int:
+        kind = type(item)
+        token = json.dumps(item) if kind is list or kind is dict else (kind, item)
+        at = self._index.get(token)
+        if at is None:
+            at = self._index[token] = len(self.items)
+            self.items.append(item)
+        return at
 
 
-def run_entry(session_id: str, record: Mapping[str, Any], keys: _Keys) -> dict[str, Any]:
-    """One run of the payload (see the module's docstring)."""
+def flat_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record flattened as ``compare`` flattens it, ``provenance`` included (the run's
+    detail shows it; the page leaves :data:`~gitprov.audit.compare.NOT_COMPARED` out of
+    comparisons, as ``compare`` does), each value as strict JSON holds it."""
+    whole = {k: v for k, v in record.items() if k != "session_id"}
+    return {key: plain(value) for key, value in flatten(whole).items()}
+
+
+def run_entry(session_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """One run: its row's fields, and its record flattened (``f``)."""
     run = _mapping(record.get("run"))
     git = _mapping(record.get("git"))
     provenance = _mapping(record.get("provenance"))
@@ -137,7 +129,6 @@ def run_entry(session_id: str, record: Mapping[str, Any], keys: _Keys) -> dict[s
     return {
         "id": session_id,
         "t": epoch(started),
-        "started": started,
         "dur": plain(duration) if isinstance(duration, (int, float)) else None,
         "status": run_status(record),
         "commit": _text(git.get("commit")),
@@ -146,8 +137,8 @@ def run_entry(session_id: str, record: Mapping[str, Any], keys: _Keys) -> dict[s
         "snap": _text(git.get("snapshot")),
         "what": what(run),
         "user": str(user) if user else None,
-        "io": _io(run),
-        "f": keys.flat(record),
+        "started": started,
+        "f": flat_record(record),
     }
 
 
@@ -239,7 +230,7 @@ def _attach_diffs(git: Git, runs: list[dict[str, Any]], trees: dict[str, str]) -
         budget -= len(patch)
 
 
-def _summary(runs: list[dict[str, Any]], committers: Mapping[str, str]) -> dict[str, Any]:
+def summarize(runs: list[dict[str, Any]], committers: Mapping[str, str]) -> dict[str, Any]:
     times = [r["t"] for r in runs if r["t"] is not None]
     return {
         "runs": len(runs),
@@ -254,20 +245,95 @@ def _summary(runs: list[dict[str, Any]], committers: Mapping[str, str]) -> dict[
     }
 
 
-def collect(
-    log: SessionLog, ids: Iterable[str] | None = None, *, columns: Iterable[str] = ()
-) -> dict[str, Any]:
-    """The payload of a report of ``ids`` (default: every run), newest first, with a
-    progress line on a terminal. Records that do not parse are listed under ``broken``,
-    what the log skipped under ``skipped``; neither stops the report."""
-    wanted = log.ids() if ids is None else list(ids)
-    keys = _Keys()
+#: A run in the payload: a list in this order. ``id``, ``t`` (start, epoch seconds),
+#: ``dur`` and ``note`` (why a diff is cut or missing) are themselves; ``f`` is the flattened
+#: record as key index, value index, key index...; ``diff`` an index into ``diffs``; the
+#: others are indexes into ``values``.
+FIELDS = (
+    "id", "t", "dur", "status", "commit", "branch", "dirty", "snap", "what", "user",
+    "started", "f", "diff", "note",
+)  # fmt: skip
+_DIRECT = frozenset({"id", "t", "dur", "note"})
+
+
+def encode(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """``runs`` as the payload holds them (:data:`FIELDS`): keys, values and diffs stored
+    once however many runs share them (most values recur: commits, statuses, hosts)."""
+    keys, values, diffs = _Interned(), _Interned(), _Interned()
+    encoded = []
+    for run in runs:
+        run = dict(run, note=run.get("diff_note"))
+        row: list[Any] = []
+        for name in FIELDS:
+            if name in _DIRECT:
+                row.append(run[name])
+            elif name == "f":
+                row.append([i for k, v in run["f"].items() for i in (keys(k), values(v))])
+            elif name == "diff":
+                row.append(diffs(run["diff"]) if "diff" in run else None)
+            else:
+                row.append(values(run[name]))
+        encoded.append(row)
+    return {
+        "fields": list(FIELDS),
+        "keys": keys.items,
+        "values": values.items,
+        "diffs": diffs.items,
+        "runs": encoded,
+    }
+
+
+def read_runs(
+    log: SessionLog, entries: Sequence[IndexEntry]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The runs of ``entries`` (as :meth:`SessionLog.query` answers), each record read by
+    its blob id through one ``cat-file`` and parsed as the index parses it, with a progress
+    line on a terminal; and why each record that does not parse does not, by id."""
+    from gitprov.index.fastyaml import parse_record
+
     runs: list[dict[str, Any]] = []
-    broken: dict[str, CorruptRecordError] = {}
-    with Progress("Reading runs", len(wanted)) as bar:
-        for session_id, record in log.items(wanted, skip_missing=True, broken=broken):
-            runs.append(run_entry(session_id, record, keys))
+    broken: dict[str, str] = {}
+    with Progress("Reading runs", len(entries)) as bar:
+        for entry, data in zip(entries, _blobs(log.git, [e.blob for e in entries]), strict=True):
             bar.advance()
+            where = f"{entry.source}:{record_path(entry.session_id)}"
+            if data is None:
+                broken[entry.session_id] = entry.problem or f"{where} cannot be read"
+                continue
+            try:
+                record = parse_record(data, entry.session_id, where)
+            except CorruptRecordError as exc:
+                broken[entry.session_id] = str(exc)
+                continue
+            runs.append(run_entry(entry.session_id, record))
+    return runs, broken
+
+
+def _blobs(git: Git, shas: list[str]) -> Iterator[bytes | None]:
+    """The content of each blob of ``shas`` (``None``: missing, or not a blob), read by one
+    ``cat-file --batch`` given them all at once (the records are all kept anyway)."""
+    asked = [sha if _HEX.fullmatch(sha) else "-" for sha in shas]
+    out = git.run("cat-file", "--batch", input="".join(f"{sha}\n" for sha in asked).encode())
+    data, at = out.stdout, 0
+    for _ in asked:
+        end = data.index(b"\n", at)
+        header = data[at:end].split()
+        at = end + 1
+        if len(header) != 3:  # "<name> missing"
+            yield None
+            continue
+        size = int(header[2])
+        yield data[at : at + size] if header[1] == b"blob" else None
+        at += size + 1
+
+
+def collect(
+    log: SessionLog, entries: Sequence[IndexEntry], *, columns: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The payload of a report of ``entries`` (:meth:`SessionLog.query`'s answer), newest
+    first. Records that do not parse are listed under ``broken``, what the log skipped
+    under ``skipped``; neither stops the report."""
+    runs, broken = read_runs(log, entries)
     runs.sort(key=lambda r: (r["t"] is not None, r["t"] or 0, r["id"]), reverse=True)
     committers, trees = _commit_facts(log.git, runs)
     _attach_diffs(log.git, runs, trees)
@@ -277,10 +343,9 @@ def collect(
         "ref": log.ref,
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "columns": list(columns),
-        "keys": keys.names,
         "not_compared": [k for k in NOT_COMPARED if k != "session_id"],
-        "summary": _summary(runs, committers),
-        "runs": runs,
-        "broken": {i: str(exc) for i, exc in broken.items()},
+        "summary": summarize(runs, committers),
+        **encode(runs),
+        "broken": broken,
         "skipped": [str(item) for item in log.skipped],
     }
