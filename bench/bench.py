@@ -32,6 +32,7 @@ from gitprov import refs as gp_refs
 from gitprov.git import Git
 from gitprov.git.objects import MAX_PACKS, ObjectWriter
 from gitprov.model import document as gp_record
+from gitprov.model.sections import now_utc
 from gitprov.state import environment
 from gitprov.state import snapshot as gp_snapshot
 from gitprov.state.snapshot import take_snapshot
@@ -228,7 +229,7 @@ def build_sessions(repo: Path, commits: Sequence[str]) -> dict[str, list[str]]:
             kedro_keys(repo, placeholder_id),
             section,
             host=environment.host(),
-            saved_at=gp_record.now_utc(),
+            saved_at=now_utc(),
         )
     ).decode()
     stamp = int(time.time())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -133,6 +132,8 @@ def main(ctx: click.Context, path: str, ref: str | None, notes_ref: str | None) 
 def emit(data: Any, fmt: str) -> None:
     """Print ``data`` as YAML or JSON (both parseable by any tool)."""
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         import yaml

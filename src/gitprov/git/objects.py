@@ -14,7 +14,6 @@ import hashlib
 import mmap
 import os
 import re
-import socket
 import struct
 import time
 import zlib
@@ -450,6 +449,8 @@ def _keep_is_stale(path: str, now: float) -> bool:
         return False  # git's own, or the user's: never ours to remove
     if age > STALE_KEEP_SECONDS:
         return True
+    import socket  # rarely needed: not at start-up
+
     words = text.split()
     if len(words) < 4 or not words[1].isdigit() or words[3] != socket.gethostname():
         return False
@@ -617,6 +618,8 @@ def write_pack(
     idx += hashlib.new(object_format, idx).digest()
     base = pack_dir / f"pack-{checksum.hex()}"
     rules.mkdir(pack_dir)
+    import socket  # a save's, not a reader's: not at start-up
+
     keep = base.with_suffix(".keep")
     written: list[Path] = []
     try:

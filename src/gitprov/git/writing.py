@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import shutil
 import stat
 import time
@@ -304,6 +303,8 @@ class WriteRules:
         """Write ``target`` whole or not at all: a temporary file (named as git names its
         own, so ``git prune`` removes a crash's leftover), flushed when ``component`` is
         one ``core.fsync`` hardens, then renamed into place."""
+        import secrets  # for writers only: not at start-up
+
         kind = {"pack": "pack", "pack-metadata": "idx"}.get(component, "obj")
         tmp = target.parent / f"tmp_{kind}_{secrets.token_hex(6)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

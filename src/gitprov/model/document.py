@@ -9,23 +9,16 @@ import numbers
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePath
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from gitprov._version import __version__
 from gitprov.errors import InvalidSessionIdError
-from gitprov.model import run
 from gitprov.model.limits import MAX_BLOB_BYTES, load_stored
-from gitprov.model.redact import redact
-from gitprov.model.sections import (
-    FAILED,
-    SUCCESS,
-    Host,
-    Provenance,
-    Record,
-)
-from gitprov.model.sections import now_utc as now_utc  # where the other modules look for it
+
+if TYPE_CHECKING:
+    from gitprov.model.sections import Host, Provenance, Record
 
 #: ``provenance.format``: 2 since ``run:`` is the same for every entry point (format 1 records,
 #: written before, may have another ``run:``; the schema reads both).
@@ -120,6 +113,9 @@ def build(
     session's keys are redacted (``secret_keys`` adds secret words); a ``run:`` still under
     way ends at ``saved_at`` (:func:`gitprov.model.run.close`).
     """
+    from gitprov.model import run  # what writes needs, imported by writers only
+    from gitprov.model.redact import redact
+
     plain = to_plain({k: v for k, v in data.items() if k not in ("git", "provenance")})
     body: dict[str, Any] = redact(plain, secret_keys)
     if "run" in body:
@@ -138,12 +134,14 @@ def build(
     head = [k for k in _LEADING if k in body]
     tail = [k for k in _TRAILING if k in body]
     middle = sorted(k for k in body if k not in _LEADING and k not in _TRAILING)
-    return cast(Record, {k: body[k] for k in head + middle + tail})
+    return cast("Record", {k: body[k] for k in head + middle + tail})
 
 
 def run_status(data: Mapping[str, Any]) -> str:
     """How the session ended, as far as the store knows (a record read back may say
     anything: its status is shown as it is)."""
+    from gitprov.model.sections import FAILED, SUCCESS
+
     section = data.get("run")
     if isinstance(section, dict) and section.get("status"):
         return str(section["status"])

@@ -39,7 +39,8 @@ from gitprov.git import Git
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, PackedObjects, format_tree, parse_tree
 from gitprov.git.reader import ObjectReader
 from gitprov.git.retry import retrying
-from gitprov.model.document import load, now_utc, validate_session_id
+from gitprov.model.document import load, validate_session_id
+from gitprov.model.sections import now_utc
 from gitprov.model.tombstone import MAX_REASON, Tombstone
 from gitprov.refs import is_tracking_ref, tracking_prefix
 from gitprov.state.environment import git_user
