@@ -25,20 +25,28 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
+import os
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gitprov
+from bench_digest import compare
 from bench_sync import data, git, isolate
 from gitprov.model.document import dump
 from gitprov.store import notes as gp_notes
 from gitprov.store import records as gp_storage
 
 RECORDS = 100_000
-GITPROV = [sys.executable, "-m", "gitprov"]
+#: Records of the fixture ``verify`` is timed on, one commit each (as saves make them).
+VERIFY_RECORDS = 20_000
 HERE = Path(__file__).resolve().parent
 IDENT = b"gitprov <gitprov@localhost>"
 BRANCHES = ["main", "feature/tokenizer", "exp/lr-sweep", "fix/data-leak"]
@@ -400,6 +408,175 @@ def build(repo: Path, records: int, history: bool = False) -> Fixture:
     )
 
 
+def fixture(folder: Path, records: int, history: bool) -> Fixture:
+    """The fixture in ``folder``: the one built there before (``--keep``), else a new one."""
+    described = folder / "fixture.json"
+    if described.exists():
+        kept = json.loads(described.read_text())
+        if (kept["records"], kept["history"]) == (records, history):
+            print(f"fixture: reusing {folder}")
+            return Fixture(folder / "repo", records, kept["digest"], tuple(kept["pair"]))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    started_at = time.perf_counter()
+    built = build(folder / "repo", records, history)
+    took = time.perf_counter() - started_at
+    kind = "one commit per record" if history else "one commit"
+    print(f"fixture: {records} records ({kind}) in {built.repo}, built in {took:.1f}s")
+    described.write_text(
+        json.dumps(
+            {"records": records, "history": history, "digest": built.digest, "pair": built.pair}
+        )
+    )
+    return built
+
+
+def process(*args: str) -> None:
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def output(*args: str) -> str:
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+def gitprov_in(repo: Path) -> list[str]:
+    """The command users run (the script installed beside this Python), on ``repo``."""
+    script = Path(sys.executable).with_name("gitprov")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "gitprov"]
+    return [*command, "-C", str(repo)]
+
+
+def record_folders(repo: Path) -> list[str]:
+    """``FORMAT`` and the fanout folders of the records ref: not ``digests/``, whose 100k
+    small trees make a whole listing ten times the ~45 ms issue 15 names."""
+    top = git(repo, "ls-tree", "--name-only", "refs/provenance/sessions").split()
+    return [name for name in top if name not in (gp_storage.DIGESTS_DIR, "forgotten")]
+
+
+def index_files(repo: Path) -> list[Path]:
+    index = repo / ".git" / "gitprov" / "index.sqlite"
+    return [index, *(index.with_name(index.name + end) for end in ("-wal", "-shm"))]
+
+
+def check(flat: Fixture, ours: list[str]) -> None:
+    """Correctness first: each timed command answers as it should."""
+    newest = output(*ours, "list", "--limit", "20", "--format", "ids").split()
+    last = flat.records - 1
+    assert newest == [session_id(n, flat.records) for n in range(last, last - 20, -1)], newest
+    asked = ["list", "--where", "params.lr=0.01", "--status", "failed", "--format", "json"]
+    matched = json.loads(output(*ours, *asked))
+    assert 0 < len(matched) < flat.records // 10, len(matched)
+    assert all(m["status"] == "failed" for m in matched), matched[0]
+    which = output(*ours, "which", flat.digest).splitlines()
+    assert len(which) == 2, which
+    compared = output(*ours, "compare", *flat.pair).splitlines()
+    assert flat.pair[0] in compared[0] and len(compared) > 5, compared
+    print(
+        f"checked: list --limit 20 lists the 20 newest; --where params.lr=0.01 --status "
+        f"failed: {len(matched)} runs; which: 1 run; compare: {len(compared) - 1} keys differ"
+    )
+
+
+def run(flat: Fixture, history: Fixture, rounds: int, build_rounds: int) -> None:
+    repo = flat.repo
+    ours = gitprov_in(repo)
+    anchor = ["git", "-C", str(repo), "ls-tree", "-r", "--name-only", "refs/provenance/sessions"]
+    folders = record_folders(repo)
+    listed = output(*anchor, *folders).count("\n")
+    print(f"anchor: {' '.join(anchor[3:])} <FORMAT and the {len(folders) - 1} fanout folders>")
+    print(f"        ({listed} names; whole process, as each gitprov command)")
+    process(*ours, "list", "--limit", "1")  # the index is built, untimed
+    check(flat, ours)
+
+    def vs_anchor(what: str, *args: str) -> None:
+        print(f"ours: gitprov {' '.join(args)}")
+        compare(
+            f"warm {what}, {flat.records} records vs git ls-tree",
+            lambda: process(*ours, *args),
+            lambda: process(*anchor, *folders),
+            rounds,
+            3.0,
+        )
+
+    vs_anchor("list --limit 20", "list", "--limit", "20")
+    failed = ["--where", "params.lr=0.01", "--status", "failed"]
+    vs_anchor("list --where params.lr=0.01 --status failed", "list", *failed)
+    vs_anchor("which sha256:...", "which", flat.digest)
+    vs_anchor("compare A B", "compare", *flat.pair)
+
+    listing = output("git", "-C", str(repo), "ls-tree", "-r", "refs/provenance/sessions", *folders)
+    blobs = "".join(f"{line.split()[2]}\n" for line in listing.splitlines() if ".yaml" in line)
+
+    def first_build() -> None:
+        for path in index_files(repo):
+            path.unlink(missing_ok=True)
+        process(*ours, "list", "--limit", "20")
+
+    def cat_file() -> None:
+        cat = ["git", "-C", str(repo), "cat-file", "--batch"]
+        subprocess.run(cat, input=blobs.encode(), stdout=subprocess.DEVNULL, check=True)
+
+    print("ours: the index file removed, then gitprov list --limit 20")
+    print(f"anchor: git cat-file --batch reading the {blobs.count(chr(10))} record blobs")
+    compare(
+        f"first index build, {flat.records} records vs git cat-file --batch",
+        first_build,
+        cat_file,
+        build_rounds,
+        10.0,
+    )
+
+    verify = [*gitprov_in(history.repo), "verify"]
+    checked = output(*verify)  # the index is built, untimed
+    assert checked == f"ok: {history.records} record(s) verified\n", checked
+    fsck = ["git", "-C", str(history.repo), "fsck", "--connectivity-only", "--no-progress"]
+    print(f"ours: gitprov verify (one commit per record); anchor: {' '.join(fsck[3:])}")
+    compare(
+        f"warm verify, {history.records} records vs git fsck --connectivity-only",
+        lambda: process(*verify),
+        lambda: process(*fsck),
+        rounds,
+        3.0,
+    )
+
+    def save(index: bool) -> None:
+        """One ``gitprov.record()`` save, with the index file present or moved aside."""
+        for path in index_files(repo):
+            moved = path.with_name(path.name + ".aside")
+            if index and moved.exists():
+                moved.rename(path)
+            elif not index and path.exists():
+                path.rename(moved)
+        with gitprov.record(repo, params={"lr": 0.01}, metrics={"auc": 0.9}):
+            pass
+
+    print("ours: with gitprov.record(repo, params=..., metrics=...): pass (in-process)")
+    compare(
+        f"save with the index vs without it, {flat.records} records",
+        lambda: save(True),
+        lambda: save(False),
+        rounds,
+        1.1,
+    )
+    save(True)  # the index back in place
+
+    print("[extra] lines below have no verdict of their own")
+    compare(
+        "gitprov --version (start-up alone) vs git ls-tree",
+        lambda: process(*ours, "--version"),
+        lambda: process(*anchor, *folders),
+        rounds,
+        3.0,
+    )
+    compare(
+        "git ls-tree of the whole records ref (digests/ too) vs of the record folders",
+        lambda: process(*anchor),
+        lambda: process(*anchor, *folders),
+        rounds,
+        3.0,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=RECORDS)
@@ -407,21 +584,25 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the fixture")
     parser.add_argument("--dir", type=Path, default=HERE / ".work" / "query")
     parser.add_argument("--build-only", action="store_true", help="build, print the path")
-    parser.add_argument("--history", action="store_true", help="one commit per record")
+    parser.add_argument("--verify-records", type=int, default=VERIFY_RECORDS)
+    parser.add_argument("--build-rounds", type=int, default=3, help="rounds of the first build")
     args = parser.parse_args()
     work: Path = args.dir.resolve()
-    if work.exists() and any(work.iterdir()):
-        parser.error(f"{work} is not empty")
     work.mkdir(parents=True, exist_ok=True)
-    isolate(work)
-    started_at = time.perf_counter()
-    fixture = build(work / "repo", args.records, args.history)
-    took = time.perf_counter() - started_at
-    print(f"fixture: {args.records} records in {fixture.repo}, built in {took:.1f}s")
-    print(f"which: {fixture.digest}; compare: {' '.join(fixture.pair)}")
+    isolate(Path(tempfile.mkdtemp(prefix="env-", dir=work)))
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached
+    os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
+    flat = fixture(work / f"flat-{args.records}", args.records, history=False)
+    print(f"which: {flat.digest}; compare: {' '.join(flat.pair)}")
     if args.build_only:
         return 0
-    return 0
+    history = fixture(work / f"history-{args.verify_records}", args.verify_records, history=True)
+    try:
+        run(flat, history, args.rounds, args.build_rounds)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0  # a missed target is reported, not failed (see README)
 
 
 if __name__ == "__main__":
