@@ -35,17 +35,20 @@ def test_list_table(recorded: Path) -> None:
     proc = gitprov("-C", str(recorded), "list")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["SESSION", "COMMIT", "BRANCH", "TREE", "STATUS", "USER"]
-    assert lines[1].split()[2:] == ["main", "clean", "success", "ann"]
-    assert lines[2].split()[2:] == ["main", "dirty", "success", "ann"]
-    assert lines[3].split()[2:] == ["feature", "clean", "failed", "ann"]
+    assert lines[0].split() == [
+        "SESSION", "STARTED", "DURATION", "STATUS", "COMMIT", "BRANCH", "TREE", "WHAT", "USER"
+    ]  # fmt: skip
+    # newest first: id, date, time, duration, status, commit, branch, tree, what, user
+    assert lines[1].split()[4:] == ["failed", lines[1].split()[5], "feature", "clean", "-", "ann"]
+    assert lines[2].split()[6:] == ["main", "dirty", "-", "ann"]
+    assert lines[3].split()[4:] == ["success", lines[3].split()[5], "main", "clean", "-", "ann"]
 
 
 def test_list_formats_and_limit(recorded: Path) -> None:
     ids = gitprov("-C", str(recorded), "list", "--format", "ids").stdout.split()
-    assert ids == [f"2026-01-0{i}T00.00.00.000Z" for i in (1, 2, 3)]
+    assert ids == [f"2026-01-0{i}T00.00.00.000Z" for i in (3, 2, 1)]  # newest first
     last = gitprov("-C", str(recorded), "list", "--format", "ids", "--limit", "1").stdout.split()
-    assert last == ids[-1:]
+    assert last == ids[:1]
     as_json = json.loads(gitprov("-C", str(recorded), "list", "--format", "json").stdout)
     assert [r["session_id"] for r in as_json] == ids
     as_yaml = yaml.safe_load(gitprov("-C", str(recorded), "list", "--format", "yaml").stdout)
@@ -59,7 +62,7 @@ def test_list_filters(recorded: Path) -> None:
     assert ids("--dirty") == ["2026-01-02T00.00.00.000Z"]
     assert ids("--clean", "--branch", "main") == ["2026-01-01T00.00.00.000Z"]
     assert ids("--branch", "feature") == ["2026-01-03T00.00.00.000Z"]
-    assert ids("--commit", "HEAD") == [f"2026-01-0{i}T00.00.00.000Z" for i in (1, 2, 3)]
+    assert ids("--commit", "HEAD") == [f"2026-01-0{i}T00.00.00.000Z" for i in (3, 2, 1)]
 
 
 def test_show_by_prefix_and_cwd(recorded: Path) -> None:

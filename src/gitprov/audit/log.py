@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from gitprov.errors import (
     AmbiguousSessionIdError,
@@ -42,7 +42,10 @@ from gitprov.store.untrusted import LeftOut, list_records
 
 if TYPE_CHECKING:
     from gitprov.audit.compare import Comparison
+    from gitprov.audit.query import When
     from gitprov.audit.which import Match
+    from gitprov.index.api import Condition, IndexEntry
+    from gitprov.index.query import QueryIndex
     from gitprov.store.forget import Forgotten
 
 logger = logging.getLogger(__name__)
@@ -138,6 +141,91 @@ class SessionLog:
             found.update(listing.ids)
             forgotten.update(listing.forgotten)
         return sorted(found - forgotten)
+
+    def query(
+        self,
+        where: str | Condition | Iterable[str | Condition] = (),
+        *,
+        since: When | None = None,
+        until: When | None = None,
+        status: str | Iterable[str] = (),
+        branch: str | None = None,
+        commit: str | None = None,
+        dirty: bool | None = None,
+        user: str | None = None,
+        limit: int | None = None,
+        order: Literal["newest", "oldest"] = "newest",
+        columns: str | Iterable[str] = (),
+        broken: dict[str, CorruptRecordError] | None = None,
+    ) -> list[IndexEntry]:
+        """The runs that match every filter given, from the query index
+        (:mod:`gitprov.index`): newest first by start, or oldest first; ``limit`` keeps the
+        first N in that order.
+
+        ``where`` holds ``"KEY<OP>VALUE"`` texts as ``gitprov list --where`` takes them, or
+        :class:`Condition` objects (a run without KEY never matches); ``since``/``until``
+        bound the start, inclusive: epoch seconds, a datetime, or a text as ``--since``
+        takes it (``"3.days"``, ``"2026-11-29"``: its first instant, or its last for
+        ``until``); ``commit`` is any revision; ``columns`` are dotted keys whose values
+        each entry carries in ``values``. ``InvalidQueryError`` for an expression that does
+        not parse, ``GitProvError`` for a revision that is not a commit.
+
+        A record that does not parse is an entry with a ``problem`` and status
+        ``"unknown"`` (when the filters let it through), unless ``broken`` collects the
+        local ones, whatever the filters, by id (as :meth:`items` does); fetched copies'
+        are then left out too, named in a warning."""
+        from gitprov.audit.query import build
+        from gitprov.index import open_index
+        from gitprov.index.api import Query
+
+        commits = None if commit is None else (self._commit_id(commit),)
+        asked = build(
+            where,
+            since=since,
+            until=until,
+            status=status,
+            branch=branch,
+            commits=commits,
+            dirty=dirty,
+            user=user,
+            limit=limit,
+            order=order,
+            columns=columns,
+        )
+        with open_index(self) as index:
+            found = index.query(asked)
+            if broken is not None:
+                found = [e for e in found if not _unreadable(e)]
+                everywhere = index.query(Query(status=(UNREADABLE,)))
+                for entry in everywhere:
+                    if _unreadable(entry) and entry.source == self.ref:
+                        broken[entry.session_id] = CorruptRecordError(entry.problem)
+            self._skip(index.skipped)
+        return found
+
+    def index(self) -> QueryIndex:
+        """The query index of these records (:mod:`gitprov.index`), caught up, with what
+        it left out of fetched copies named in warnings: for callers that read it in
+        their own way (``verify``). Close it when done (``with``)."""
+        from gitprov.index import open_index
+
+        index = open_index(self)
+        try:
+            index.refresh()
+        except BaseException:
+            index.close()
+            raise
+        self._skip(index.skipped)
+        return index
+
+    def _commit_id(self, rev: str) -> str:
+        """The full id of the commit ``rev`` names."""
+        found = self.git.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", ok=(0, 1)
+        )
+        if found.returncode != 0 or not found.text.strip():
+            raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
+        return found.text.strip()
 
     def resolve(self, id_or_prefix: str) -> str:
         """The one stored id equal to, or else starting with, ``id_or_prefix``; written
@@ -454,3 +542,12 @@ class SessionLog:
             + (f"; did you mean {guess}?" if near else ";")
             + " `gitprov list` shows the recorded ids"
         )
+
+
+#: The status the query index gives a record that does not parse.
+UNREADABLE = "unknown"
+
+
+def _unreadable(entry: IndexEntry) -> bool:
+    """Whether the index could not parse the record at all (not merely an odd field)."""
+    return entry.problem is not None and entry.status == UNREADABLE

@@ -44,8 +44,9 @@ _SECONDS = {
     "month": 30 * 86400,
     "year": 365 * 86400,
 }
-_DATE = re.compile(r"\d{4}-?\d{2}-?\d{2}")
-_AGO = re.compile(r"(\d+(?:\.\d+)?)[.\s]+([a-z]+?)s?(?:[.\s]+ago)?", re.IGNORECASE)
+#: Patterns, compiled on first use (not at every ``gitprov list``'s start).
+_DATE = r"\d{4}-?\d{2}-?\d{2}"
+_AGO = r"(\d+(?:\.\d+)?)[.\s]+([a-z]+?)s?(?:[.\s]+ago)?"
 
 
 def build(
@@ -100,7 +101,8 @@ def _epoch(when: When, *, end: bool) -> float:
 
 def parse_where(text: str) -> Condition:
     """``KEY<OP>VALUE`` split at its first operator (the longest one there), so a value
-    may hold operators itself (``run.argv~a=b``). Spaces around the operator are dropped.
+    may hold operators itself (``run.argv~a=b``), but not start with one (``a==1`` is a
+    mistake, not a test for ``=1``). Spaces around the operator are dropped.
     ``InvalidQueryError`` names the accepted forms."""
     for i, char in enumerate(text):
         if char in "=!<>~":
@@ -111,6 +113,8 @@ def parse_where(text: str) -> Condition:
             if not key or any(ord(c) < 32 for c in key):
                 break
             if not value and op not in ("=", "!="):
+                break
+            if op != "~" and value[:1] in ("=", "!", "<", ">"):  # a==1, a=>1, a>>1
                 break
             return Condition(key, op, value)
     raise InvalidQueryError(f"malformed --where {text!r}: expected {WHERE_FORMS}")
@@ -128,14 +132,14 @@ def parse_when(text: str, *, end: bool = False, now: float | None = None) -> flo
     if word in ("today", "yesterday"):
         day = datetime.fromtimestamp(now).date() - timedelta(days=word == "yesterday")
         return _day_bound(datetime(day.year, day.month, day.day), end)
-    ago = _AGO.fullmatch(word)
+    ago = re.fullmatch(_AGO, word)
     if ago is not None and ago.group(2) in _SECONDS:
         return now - float(ago.group(1)) * _SECONDS[ago.group(2)]
     try:
         instant = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidQueryError(f"cannot read {text!r} as a time: expected {WHEN_FORMS}") from None
-    if _DATE.fullmatch(text.strip()):
+    if re.fullmatch(_DATE, text.strip()):
         return _day_bound(instant, end)
     return instant.timestamp()  # a naive time is local, as datetime takes it
 

@@ -1,89 +1,148 @@
-"""``gitprov list``: the recorded sessions, newest last."""
+"""``gitprov list``: the recorded runs, newest first, found through the query index.
+
+Imports what the chosen format needs when it runs: ``gitprov list --limit 20`` is asked to
+take little more than a ``git ls-tree``.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 
 import click
 
+from gitprov.audit import query
+from gitprov.cli.filters import columns_option, filter_options
 from gitprov.cli.main import Target, emit, main, table
+from gitprov.cli.terminal import pager, status
 from gitprov.errors import CorruptRecordError
-from gitprov.model.document import run_status
-from gitprov.store import spool
+from gitprov.index.api import IndexEntry
 
-
-def _row(record: dict[str, Any]) -> list[str]:
-    git = record.get("git") or {}
-    commit = git.get("commit") or ""
-    return [
-        str(record.get("session_id", "")),
-        commit[:12] if commit else "(unborn)",
-        str(git.get("branch") or ("(detached)" if git.get("detached") else "-")),
-        "dirty" if git.get("dirty") else "clean",
-        run_status(record),
-        str(record.get("username") or "-"),
-    ]
-
-
-def _table(records: list[dict[str, Any]]) -> str:
-    rows = [["SESSION", "COMMIT", "BRANCH", "TREE", "STATUS", "USER"]]
-    rows += [_row(r) for r in records]
-    return table(rows)
+FORMATS = ("table", "ids", "json", "yaml", "csv")
+HEADINGS = ["SESSION", "STARTED", "DURATION", "STATUS", "COMMIT", "BRANCH", "TREE", "WHAT", "USER"]
+STATUS = HEADINGS.index("STATUS")
+#: The entry's fields in json, yaml and csv (its ``values`` become the asked columns).
+FIELDS = [f.name for f in fields(IndexEntry) if f.name != "values"]
+#: What a terminal must not be sent from a record (a fetched one may hold escapes).
+_CONTROL = dict.fromkeys([*range(32), *range(127, 160)], "?")
 
 
 @main.command("list")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "ids", "yaml", "json"]), default="table"
-)
-@click.option("--commit", "rev", metavar="REV", help="Only sessions that ran on this commit.")
-@click.option("--branch", help="Only sessions that ran on this branch.")
-@click.option("--dirty/--clean", default=None, help="Only dirty (or only clean) runs.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N sessions.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@filter_options
+@columns_option
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N runs.")
+@click.option("--reverse", is_flag=True, help="Oldest first (with --limit: the newest N).")
 @click.pass_obj
 def list_cmd(
     target: Target,
     fmt: str,
-    rev: str | None,
-    branch: str | None,
-    dirty: bool | None,
+    filters: dict[str, Any],
+    columns: list[str],
     limit: int | None,
+    reverse: bool,
 ) -> None:
-    """List recorded sessions (oldest first). A record that does not parse is named on
-    stderr (exit 1) and the others are listed all the same."""
+    """List recorded runs, newest first (by run.started_at, else the time of the save).
+
+    Filters combine: a run is listed when all of them hold; a --where on a key no run has
+    lists nothing. A record that does not parse is named on stderr (exit 1) and the others
+    are listed all the same."""
+    from gitprov.store import spool
+
     log = target.log()
     waiting = spool.notice(log.git)
     if waiting is not None:
         click.echo(f"gitprov: {waiting}", err=True)
-    unfiltered = branch is None and dirty is None
     broken: dict[str, CorruptRecordError] = {}
-    if rev is not None:
-        ran = [entry["session_id"] for entry in log.for_commit(rev)]
-        # a note may outlive a record
-        records = list(log.records(ran, skip_missing=True, broken=broken))
-    else:
-        ids = log.ids()
-        if unfiltered and limit:
-            ids = ids[-limit:]
-        if fmt == "ids" and unfiltered:
-            if ids:
-                click.echo("\n".join(ids))
-            return
-        records = list(log.records(ids, broken=broken))
-    if branch is not None:
-        records = [r for r in records if (r.get("git") or {}).get("branch") == branch]
-    if dirty is not None:
-        records = [r for r in records if bool((r.get("git") or {}).get("dirty")) == dirty]
-    if limit:
-        records = records[-limit:]
-    if fmt == "table":
-        click.echo(_table(records))
-    elif fmt == "ids":
-        if records:
-            click.echo("\n".join(str(r.get("session_id")) for r in records))
-    else:
-        emit(records, fmt)
+    entries = log.query(**filters, limit=limit, columns=columns, broken=broken)
+    if reverse:
+        entries.reverse()
+    if entries:
+        with pager():
+            _show(entries, fmt, columns)
+    elif not broken and not log.query(limit=1):  # not one run: say how to get some
+        hint = log.nothing_recorded()
+        if hint is not None:
+            click.echo(f"gitprov: {hint}", err=True)
     for exc in broken.values():
         click.echo(f"gitprov: error: {exc}", err=True)
     if broken:
         sys.exit(1)
+
+
+def _show(entries: list[IndexEntry], fmt: str, columns: list[str]) -> None:
+    if fmt == "ids":
+        click.echo("\n".join(e.session_id for e in entries))
+    elif fmt == "table":
+        headings = HEADINGS + [_cell(key) for key in columns]
+        rows = [headings] + [_row(e, columns) for e in entries]
+        click.echo(
+            table(rows, lambda i, cell: status(cell.rstrip(), len(cell)) if i == STATUS else cell)
+        )
+    elif fmt == "csv":
+        click.echo(
+            _csv(_objects(entries, columns), FIELDS + [k for k in columns if k not in FIELDS])
+        )
+    else:
+        emit(_objects(entries, columns), fmt)
+
+
+def _cell(value: Any) -> str:
+    """A value as one table cell: on one line, without control characters."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return " ".join(str(value).split()).translate(_CONTROL) or "-"
+
+
+def _row(entry: IndexEntry, columns: list[str]) -> list[str]:
+    tree = "-" if entry.dirty is None else "dirty" if entry.dirty else "clean"
+    cells = [
+        entry.session_id,
+        query.started(entry.started),
+        query.duration(entry.duration),
+        entry.status,
+        entry.commit[:12] if entry.commit else "(unborn)",
+        entry.branch,
+        tree,
+        query.shorten(_cell(entry.what)),
+        entry.user,
+    ]
+    return [_cell(c) for c in cells] + [_cell(entry.values.get(key)) for key in columns]
+
+
+def _objects(entries: Iterable[IndexEntry], columns: list[str]) -> list[dict[str, Any]]:
+    """Each entry's fields, then the columns asked for (``null`` where a run has no such
+    key; a column named as a field gives way to the field)."""
+    out = []
+    for entry in entries:
+        item = {name: getattr(entry, name) for name in FIELDS}
+        for key in columns:
+            item.setdefault(key, entry.values.get(key))
+        out.append(item)
+    return out
+
+
+def _csv(items: list[dict[str, Any]], header: list[str]) -> str:
+    """``items`` as CSV with a header row: empty for null, JSON for a list or mapping."""
+    import csv
+    import io
+    import json
+
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, ensure_ascii=False, default=str)
+        return str(value)
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([text(item.get(key)) for key in header] for item in items)
+    return out.getvalue().rstrip("\n")
