@@ -22,7 +22,7 @@ logger = logging.getLogger("gitprov.index")
 
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer.
-FORMAT = 1
+FORMAT = 2
 INDEX_FILE = ("gitprov", "index.sqlite")
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
@@ -40,7 +40,8 @@ SCHEMA = (
     "CREATE TABLE recs (id INTEGER PRIMARY KEY, sid TEXT NOT NULL, blob TEXT NOT NULL, "
     "ok INTEGER NOT NULL, started REAL, started_at TEXT, duration REAL, status TEXT, "
     "commit_ TEXT, branch TEXT, dirty INTEGER, snapshot TEXT, what TEXT, user TEXT, "
-    "problem TEXT, flat BLOB, UNIQUE (sid, blob))",
+    "problem TEXT, UNIQUE (sid, blob))",
+    "CREATE INDEX recs_broken ON recs (sid) WHERE ok = 0",
     # the leaves worth querying (extract.in_table); num: numbers, and dates as epoch seconds
     "CREATE TABLE kv (rec INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, "
     "text TEXT, num, PRIMARY KEY (rec, key)) WITHOUT ROWID",
@@ -70,7 +71,7 @@ def _create(db: sqlite3.Connection) -> None:
     db.execute("COMMIT")
 
 
-def _damaged(exc: sqlite3.Error) -> bool:
+def damaged(exc: sqlite3.Error) -> bool:
     text = str(exc)
     return "not a database" in text or "malformed" in text or "corrupt" in text
 
@@ -125,7 +126,7 @@ def connect(git: Git, timeout: float = TIMEOUT) -> tuple[sqlite3.Connection, boo
             return db, False
         except sqlite3.Error as exc:
             db.close()
-            if _damaged(exc) and attempt == 0:
+            if damaged(exc) and attempt == 0:
                 logger.warning(
                     "gitprov: warning: the query index %s is damaged (%s); it is built anew",
                     path,

@@ -15,18 +15,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Sections whose leaves stay out of the key/value table: gitprov's own fields (the
-#: listing's columns hold the ones asked for most), dozens a record, would make the table
-#: many times larger than the records. A condition on them reads the record's whole
-#: flattened JSON instead (slower, as rare); parameters, metrics and the user's own
+#: gitprov's own sections, and the few of their keys kept as rows of the key/value table
+#: (with everything under them): the ones asked for most. Their other leaves, dozens a
+#: record, would make the table many times larger than the records; a condition on them
+#: reads the records themselves (slower, as rare). Parameters, metrics and the user's own
 #: top-level keys are rows.
-GITPROVS = ("run", "git")
-QUERIED = ("run.params.",)
+QUERIED = {
+    "run": frozenset({"params", "status", "started_at", "duration_s", "exit_code", "user"}),
+    "git": frozenset({"commit", "branch", "dirty"}),
+}
 
 
 def in_table(key: str) -> bool:
-    """Whether a key's leaves are rows of the key/value table (else only in the JSON)."""
-    return key.partition(".")[0] not in GITPROVS or key.startswith(QUERIED)
+    """Whether a key's leaves are rows of the key/value table (else only in the record)."""
+    section, _, rest = key.partition(".")
+    own = QUERIED.get(section)
+    return own is None or rest.partition(".")[0] in own
+
+
+def _queried(record: Mapping[str, Any]) -> dict[Any, Any]:
+    """The part of ``record`` whose leaves are rows, in the record's order (flattened as
+    the whole record is: the same keys, the same values)."""
+    from gitprov.audit.compare import NOT_COMPARED
+
+    part: dict[Any, Any] = {}
+    for key, value in record.items():
+        own = QUERIED.get(key) if isinstance(key, str) else None
+        if own is None:
+            if key not in NOT_COMPARED:
+                part[key] = value
+        elif isinstance(value, Mapping):
+            part[key] = {k: v for k, v in value.items() if k in own}
+    return part
 
 
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -117,7 +137,6 @@ class Extracted:
     user: str | None = None
     problem: str | None = None
     leaves: list[Leaf] = field(default_factory=list)
-    flat: dict[str, Any] = field(default_factory=dict)
 
 
 class _Fields:
@@ -167,7 +186,7 @@ def _kind(value: Any) -> str:
 
 def extract(record: Mapping[str, Any]) -> Extracted:
     """The indexed fields and leaves of ``record`` (a parsed record: a mapping)."""
-    from gitprov.audit.compare import flatten_record
+    from gitprov.audit.compare import flatten
     from gitprov.model.document import run_status
 
     read = _Fields()
@@ -200,7 +219,7 @@ def extract(record: Mapping[str, Any]) -> Extracted:
     user = run.get("user")
     name = read.text(user, "name", "run.user.") if isinstance(user, Mapping) else None
     out.user = name or read.text(record, "username", "")
-    out.flat = flatten_record(record)
-    out.leaves = [leaf(key, value) for key, value in out.flat.items() if in_table(key)]
+    flat = flatten(_queried(record))
+    out.leaves = [leaf(key, value) for key, value in flat.items() if in_table(key)]
     out.problem = "; ".join(read.problems) or None
     return out

@@ -143,7 +143,8 @@ class _Reader:
             name = _scalar(key)
             if rest is not None:
                 found[name] = _scalar(rest)
-                self._ends(column)
+                if self.at < end and tokens[self.at][0] > column:
+                    raise Unrecognised("a scalar on several lines")
             elif self.at == end:
                 found[name] = None
             else:

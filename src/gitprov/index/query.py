@@ -14,13 +14,11 @@ stands for it, else the first fetched copy whose record parses.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,20 @@ from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.git import Git
 from gitprov.git.objects import Entry
 from gitprov.git.process import zsplit
+from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import has_refs_under, read_ref_file
 from gitprov.index import db as database
 from gitprov.index.api import Condition, IndexEntry, Query
-from gitprov.index.extract import INSTANT, NUMBERS, Extracted, extract, in_table, instant, leaf
+from gitprov.index.extract import (
+    INSTANT,
+    NUMBERS,
+    Leaf,
+    extract,
+    in_table,
+    instant,
+    leaf,
+    value_of,
+)
 from gitprov.index.extract import number as as_number
 from gitprov.refs import is_tracking_ref, tracking_prefix
 from gitprov.store.records import DIGESTS_DIR, FORGOTTEN_DIR, FORMAT_FILE, record_path
@@ -46,7 +54,7 @@ _BATCH = 2000
 
 _COLUMNS = (
     "r.sid, r.ref, c.started, c.started_at, c.duration, c.status, c.commit_, c.branch, "
-    "c.dirty, c.snapshot, c.what, c.user, c.blob, c.problem, c.flat"
+    "c.dirty, c.snapshot, c.what, c.user, c.blob, c.problem, c.id"
 )
 
 
@@ -62,14 +70,6 @@ class _Plan:
     files: dict[_Key, str] | None = None
     changes: dict[_Key, str | None] | None = None
     left_out: list[LeftOut] | None = None
-
-
-@dataclass
-class _Parsed:
-    sid: str
-    blob: str
-    fields: Extracted | None = None
-    problem: str | None = None
 
 
 def compare(op: str, left: Any, right: Any) -> bool:
@@ -136,15 +136,6 @@ class _Test:
         return f"key = ? AND text {op} ?", [key, self.value]
 
 
-def _flat(data: bytes | None) -> dict[str, Any]:
-    return {} if data is None else dict(json.loads(zlib.decompress(data)))
-
-
-def _packed(flat: Mapping[str, Any]) -> bytes:
-    text = json.dumps(flat, separators=(",", ":"), ensure_ascii=False, default=str)
-    return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
-
-
 class QueryIndex:
     """The index of the records ``git``'s refs ``ref`` (and its fetched copies) hold.
 
@@ -156,6 +147,9 @@ class QueryIndex:
         self.ref = ref
         self.timeout = timeout
         self.db, self.in_memory = database.connect(git, timeout)
+        self._stack = ExitStack()
+        self._reader: ObjectReader | None = None
+        self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self._prepare()
         self.skipped: list[LeftOut] = []
 
@@ -169,11 +163,31 @@ class QueryIndex:
         self.close()
 
     def _prepare(self) -> None:
-        self.db.create_function("gp_match", 2, self._udf_match)
+        self.db.create_function("gp_match", 3, self._udf_match)
         self._tests: list[_Test] = []
 
-    def _udf_match(self, data: bytes | None, which: int) -> int:
-        return int(self._tests[which].record(_flat(data)))
+    def _udf_match(self, sid: str, blob: str, which: int) -> int:
+        return int(self._tests[which].record(self._whole(sid, blob)))
+
+    def _whole(self, sid: str, blob: str) -> dict[str, Any]:
+        """A record flattened whole, read from git (for keys the index keeps no rows of);
+        ``{}`` when it cannot be read."""
+        from gitprov.audit.compare import flatten_record
+        from gitprov.index.fastyaml import parse_record
+
+        found = self._records.get((sid, blob))
+        if found is None:
+            if self._reader is None:
+                self._reader = self._stack.enter_context(self.git.objects())
+            obj = self._reader.read(blob)
+            try:
+                found = flatten_record(parse_record(obj.data, sid, blob)) if obj else {}
+            except CorruptRecordError:
+                found = {}
+            if len(self._records) > 4096:
+                self._records.clear()
+            self._records[(sid, blob)] = found
+        return found
 
     # -- answering ------------------------------------------------------------------------
 
@@ -181,7 +195,12 @@ class QueryIndex:
         """The runs ``q`` selects, newest first unless ``q.newest_first`` is false (by
         start, then id; runs whose start is unknown last)."""
         self.refresh()
-        found: list[IndexEntry] = self._guarded(lambda: self._select(q))
+        try:
+            found: list[IndexEntry] = self._guarded(lambda: self._select(q))
+        finally:
+            self._stack.close()
+            self._reader = None
+            self._records.clear()
         return found
 
     def entries(self) -> list[IndexEntry]:
@@ -245,17 +264,25 @@ class QueryIndex:
             )
         self._tests.append(test)  # gitprov's own fields: read from the whole record
         params.append(len(self._tests) - 1)
-        return "gp_match(c.flat, ?)"
+        return "gp_match(c.sid, c.blob, ?)"
+
+    def _value(self, sid: str, blob: str, rec: int, key: str) -> tuple[Any] | None:
+        """``(value,)`` of ``key`` in a record, ``None`` when it has none."""
+        if not in_table(key):
+            whole = self._whole(sid, blob)
+            return (whole[key],) if key in whole else None
+        row = self.db.execute("SELECT kind, text FROM kv WHERE rec = ? AND key = ?", (rec, key))
+        found = row.fetchone()
+        return None if found is None else (value_of(*found),)
 
     def _entry(self, row: Sequence[Any], columns: Sequence[str]) -> IndexEntry:
         values: dict[str, Any] = {}
-        if columns:
-            flat = _flat(row[14])
-            for column in columns:
-                for key in (column, f"run.{column}"):
-                    if key in flat:
-                        values[column] = flat[key]
-                        break
+        for column in columns:
+            for key in (column, f"run.{column}"):
+                found = self._value(row[0], row[12], row[14], key)
+                if found:
+                    values[column] = found[0]
+                    break
         return IndexEntry(
             session_id=row[0],
             started=row[2],
@@ -287,7 +314,7 @@ class QueryIndex:
             database.locked(self.git.common_dir.joinpath(*database.INDEX_FILE))
             self._to_memory()
         except sqlite3.DatabaseError as exc:
-            if self.in_memory:
+            if self.in_memory or not database.damaged(exc):
                 raise
             path = self.git.common_dir.joinpath(*database.INDEX_FILE)
             database.logger.warning(
@@ -447,33 +474,33 @@ class QueryIndex:
     def _parse(self, needed: list[tuple[str, str, str]]) -> None:
         """Parse the records ``needed`` and keep them, a batch per transaction: a parsed
         record only stands for a blob, so it may be kept before any source holds it (an
-        interrupted first build resumes where it stopped)."""
-        from gitprov.index.fastyaml import parse_record
+        interrupted first build resumes where it stopped). Many records are parsed by
+        one process per core while this one reads them from git and writes the index."""
         from gitprov.progress import Progress
 
-        parsed: list[_Parsed] = []
-        with Progress("Indexing records", len(needed)) as bar:
-            objects = _read_blobs(self.git, [b for _, b, _ in needed])
-            for at, (kind, data) in enumerate(objects):
-                sid, blob, where = needed[at]
-                one = _Parsed(sid, blob)
-                if kind != "blob" or data is None:
-                    one.problem = f"the stored record of session {sid} ({where}) cannot be read"
-                else:
-                    try:
-                        one.fields = extract(parse_record(data, sid, where))
-                    except CorruptRecordError as exc:
-                        one.problem = str(exc)
-                    except Exception as exc:  # one odd record never stops the rest
-                        one.problem = (
-                            f"the stored record of session {sid} cannot be indexed ({exc})"
-                        )
-                parsed.append(one)
-                bar.advance()
-                if len(parsed) == _BATCH:
-                    self._insert(parsed)
-                    parsed = []
-            self._insert(parsed)
+        if not needed:
+            return
+        pool = _pool() if len(needed) >= _PARALLEL else None
+        try:
+            with (
+                Progress("Indexing records", len(needed)) as bar,
+                closing(_read_blobs(self.git, [blob for _, blob, _ in needed])) as objects,
+            ):
+                found = ((*need, *obj) for need, obj in zip(needed, objects, strict=False))
+                batches = _batches(found, _CHUNK)
+                done = pool.imap(_parse_batch, batches) if pool else map(_parse_batch, batches)
+                rows: list[_Row] = []
+                for batch in done:
+                    rows += batch
+                    bar.advance(len(batch))
+                    if len(rows) >= _BATCH:
+                        self._insert(rows)
+                        rows = []
+                self._insert(rows)
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
 
     def _apply(self, plans: list[_Plan], stored: dict[str, str | None]) -> bool:
         """Move the sources to their new tips, in one transaction (``False``: another
@@ -499,35 +526,21 @@ class QueryIndex:
             raise
         db.execute("COMMIT")
 
-    def _insert(self, parsed: list[_Parsed]) -> None:
-        if not parsed:
+    def _insert(self, rows: list[_Row]) -> None:
+        if not rows:
             return
         with self._transaction() as db:
-            self._insert_in(db, parsed)
-
-    def _insert_in(self, db: sqlite3.Connection, parsed: list[_Parsed]) -> None:
-        leaves: list[tuple[Any, ...]] = []
-        for one in parsed:
-            f = one.fields
-            if f is None:
-                row: tuple[Any, ...] = (one.sid, one.blob, 0, None, None, None, "unknown")
-                row += (None, None, None, None, "", None, one.problem, None)
-            else:
-                row = (
-                    one.sid, one.blob, 1, f.started, f.started_at, f.duration, f.status,
-                    f.commit, f.branch, f.dirty, f.snapshot, f.what, f.user, f.problem,
-                    _packed(f.flat),
-                )  # fmt: skip
-            cur = db.execute(
-                "INSERT OR IGNORE INTO recs (sid, blob, ok, started, started_at, duration, "
-                "status, commit_, branch, dirty, snapshot, what, user, problem, flat) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            if cur.rowcount == 1 and f is not None:
-                rec = cur.lastrowid
-                leaves.extend((rec, *item) for item in f.leaves)
-        db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", leaves)
+            leaves: list[tuple[Any, ...]] = []
+            for row, found in rows:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO recs (sid, blob, ok, started, started_at, duration, "
+                    "status, commit_, branch, dirty, snapshot, what, user, problem) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                if cur.rowcount == 1:
+                    leaves += [(cur.lastrowid, *item) for item in found]
+            db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", leaves)
 
     def _apply_plan(self, plan: _Plan) -> None:
         db, ref = self.db, plan.ref
@@ -588,6 +601,61 @@ class QueryIndex:
         db.execute(f"DELETE FROM recs WHERE id IN ({unused})")  # noqa: S608
 
 
+#: A parsed record as stored: its ``recs`` row, and its ``kv`` leaves.
+_Row = tuple[tuple[Any, ...], list[Leaf]]
+#: Records sent to a parsing process at once, and the fewest worth starting processes for.
+_CHUNK = 256
+_PARALLEL = 4096
+
+
+def _pool() -> Any:
+    """Processes to parse with, one per core (``None`` on one core)."""
+    import multiprocessing
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (cores or 1) < 2:
+        return None
+    return multiprocessing.get_context().Pool(min(cores or 1, 4))
+
+
+def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _parse_batch(batch: list[tuple[str, str, str, str | None, bytes | None]]) -> list[_Row]:
+    return [_parse_one(*item) for item in batch]
+
+
+def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | None) -> _Row:
+    """One record's row: what it holds, or why it cannot be read (never an exception: one
+    odd record never stops the rest)."""
+    from gitprov.index.fastyaml import parse_record
+
+    problem = f"the stored record of session {sid} ({where}) cannot be read"
+    if kind == "blob" and data is not None:
+        try:
+            f = extract(parse_record(data, sid, where))
+        except CorruptRecordError as exc:
+            problem = str(exc)
+        except Exception as exc:  # one odd record never stops the rest
+            problem = f"the stored record of session {sid} cannot be indexed ({exc})"
+        else:
+            row = (
+                sid, blob, 1, f.started, f.started_at, f.duration, f.status, f.commit, f.branch,
+                f.dirty, f.snapshot, f.what, f.user, f.problem,
+            )  # fmt: skip
+            return row, f.leaves
+    unread = (None, None, None, "unknown", None, None, None, None, "", None, problem)
+    return (sid, blob, 0, *unread), []
+
+
 def _tips_from_files(common_dir: Path, ref: str) -> dict[str, str | None] | None:
     """The local ref's tip and its fetched copies' (sorted), from the files ref store;
     ``None`` when only git can tell."""
@@ -624,7 +692,9 @@ def _tips_from_files(common_dir: Path, ref: str) -> dict[str, str | None] | None
     return tips
 
 
-def _read_blobs(git: Git, shas: list[str]) -> Iterator[tuple[str | None, bytes | None]]:
+def _read_blobs(
+    git: Git, shas: list[str]
+) -> Generator[tuple[str | None, bytes | None], None, None]:
     """(type, content) of each object of ``shas``, in order, through one ``cat-file
     --batch`` fed by a thread (so that its output never waits for the next request)."""
     if not shas:
