@@ -17,6 +17,7 @@ import pytest
 
 import gitprov
 from gitprov.report import payload as payload_module
+from test_verify import hand_edit
 
 from conftest import cli, git, remove_object
 
@@ -201,3 +202,48 @@ def test_an_unwritable_output_is_one_error_line(recorded: Path, tmp_path: Path) 
     result = cli("-C", str(recorded), "report", "-o", str(tmp_path / "no" / "such" / "r.html"))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "r.html" in result.stderr
+
+
+def test_filters_choose_the_runs_as_list_does(recorded: Path, tmp_path: Path) -> None:
+    def ids(*args: str) -> list[str]:
+        return [r["id"] for r in runs_of(data_of(report(recorded, tmp_path / "r.html", *args)))]
+
+    everything = ids()
+    assert ids("--status", "failed") == [everything[1]]
+    assert ids("--where", "params.lr=0.1") == [everything[2]]
+    assert ids("--dirty") == [everything[0]]
+    assert ids("--limit", "2") == everything[:2]
+    bad = cli("-C", str(recorded), "report", "--where", "params.lr", "-o", str(tmp_path / "x"))
+    assert bad.returncode == 2 and not (tmp_path / "x").exists()
+
+
+def test_odd_and_broken_records_are_named_and_the_rest_reported(
+    recorded: Path, tmp_path: Path
+) -> None:
+    hand_edit(
+        recorded,
+        {
+            "odd-commit": "session_id: odd-commit\ngit:\n  commit: 12345\n",
+            "odd-git": "session_id: odd-git\ngit:\n- a\n- b\n",
+            "odd-run": "session_id: odd-run\nrun:\n- 1\n- 2\nstarted: 3\n",
+            "odd-snapshot": "session_id: odd-snapshot\ngit:\n  snapshot:\n    a: 1\n  dirty: 1\n",
+            "no-yaml": "session_id: [no-yaml\n",
+        },
+    )
+    result = cli("-C", str(recorded), "report", "-o", str(tmp_path / "r.html"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "session no-yaml left out: " in result.stderr
+    payload = data_of((tmp_path / "r.html").read_text(encoding="utf-8"))
+    runs = {r["id"]: r for r in runs_of(payload)}
+    assert sorted(payload["broken"]) == ["no-yaml", "odd-git"]  # git: must be a mapping
+    assert {"odd-commit", "odd-run", "odd-snapshot"} <= set(runs)
+    assert runs["odd-commit"]["commit"] is None and runs["odd-snapshot"]["snap"] is None
+    assert runs["odd-run"]["t"] is None and runs["odd-run"]["what"] == ""
+    assert payload["summary"]["runs"] == 6
+
+
+def test_an_empty_history_says_how_to_record_a_first_run(repo: Path, tmp_path: Path) -> None:
+    result = cli("-C", str(repo), "report", "-o", str(tmp_path / "r.html"))
+    assert result.returncode == 0
+    assert "to record a first run" in result.stderr

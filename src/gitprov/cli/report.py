@@ -35,7 +35,8 @@ def report_cmd(
 ) -> None:
     """Write every run (or those the filters select) into one HTML file that needs
     nothing else: summary, sortable and filterable runs table, time line, each run's
-    record and code diff, comparisons and plots. It makes no network request."""
+    record and code diff, comparisons and plots. It makes no network request. A record
+    that does not parse is named on stderr and in the report, and left out."""
     from gitprov.report import collect, render
 
     log = target.log()
@@ -45,7 +46,11 @@ def report_cmd(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise click.FileError(str(output), exc.strerror) from exc
+    for session_id, why in payload["broken"].items():
+        click.echo(f"gitprov: warning: session {session_id} left out: {why}", err=True)
     click.echo(f"wrote {output} ({payload['summary']['runs']} runs)")
+    if not payload["runs"] and (hint := log.nothing_recorded()):
+        click.echo(f"gitprov: {hint}", err=True)
     if open_it:
         import webbrowser
 
