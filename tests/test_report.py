@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import gitprov
 from gitprov.report import payload as payload_module
 from test_verify import hand_edit
 
-from conftest import cli, git, remove_object
+from conftest import cli, git, make_repo, remove_object
 
 HOSTILE = "</script><img src=x onerror=alert(1)>"
 #: Line and paragraph separators end a JavaScript string literal in older engines.
@@ -55,10 +56,14 @@ def runs_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
     return runs
 
 
-@pytest.fixture
-def recorded(repo: Path) -> Path:
+@pytest.fixture(scope="module")
+def recorded_once(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Path:
     """Three runs: a clean one with a hostile parameter, a failed one with odd values,
     and a dirty ``gitprov run`` whose change is in its snapshot."""
+    repo = make_repo(
+        tmp_path_factory.mktemp("report") / "repo",
+        {"README.md": "hello\n", "src/app.py": "print(1)\n"},
+    )
     with gitprov.record(repo, params={"lr": 0.1, "note": HOSTILE}, metrics={"auc": 0.8}):
         pass
     try:
@@ -71,6 +76,12 @@ def recorded(repo: Path) -> Path:
     (repo / "src/app.py").write_text("print('changed by hand')\n")
     assert cli("-C", str(repo), "run", "--", "true", process=True).returncode == 0
     return repo
+
+
+@pytest.fixture
+def recorded(recorded_once: Path, tmp_path: Path) -> Path:
+    """A copy of :func:`recorded_once`'s repository, this test's to change."""
+    return Path(shutil.copytree(recorded_once, tmp_path / "repo", symlinks=True))
 
 
 def report(repo: Path, out: Path, *args: str) -> str:
