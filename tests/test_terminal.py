@@ -122,13 +122,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Iterat
 
 
 @pytest.mark.parametrize(
-    "args", [["show", "clean1"], ["diff", "dirty"], ["compare", "clean1", "clean2"]]
+    ("args", "shown"),
+    [
+        (["show", "clean1"], b"session_id: clean1\n"),
+        (["diff", "dirty"], b"+print(2)"),
+        (["compare", "clean1", "clean2"], b"params.lr"),
+        (["list"], b"clean1"),
+        (["verify"], b""),  # nothing to say but "ok" (on stdout, after the pager)
+    ],
 )
-def test_pages_on_a_terminal(runs: Path, args: list[str]) -> None:
+def test_pages_on_a_terminal(runs: Path, args: list[str], shown: bytes) -> None:
     ran = run(*args, cwd=runs, env={"PAGER": PAGER})
-    assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith(b"PAGED\n")
-    assert b"clean1" in ran.stdout or b"app.py" in ran.stdout
+    assert shown in ran.stdout.partition(b"PAGED\n")[2]
 
 
 @pytest.mark.parametrize(
@@ -210,6 +216,11 @@ def test_diff_colours_on_a_terminal(runs: Path) -> None:
     assert b"\x1b[1mdiff --git a/app.py b/app.py\x1b[0m\n" in ran.stdout
     assert b"\x1b[36m@@ -1 +1 @@\x1b[0m\n" in ran.stdout
     assert b"\x1b[31m-print(1)\x1b[0m\n\x1b[32m+print(2)\x1b[0m\n" in ran.stdout
+
+
+def test_list_colours_statuses(runs: Path) -> None:
+    ran = run("--no-pager", "list", cwd=runs)
+    assert b"\x1b[32msuccess" in ran.stdout
 
 
 def test_colours_go_through_the_pager(runs: Path) -> None:
