@@ -265,9 +265,10 @@ def test_color_always_when_piped(runs: Path) -> None:
     [
         (["fetch"], b"Fetching records from origin"),
         (["sync"], b"Syncing records with origin"),
+        (["push"], b"Pushing records to origin"),
         (["checkout", "clean1", "{tmp}/code"], b"Writing the code of clean1 into "),
     ],
-    ids=["fetch", "sync", "checkout"],
+    ids=["fetch", "sync", "push", "checkout"],
 )
 def test_progress_on_a_terminal_only(
     runs: Path, tmp_path: Path, args: list[str], line: bytes

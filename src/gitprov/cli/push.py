@@ -6,6 +6,7 @@ import click
 
 from gitprov.cli.main import Target, main
 from gitprov.cli.options import attempts_option, echo_report, lock_timeout_option, open_sync
+from gitprov.progress import Progress
 
 
 @main.command("push")
@@ -20,4 +21,7 @@ def push_cmd(target: Target, remote: str | None, attempts: int, lock_timeout: fl
     first, and the push is tried again.
     """
     sync = open_sync(target, remote, lock_timeout)
-    echo_report(sync.push(attempts))
+    with Progress(f"Pushing records to {sync.remote.shown}") as bar:
+        sync.on_step = bar.step
+        report = sync.push(attempts)
+    echo_report(report)
