@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -315,6 +316,29 @@ def test_completion_scripts(shell: str) -> None:
     script = cli(env={"_GITPROV_COMPLETE": f"{shell}_source"})
     assert script.returncode == 0, script.stderr
     assert "_GITPROV_COMPLETE" in script.stdout and f"{shell}_complete" in script.stdout
+
+
+def test_bash_completes_session_ids_with_the_script(runs: Path) -> None:
+    """The README's line, in a real bash: the script calls ``gitprov`` back for the ids."""
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "gitprov").exists() or shutil.which("bash") is None:
+        pytest.skip("needs bash and the gitprov script beside this Python")
+    script = (
+        'eval "$(_GITPROV_COMPLETE=bash_source gitprov)"; '
+        "COMP_WORDS=(gitprov diff cl); COMP_CWORD=2; _gitprov_completion gitprov; "
+        'echo "${COMPREPLY[@]}"'
+    )
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    done = subprocess.run(
+        ["bash", "--norc", "-c", script],
+        cwd=runs,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout == "clean1 clean2\n", done.stderr
 
 
 def complete(*words: str, cwd: Path) -> list[str]:
