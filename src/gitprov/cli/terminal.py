@@ -44,7 +44,6 @@ STYLES: dict[str, dict[str, Any]] = {
     "del": {"fg": "red"},
     "hunk": {"fg": "cyan"},
     "header": {"bold": True},
-    "warning": {"fg": "yellow"},
 }
 
 #: Set while :func:`pager` pages: stdout is then the pager's pipe, shown on a terminal.
@@ -89,16 +88,15 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def color_on(stream: Any = None) -> bool:
-    """Whether output to ``stream`` (default stdout) is coloured."""
+def color_on() -> bool:
+    """Whether stdout is coloured: ``--color``, else not with ``NO_COLOR`` or
+    ``TERM=dumb``, else when it is a terminal or the pager."""
     choice = _meta(COLOR_KEY) or "auto"
     if choice != "auto":
         return bool(choice == "always")
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
-    if stream is None or stream is sys.stdout:
-        return _paging or _isatty(sys.stdout)
-    return _isatty(stream)
+    return _paging or _isatty(sys.stdout)
 
 
 def paint(text: str, kind: str, on: bool | None = None) -> str:
