@@ -21,7 +21,9 @@ import gitprov
 from gitprov import SessionLog
 from gitprov.audit import query
 from gitprov.errors import GitProvError, InvalidQueryError
+from gitprov.git import Git
 from gitprov.index.api import Condition
+from gitprov.store.records import RecordStore
 
 from conftest import cli, git, make_repo
 
@@ -145,7 +147,7 @@ def test_where_on_a_key_no_run_has_lists_nothing(runs: Path) -> None:
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 
-@pytest.mark.parametrize("bad", ["params.lr", "=1", "a!b", "params.lr<", "a>>1", "a==1", "a=>1", ""])
+@pytest.mark.parametrize("bad", ["params.lr", "=1", "a!b", "a<", "a>>1", "a==1", "a=>1", ""])
 def test_a_malformed_where_is_a_usage_error_showing_the_forms(runs: Path, bad: str) -> None:
     proc = cli("-C", str(runs), "list", "--where", bad)
     assert proc.returncode == 2 and proc.stdout == ""
@@ -271,6 +273,28 @@ def test_a_records_escapes_never_reach_the_terminal(repo: Path) -> None:
     proc = cli("-C", str(repo), "list", "--columns", "params.x")
     assert proc.returncode == 0 and "\x1b" not in proc.stdout and "\x07" not in proc.stdout
     assert proc.stdout.splitlines()[1].endswith("?]0;owned??[2Jhi there")
+
+
+def test_odd_records_are_listed_and_broken_ones_named_whatever_the_filters(repo: Path) -> None:
+    store = RecordStore(Git.discover(repo))
+    store.save("odd", b"session_id: odd\ngit:\n  commit: 12345\n  branch: main\nrun:\n- 1\n")
+    store.save("broken", b"session_id: broken\nparams: [unclosed\n")
+    store.save("fine", b"session_id: fine\nrun:\n  status: failed\n  argv: [echo, a b]\n")
+    for args in ([], ["--status", "failed"], ["--limit", "1"], ["--format", "json"]):
+        proc = cli("-C", str(repo), "list", *args)
+        assert proc.returncode == 1, args
+        assert ("fine" in proc.stdout or args[0] == "--limit") and "broken" not in proc.stdout
+        errors = proc.stderr.splitlines()
+        assert len(errors) == 1 and "session broken is not valid YAML" in errors[0], args
+    odd = next(e for e in listed_anyway(repo) if e["session_id"] == "odd")
+    assert odd["commit"] is None and odd["branch"] == "main" and "12345" in odd["problem"]
+    assert [e.session_id for e in SessionLog(repo).query(status="failed")] == ["fine"]
+    everything = {e.session_id: e for e in SessionLog(repo).query()}
+    assert everything["broken"].problem and everything["broken"].status == "unknown"
+
+
+def listed_anyway(repo: Path) -> Any:
+    return json.loads(cli("-C", str(repo), "list", "--format", "json").stdout)
 
 
 def test_parse_and_show_helpers() -> None:

@@ -105,7 +105,7 @@ def _row(entry: IndexEntry, columns: list[str]) -> list[str]:
         query.started(entry.started),
         query.duration(entry.duration),
         entry.status,
-        entry.commit[:12] if entry.commit else "(unborn)",
+        entry.commit[:12] if entry.commit else None,  # unborn, or not told
         entry.branch,
         tree,
         query.shorten(_cell(entry.what)),
