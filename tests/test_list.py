@@ -272,7 +272,7 @@ def test_a_records_escapes_never_reach_the_terminal(repo: Path) -> None:
         pass
     proc = cli("-C", str(repo), "list", "--columns", "params.x")
     assert proc.returncode == 0 and "\x1b" not in proc.stdout and "\x07" not in proc.stdout
-    assert proc.stdout.splitlines()[1].endswith("?]0;owned??[2Jhi there")
+    assert proc.stdout.splitlines()[1].endswith("\\x1b]0;owned\\x07\\x1b[2Jhi there")
 
 
 def test_odd_records_are_listed_and_broken_ones_named_whatever_the_filters(repo: Path) -> None:

@@ -25,8 +25,6 @@ HEADINGS = ["SESSION", "STARTED", "DURATION", "STATUS", "COMMIT", "BRANCH", "TRE
 STATUS = HEADINGS.index("STATUS")
 #: The entry's fields in json, yaml and csv (its ``values`` become the asked columns).
 FIELDS = [f.name for f in fields(IndexEntry) if f.name != "values"]
-#: What a terminal must not be sent from a record (a fetched one may hold escapes).
-_CONTROL = dict.fromkeys([*range(32), *range(127, 160)], "?")
 
 
 @main.command("list")
@@ -90,12 +88,13 @@ def _show(entries: list[IndexEntry], fmt: str, columns: list[str]) -> None:
 
 
 def _cell(value: Any) -> str:
-    """A value as one table cell: on one line, without control characters."""
+    """A value as one table cell, on one line (:func:`table` escapes what else a terminal
+    must not be sent)."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return " ".join(str(value).split()).translate(_CONTROL) or "-"
+    return " ".join(str(value).split()) or "-"
 
 
 def _row(entry: IndexEntry, columns: list[str]) -> list[str]:
