@@ -11,13 +11,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, cast
 
-import yaml
-
 from gitprov._version import __version__
 from gitprov.errors import InvalidSessionIdError
 from gitprov.model.limits import MAX_BLOB_BYTES, load_stored
 
 if TYPE_CHECKING:
+    import yaml
+
     from gitprov.model.sections import Host, Provenance, Record
 
 #: ``provenance.format``: 2 since ``run:`` is the same for every entry point (format 1 records,
@@ -148,15 +148,23 @@ def run_status(data: Mapping[str, Any]) -> str:
     return FAILED if data.get("exception") else SUCCESS
 
 
-#: libyaml's emitter when PyYAML has it: the pure-Python one costs milliseconds a save.
-#: Both write the same YAML (libyaml escapes characters beyond the BMP, like emoji).
-DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+def dumper() -> type[yaml.SafeDumper]:
+    """libyaml's emitter when PyYAML has it: the pure-Python one costs milliseconds a save.
+    Both write the same YAML (libyaml escapes characters beyond the BMP, like emoji).
+    PyYAML is imported here, when something is written: what reads the index alone (a
+    warm ``gitprov list``) never pays for it."""
+    import yaml
+
+    found: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return found
 
 
 def dump(record: Mapping[str, Any]) -> bytes:
+    import yaml
+
     text = yaml.dump(
         dict(record),
-        Dumper=DUMPER,
+        Dumper=dumper(),
         sort_keys=False,
         allow_unicode=True,
         default_flow_style=False,

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from gitprov.errors import CorruptRecordError
 
 #: The largest record or note blob read or merged (bytes).
@@ -27,9 +25,14 @@ MAX_YAML_NODES = 1_000_000
 #: The longest note line taken as a session entry (characters).
 MAX_NOTE_LINE = 4096
 
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
-_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+def _loader() -> type[Any]:
+    """libyaml's parser when PyYAML has it. PyYAML is imported here, when something is
+    parsed: what reads the index alone (a warm ``gitprov list``) never pays for it."""
+    import yaml
+
+    found: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return found
 
 
 class LimitError(ValueError):
@@ -61,23 +64,27 @@ def _walk(text: str) -> None:
     One pass, no recursion, nothing built: an alias counts as the nodes, characters and
     height of the node it repeats, so expansion is measured, never performed.
     """
+    import yaml
+
+    opening = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    closing = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     nodes = chars = 0
     stack: list[_Open] = []
     anchored: dict[str, _Size] = {}
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=_loader()):
         if type(event) is yaml.ScalarEvent:  # most events: kept short
             nodes += 1
             chars += len(event.value)
             if event.anchor is not None:
                 anchored[event.anchor] = _Size(1, len(event.value), 0)
             continue
-        if isinstance(event, _OPEN):
+        if isinstance(event, opening):
             if len(stack) == MAX_YAML_DEPTH:
                 raise LimitError(f"is nested deeper than {MAX_YAML_DEPTH} levels")
             stack.append(_Open(event.anchor, nodes, chars))
             nodes += 1
             continue
-        if isinstance(event, _CLOSE):
+        if isinstance(event, closing):
             done = stack.pop()
             size = _Size(nodes - done.nodes, chars - done.chars, done.inner + 1)
             if done.anchor is not None:
@@ -113,9 +120,11 @@ def load_yaml(text: str) -> Any:
     Raises ``ValueError`` whose message completes "the record ..." (``is not valid YAML
     (...)``, ``is nested deeper than ...``), whatever the loader throws on hostile input.
     """
+    import yaml
+
     try:
         _walk(text)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        return yaml.load(text, Loader=_loader())  # noqa: S506 (a safe loader)
     except LimitError:
         raise
     except yaml.YAMLError as exc:

@@ -12,11 +12,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
 from gitprov.errors import CorruptRecordError, InvalidSessionIdError
 from gitprov.git.objects import BLOB_MODE, TREE_MODE, Entry, ObjectWriter
-from gitprov.model.document import DUMPER, validate_session_id
+from gitprov.model.document import dumper, validate_session_id
 from gitprov.model.limits import MAX_BLOB_BYTES, MAX_NOTE_LINE, load_yaml
 
 #: Fields of a note line, in order, taken from a record's ``git:`` and ``run:`` sections.
@@ -29,7 +27,11 @@ SHORT = 12
 def note_line(fields: Mapping[str, Any]) -> str:
     """One session's line: ``- {session_id: ..., branch: ..., dirty: ..., status: ...}``."""
     ordered = {k: fields.get(k) for k in LINE_FIELDS if fields.get(k) is not None or k == "dirty"}
-    flow = yaml.dump(ordered, Dumper=DUMPER, default_flow_style=True, sort_keys=False, width=10**6)
+    import yaml
+
+    flow = yaml.dump(
+        ordered, Dumper=dumper(), default_flow_style=True, sort_keys=False, width=10**6
+    )
     return "- " + flow.strip()
 
 

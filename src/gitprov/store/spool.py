@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.git import Git
 from gitprov.git.writing import WriteRules
@@ -63,10 +61,14 @@ class Spooled:
             "error": self.error,
             "record": self.record.decode("utf-8", "surrogateescape"),
         }
+        import yaml  # a spooled save is rare: not at start-up
+
         return yaml.safe_dump(body, sort_keys=False, allow_unicode=True).encode("utf-8")
 
     @classmethod
     def load(cls, path: Path) -> Spooled:
+        import yaml
+
         body = yaml.safe_load(path.read_bytes())
         if not isinstance(body, dict) or body.get("spool") != FORMAT:
             raise GitProvError(f"{path} is not a gitprov spool file")
@@ -171,6 +173,8 @@ def write_all(
     the id got meanwhile); return the ids written and the entries that still fail (with
     why). A pin whose commit git no longer has is dropped: a parent that does not exist
     would corrupt the ref."""
+    import yaml
+
     written: list[str] = []
     failed: list[tuple[Path, str]] = []
     for path in pending(git):
