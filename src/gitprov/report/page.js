@@ -335,6 +335,13 @@
   // LEFT holds the lanes' names and the values' ticks; dots stay PAD inside the axes.
   const WIDTH = 1000, LEFT = 130, RIGHT = 20, PAD = 8;
 
+  // [min, max] by a loop: Math.min(...values) overflows the stack at 100k runs.
+  function extent(values) {
+    let lo = Infinity, hi = -Infinity;
+    for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    return [lo, hi];
+  }
+
   function ticks(lo, hi, n) {
     if (hi === lo) return [lo];
     const step = (hi - lo) / n;
@@ -387,7 +394,7 @@
     const lanes = [...new Set(runs.map((r) => r.branch || "(no branch)"))].sort();
     const height = 30 + lanes.length * 24;
     const chart = chartSvg(height, "runs over time by branch");
-    const lo = Math.min(...runs.map((r) => r.t)), hi = Math.max(...runs.map((r) => r.t));
+    const [lo, hi] = extent(runs.map((r) => r.t));
     const x = (t) => LEFT + PAD + (hi === lo ? 0.5 : (t - lo) / (hi - lo)) * (WIDTH - LEFT - RIGHT - 2 * PAD);
     lanes.forEach((lane, i) => {
       const y = 15 + i * 24;
@@ -445,7 +452,7 @@
       return;
     }
     const ts = points.map(([r]) => r.t), vs = points.map(([, v]) => v);
-    const tlo = Math.min(...ts), thi = Math.max(...ts), vlo = Math.min(...vs), vhi = Math.max(...vs);
+    const [tlo, thi] = extent(ts), [vlo, vhi] = extent(vs);
     const x = (t) => LEFT + PAD + (thi === tlo ? 0.5 : (t - tlo) / (thi - tlo)) * (WIDTH - LEFT - RIGHT - 2 * PAD);
     const y = (v) => top + PAD + (vhi === vlo ? 0.5 : 1 - (v - vlo) / (vhi - vlo)) * (height - top - bottom - 2 * PAD);
     chart.append(svg("line", { class: "axis", x1: LEFT, x2: LEFT, y1: top, y2: height - bottom }));
