@@ -362,6 +362,14 @@ def test_completion_reads_the_repository_dash_c_names(runs: Path, tmp_path: Path
     assert complete("gitprov", "-C", str(runs), "show", "d", cwd=tmp_path) == ["plain,dirty"]
 
 
+def test_completion_leaves_forgotten_sessions_out(repo: Path) -> None:
+    for session_id in ("kept", "kept-too", "gone"):
+        with gitprov.record(repo, session_id=session_id):
+            pass
+    assert cli("forget", "gone", "--reason", "test", cwd=repo).returncode == 0
+    assert complete("gitprov", "show", "", cwd=repo) == ["plain,kept", "plain,kept-too"]
+
+
 def test_completion_outside_a_repository_offers_nothing(tmp_path: Path) -> None:
     assert complete("gitprov", "show", "", cwd=tmp_path) == []
 
