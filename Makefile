@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/bench_hooks.py
 	$(BIN)/python bench/bench_digest.py
 	$(BIN)/python bench/bench_which.py
+	$(BIN)/python bench/bench_query.py
 	$(BIN)/python bench/bench_report.py
 
 clean:
