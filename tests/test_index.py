@@ -18,11 +18,14 @@ import pytest
 import yaml
 
 import gitprov
+import gitprov.index.query
+from gitprov.audit.compare import flatten_record
 from gitprov.audit.log import SessionLog
 from gitprov.git import Git
 from gitprov.index import open_index
 from gitprov.index.api import Condition, Query
 from gitprov.index.db import FORMAT, INDEX_FILE
+from gitprov.index.extract import extract, in_table, leaf
 from gitprov.index.fastyaml import Unrecognised, parse_record, read
 from gitprov.index.query import QueryIndex
 from gitprov.model.document import dump
@@ -133,6 +136,19 @@ def test_the_fast_reader_leaves_odd_documents_to_yaml() -> None:
             read(text)
 
 
+def test_the_rows_kept_are_the_flattened_keys_worth_querying() -> None:
+    rng = random.Random(16)
+    for n in range(300):
+        record: dict[Any, Any] = {"session_id": f"s{n}", "params": _value(rng, 1)}
+        record["run"] = {"status": "success", "inputs": _value(rng, 2), "x": _value(rng, 2)}
+        record["git"] = rng.choice([{"branch": "main", "changes": _value(rng, 2)}, [1], None])
+        record.update({_key(rng): _value(rng, 0) for _ in range(rng.randint(0, 3))})
+        if rng.random() < 0.2:
+            record["run.inputs.x"] = 1  # a dotted key that a nested one hides
+        expected = [leaf(k, v) for k, v in flatten_record(record).items() if in_table(k)]
+        assert extract(record).leaves == expected
+
+
 def test_parse_record_refuses_what_load_refuses() -> None:
     with pytest.raises(gitprov.errors.CorruptRecordError, match="claims to be session"):
         parse_record(b"session_id: y\ngit: {}\n", "x", "ref:xx/x.yaml")
@@ -160,7 +176,11 @@ def test_the_index_lists_what_the_log_lists_newest_first(repo: Path) -> None:
     assert entry.source == "refs/provenance/sessions" and entry.user
 
 
-def test_conditions_compare_numbers_as_numbers_dates_as_dates(repo: Path) -> None:
+@pytest.mark.parametrize("few", [0, 2000], ids=["each-run", "gathered"])
+def test_conditions_compare_numbers_as_numbers_dates_as_dates(
+    repo: Path, few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gitprov.index.query, "_FEW", few)  # both ways of testing a condition
     save(repo, "a", "session_id: a\nparams:\n  lr: 0.01\n  opt: adam\nwhen: '2024-03-01'\n")
     save(repo, "b", "session_id: b\nparams:\n  lr: 0.1\n  opt: sgd\nwhen: '2024-11-20T10:00Z'\n")
     save(repo, "c", "session_id: c\nrun:\n  params:\n    lr: 1.0e-2\n  started_at: '2020-01-01'\n")

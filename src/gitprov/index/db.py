@@ -22,7 +22,7 @@ logger = logging.getLogger("gitprov.index")
 
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer.
-FORMAT = 2
+FORMAT = 3
 INDEX_FILE = ("gitprov", "index.sqlite")
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
@@ -45,12 +45,18 @@ SCHEMA = (
     # the leaves worth querying (extract.in_table); num: numbers, and dates as epoch seconds
     "CREATE TABLE kv (rec INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, "
     "text TEXT, num, PRIMARY KEY (rec, key)) WITHOUT ROWID",
-    "CREATE INDEX kv_num ON kv (key, kind, num)",
-    "CREATE INDEX kv_text ON kv (key, text)",
     # the answer: each listed session and the record that stands for it
     "CREATE TABLE runs (sid TEXT PRIMARY KEY, rec INTEGER NOT NULL, ref TEXT NOT NULL, "
     "started REAL)",
     "CREATE INDEX runs_started ON runs (started, sid)",
+)
+
+
+#: Indexes of the key/value table, made after its rows on a big build (much faster than
+#: row by row): ``(name, statement)``.
+LATE_INDEXES = (
+    ("kv_num", "CREATE INDEX IF NOT EXISTS kv_num ON kv (key, kind, num)"),
+    ("kv_text", "CREATE INDEX IF NOT EXISTS kv_text ON kv (key, text)"),
 )
 
 
@@ -65,7 +71,7 @@ def _create(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")
     for table in [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]:
         db.execute(f'DROP TABLE "{table}"')
-    for statement in SCHEMA:
+    for statement in SCHEMA + tuple(statement for _, statement in LATE_INDEXES):
         db.execute(statement)
     db.execute(f"PRAGMA user_version = {FORMAT}")
     db.execute("COMMIT")

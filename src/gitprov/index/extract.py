@@ -15,22 +15,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: gitprov's own sections, and the few of their keys kept as rows of the key/value table
-#: (with everything under them): the ones asked for most. Their other leaves, dozens a
-#: record, would make the table many times larger than the records; a condition on them
-#: reads the records themselves (slower, as rare). Parameters, metrics and the user's own
-#: top-level keys are rows.
-QUERIED = {
-    "run": frozenset({"params", "status", "started_at", "duration_s", "exit_code", "user"}),
-    "git": frozenset({"commit", "branch", "dirty"}),
+#: What of gitprov's own sections is kept as rows of the key/value table (with everything
+#: under it): ``git``'s few keys asked for most, and ``run``'s but the bulky ones (what ran
+#: and what went in and out: dozens of leaves a record, which would make the table many
+#: times larger than the records). A condition on a key left out reads the records
+#: themselves (slower, as rare). Parameters, metrics and the user's own keys are rows.
+KEPT = {"git": frozenset({"commit", "branch", "dirty"})}
+LEFT_OUT = {
+    "run": frozenset(
+        {"inputs", "outputs", "config", "nodes", "datasets_saved", "argv", "cwd", "tags"}
+        | {"pipeline_names", "error", "finished_at", "failed_node", "signal"}
+    )
 }
+
+
+def _kept(section: Any, name: Any) -> bool:
+    """Whether the key ``name`` of the top-level ``section`` is a row."""
+    kept, left_out = KEPT.get(section), LEFT_OUT.get(section)
+    return (kept is None or name in kept) and (left_out is None or name not in left_out)
 
 
 def in_table(key: str) -> bool:
     """Whether a key's leaves are rows of the key/value table (else only in the record)."""
     section, _, rest = key.partition(".")
-    own = QUERIED.get(section)
-    return own is None or rest.partition(".")[0] in own
+    return _kept(section, rest.partition(".")[0])
 
 
 def _queried(record: Mapping[str, Any]) -> dict[Any, Any]:
@@ -40,12 +48,12 @@ def _queried(record: Mapping[str, Any]) -> dict[Any, Any]:
 
     part: dict[Any, Any] = {}
     for key, value in record.items():
-        own = QUERIED.get(key) if isinstance(key, str) else None
-        if own is None:
-            if key not in NOT_COMPARED:
-                part[key] = value
-        elif isinstance(value, Mapping):
-            part[key] = {k: v for k, v in value.items() if k in own}
+        if key in NOT_COMPARED:
+            continue
+        if (key in KEPT or key in LEFT_OUT) and isinstance(value, Mapping):
+            part[key] = {k: v for k, v in value.items() if _kept(key, str(k))}
+        else:  # anything else is flattened whole, its leaves then sorted by in_table
+            part[key] = value
     return part
 
 

@@ -49,6 +49,9 @@ from gitprov.store.untrusted import BUCKET, LeftOut, bucket_problem, list_blobs
 #: A file of a records tree: (is a tombstone, session id).
 _Key = tuple[int, str]
 
+#: Below this many matching rows a condition gathers the matching records first; above it,
+#: each run is tested as the listing reaches it (a common value, a small ``limit``).
+_FEW = 2000
 #: Records parsed between two writes of the index.
 _BATCH = 2000
 
@@ -116,24 +119,48 @@ class _Test:
                 return self.leaf(kind, text, num)
         return False
 
-    def sql(self, key: str) -> tuple[str, list[Any]]:
-        """The same test of ``kv`` rows of ``key``, in SQL."""
+    def row(self) -> tuple[str, list[Any]]:
+        """The same test of one ``kv`` row, in SQL."""
         ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
         if self.op == "~":
-            return "key = ? AND instr(text, ?) > 0", [key, self.value]
+            return "instr(text, ?) > 0", [self.value]
         op = ops[self.op]
-        if self.number is not None:
+        if self.number is not None or self.instant is not None:
+            kinds = "IN ('i', 'f')" if self.number is not None else "= 'd'"
             return (
-                f"key = ? AND ((kind IN ('i', 'f') AND num {op} ?) "
-                f"OR (kind NOT IN ('i', 'f') AND text {op} ?))",
-                [key, self.number, self.value],
+                f"((kind {kinds} AND num {op} ?) OR (NOT kind {kinds} AND text {op} ?))",
+                [self.number if self.number is not None else self.instant, self.value],
             )
-        if self.instant is not None:
-            return (
-                f"key = ? AND ((kind = 'd' AND num {op} ?) OR (kind <> 'd' AND text {op} ?))",
-                [key, self.instant, self.value],
-            )
-        return f"key = ? AND text {op} ?", [key, self.value]
+        return f"text {op} ?", [self.value]
+
+    def sql(self, key: str, unless: str | None = None) -> tuple[str, list[Any]]:
+        """The same test of ``kv`` rows of ``key``, in SQL: a query of the records whose
+        ``key`` matches (and that have no ``unless`` key), each branch one index search."""
+        ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+        if self.op == "~":
+            branches: list[tuple[str, list[Any]]] = [("instr(text, ?) > 0", [self.value])]
+        elif self.number is not None or self.instant is not None:
+            kinds = "IN ('i', 'f')" if self.number is not None else "= 'd'"
+            op = ops[self.op]
+            branches = [
+                (f"kind {kinds} AND num {op} ?", [self.number or self.instant]),
+                (f"text {op} ? AND NOT kind {kinds}", [self.value]),
+            ]
+        else:
+            branches = [(f"text {ops[self.op]} ?", [self.value])]
+        without = (
+            ""
+            if unless is None
+            else " AND NOT EXISTS (SELECT 1 FROM kv o WHERE o.rec = kv.rec AND o.key = ?)"
+        )
+        sql = " UNION ALL ".join(
+            f"SELECT rec FROM kv WHERE key = ? AND {test}{without}"  # noqa: S608
+            for test, _ in branches
+        )
+        params: list[Any] = []
+        for _, values in branches:
+            params += [key, *values, *([unless] if unless else [])]
+        return sql, params
 
 
 class QueryIndex:
@@ -251,17 +278,24 @@ class QueryIndex:
             ]
             if not present:
                 return None
+            # the key as written, else under run. (only where the record lacks the first)
             first, first_params = test.sql(present[0])
+            then, then_params = test.sql(present[-1], unless=present[0])
+            probe = f"SELECT COUNT(*) FROM ({first} UNION ALL {then} LIMIT {_FEW})"  # noqa: S608
+            if self.db.execute(probe, first_params + then_params).fetchone()[0] < _FEW:
+                params.extend(first_params)  # few: the matching records, gathered once
+                if len(present) == 1:
+                    return f"c.id IN ({first})"
+                params.extend(then_params)
+                return f"(c.id IN ({first}) OR c.id IN ({then}))"
+            row, row_params = test.row()  # many: each run tested as it comes, in order
+            found = f"EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND key = ? AND {row})"  # noqa: S608
+            params.extend([present[0], *row_params])
             if len(present) == 1:
-                params.extend(first_params)
-                return f"c.id IN (SELECT rec FROM kv WHERE {first})"  # noqa: S608
-            then, then_params = test.sql(present[1])
-            params.extend([*first_params, present[0], *then_params])
-            return (
-                f"(c.id IN (SELECT rec FROM kv WHERE {first}) OR (c.id NOT IN "  # noqa: S608
-                "(SELECT rec FROM kv WHERE key = ?) AND "
-                f"c.id IN (SELECT rec FROM kv WHERE {then})))"
-            )
+                return found
+            params.extend([present[0], present[1], *row_params])
+            lacks = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND key = ?)"
+            return f"({found} OR ({lacks} AND {found}))"
         self._tests.append(test)  # gitprov's own fields: read from the whole record
         params.append(len(self._tests) - 1)
         return "gp_match(c.sid, c.blob, ?)"
@@ -347,8 +381,9 @@ class QueryIndex:
             for place, reason in self.db.execute("SELECT place, reason FROM left_out")
         ]
         broken = self.db.execute(
-            "SELECT f.ref, f.sid, c.problem FROM recs c JOIN files f "
-            "ON f.sid = c.sid AND f.blob = c.blob AND f.tomb = 0 WHERE c.ok = 0 AND f.ref <> ?",
+            "SELECT f.ref, f.sid, c.problem FROM recs c INDEXED BY recs_broken "
+            "CROSS JOIN files f ON f.sid = c.sid AND f.blob = c.blob AND f.tomb = 0 "
+            "WHERE c.ok = 0 AND f.ref <> ?",
             (self.ref,),
         )
         found += [LeftOut(f"{ref}:{record_path(sid)}", problem) for ref, sid, problem in broken]
@@ -480,7 +515,12 @@ class QueryIndex:
 
         if not needed:
             return
-        pool = _pool() if len(needed) >= _PARALLEL else None
+        big = len(needed) >= _PARALLEL
+        if big:  # an index is built faster at once, after its rows (see _apply)
+            with self._transaction() as db:
+                for name, _ in database.LATE_INDEXES:
+                    db.execute(f"DROP INDEX IF EXISTS {name}")
+        pool = _pool() if big else None
         try:
             with (
                 Progress("Indexing records", len(needed)) as bar,
@@ -508,6 +548,8 @@ class QueryIndex:
         with self._transaction() as db:
             if dict(db.execute("SELECT ref, tip FROM sources").fetchall()) != stored:
                 return False
+            for _, statement in database.LATE_INDEXES:
+                db.execute(statement)
             db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (sid TEXT PRIMARY KEY)")
             db.execute("DELETE FROM touched")
             for plan in plans:
@@ -530,17 +572,23 @@ class QueryIndex:
         if not rows:
             return
         with self._transaction() as db:
-            leaves: list[tuple[Any, ...]] = []
-            for row, found in rows:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO recs (sid, blob, ok, started, started_at, duration, "
-                    "status, commit_, branch, dirty, snapshot, what, user, problem) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                if cur.rowcount == 1:
-                    leaves += [(cur.lastrowid, *item) for item in found]
-            db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", leaves)
+            first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM recs").fetchone()[0]
+            db.executemany(
+                "INSERT OR IGNORE INTO recs (id, sid, blob, ok, started, started_at, duration, "
+                "status, commit_, branch, dirty, snapshot, what, user, problem) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(first + at, *row) for at, (row, _) in enumerate(rows)],
+            )  # a record another process kept meanwhile is not kept twice:
+            kept = {rec for (rec,) in db.execute("SELECT id FROM recs WHERE id >= ?", (first,))}
+            db.executemany(
+                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)",
+                [
+                    (first + at, *item)
+                    for at, (_, found) in enumerate(rows)
+                    if first + at in kept
+                    for item in found
+                ],
+            )
 
     def _apply_plan(self, plan: _Plan) -> None:
         db, ref = self.db, plan.ref
