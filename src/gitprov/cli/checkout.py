@@ -9,6 +9,7 @@ import click
 from gitprov.audit.checkout import checkout
 from gitprov.cli.completion import session_ids
 from gitprov.cli.main import Target, main
+from gitprov.cli.terminal import printable
 from gitprov.progress import Progress
 
 
@@ -29,6 +30,5 @@ def checkout_cmd(target: Target, session_id: str, directory: Path) -> None:
             f"`git -C {directory / sub} checkout {sha}`"
         )
     for left in done.skipped:
-        click.echo(
-            f"not restored: {left.get('path')} (left out of the snapshot: {left.get('reason')})"
-        )
+        path, reason = (printable(str(left.get(k))) for k in ("path", "reason"))
+        click.echo(f"not restored: {path} (left out of the snapshot: {reason})")

@@ -9,7 +9,7 @@ import click
 from gitprov.audit.checkout import diff
 from gitprov.cli.completion import session_ids
 from gitprov.cli.main import Target, main
-from gitprov.cli.terminal import diff_colors_bytes, pager
+from gitprov.cli.terminal import diff_colors_bytes, pager, printable
 
 
 @main.command("diff")
@@ -27,7 +27,7 @@ def diff_cmd(target: Target, session_id: str) -> None:
         for left in skipped:
             if isinstance(left, dict):
                 click.echo(
-                    f"gitprov: not in the patch: {left.get('path')} (left out of the snapshot: "
-                    f"{left.get('reason')})",
+                    f"gitprov: not in the patch: {printable(str(left.get('path')))} (left out "
+                    f"of the snapshot: {printable(str(left.get('reason')))})",
                     err=True,
                 )

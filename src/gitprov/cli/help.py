@@ -6,9 +6,12 @@ import click
 
 from gitprov.cli.main import COMMANDS, main
 
+#: The commands ``gitprov --help`` lists (``hook`` is hidden: the pre-push hook runs it).
+SHOWN = sorted(set(COMMANDS) - {"hook"})
+
 
 def _commands(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    return [name for name in sorted(COMMANDS) if name.startswith(incomplete) and name != "hook"]
+    return [name for name in SHOWN if name.startswith(incomplete)]
 
 
 @main.command("help")
@@ -23,9 +26,8 @@ def help_cmd(ctx: click.Context, command: str | None) -> None:
         return
     found = main.get_command(parent, command)
     if found is None or found.hidden:
-        shown = [n for n in main.list_commands(parent) if n != "hook"]
         raise click.UsageError(
-            f"no such command {command!r}; the commands: {', '.join(shown)}", ctx
+            f"no such command {command!r}; the commands: {', '.join(SHOWN)}", ctx
         )
     with click.Context(found, info_name=command, parent=parent) as sub:
         click.echo(found.get_help(sub))
