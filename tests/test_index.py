@@ -23,7 +23,7 @@ from gitprov.audit.compare import flatten_record
 from gitprov.audit.log import SessionLog
 from gitprov.git import Git
 from gitprov.index import open_index
-from gitprov.index.api import Condition, Query
+from gitprov.index.api import UNREADABLE, Condition, Query
 from gitprov.index.db import FORMAT, INDEX_FILE
 from gitprov.index.extract import extract, in_table, leaf
 from gitprov.index.fastyaml import Unrecognised, parse_record, read
@@ -255,6 +255,12 @@ def test_odd_records_are_indexed_as_far_as_they_go(repo: Path) -> None:
     assert entries["fine"].problem is None and entries["fine"].what == "echo 'a b'"
     assert entries["fine"].status == "failed"
     assert ids(index_of(repo).query(Query(status=("failed",)))) == ["fine"]
+    with index_of(repo) as index:
+        index.refresh()
+        assert [e.session_id for e in index.unreadable()] == ["broken"]
+        assert index.unreadable()[0].status == UNREADABLE
+        assert [row[0] for row in index.code()] == ["broken", "fine", "odd"]
+        assert index.code()[2][1:] == (None, None, odd.problem)
 
 
 def _fetch(repo: Path, other: Path, ref: str = TRACKING) -> None:

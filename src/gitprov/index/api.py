@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "~"]
 
+#: The ``status`` of an entry whose record does not parse (its ``problem`` says why).
+UNREADABLE = "unknown"
+
 #: The operators of ``--where KEY<OP>VALUE``, longest first (as a parser tries them).
 OPS: tuple[Op, ...] = ("<=", ">=", "!=", "=", "<", ">", "~")
 

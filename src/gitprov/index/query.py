@@ -30,7 +30,7 @@ from gitprov.git.process import zsplit
 from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import has_refs_under, read_ref_file
 from gitprov.index import db as database
-from gitprov.index.api import Condition, IndexEntry, Query
+from gitprov.index.api import UNREADABLE, Condition, IndexEntry, Query
 from gitprov.index.extract import (
     INSTANT,
     NUMBERS,
@@ -233,6 +233,23 @@ class QueryIndex:
     def entries(self) -> list[IndexEntry]:
         """Every listed session (those whose record has a ``problem`` too), by id."""
         return sorted(self.query(Query(newest_first=False)), key=lambda e: e.session_id)
+
+    def unreadable(self) -> list[IndexEntry]:
+        """The listed sessions whose record does not parse, by id (cheap at any size: for
+        a caller that must name them whatever it lists; no catching up of its own)."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM recs c INDEXED BY recs_broken "  # noqa: S608
+            "JOIN runs r ON r.sid = c.sid AND r.rec = c.id WHERE c.ok = 0 ORDER BY c.sid"
+        )
+        return [self._entry(row, ()) for row in rows]
+
+    def code(self) -> list[tuple[str, str | None, str | None, str | None]]:
+        """``(session, commit, snapshot, problem)`` of every listed session, by id: what
+        ``verify`` checks, without building entries (no catching up of its own)."""
+        return self.db.execute(
+            "SELECT r.sid, c.commit_, c.snapshot, c.problem FROM runs r "
+            "JOIN recs c ON c.id = r.rec ORDER BY r.sid"
+        ).fetchall()
 
     def _select(self, q: Query) -> list[IndexEntry]:
         where: list[str] = []
@@ -700,7 +717,7 @@ def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | 
                 f.dirty, f.snapshot, f.what, f.user, f.problem,
             )  # fmt: skip
             return row, f.leaves
-    unread = (None, None, None, "unknown", None, None, None, None, "", None, problem)
+    unread = (None, None, None, UNREADABLE, None, None, None, None, "", None, problem)
     return (sid, blob, 0, *unread), []
 
 
