@@ -107,7 +107,7 @@
 
   const COLUMNS = [
     { key: "id", title: "SESSION", get: (r) => r.id, cell: sessionCell, cls: "mono" },
-    { key: "t", title: "STARTED", get: (r) => r.t, text: (r) => localTime(r.t) },
+    { key: "t", title: "STARTED", get: (r) => r.t, text: (r) => localTime(r.t), cls: "nowrap" },
     { key: "dur", title: "DURATION", get: (r) => r.dur, text: (r) => duration(r.dur) },
     { key: "status", title: "STATUS", get: (r) => r.status, cell: (r) => badge(r.status) },
     { key: "commit", title: "COMMIT", get: (r) => r.commit, text: (r) => short(r.commit) || "(unborn)", cls: "mono" },
@@ -364,8 +364,11 @@
     });
   }
 
-  function dot(run, x, y, label) {
-    const circle = svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: 4, class: statusClass(run.status), "data-id": run.id });
+  // Dots shrink as they crowd: a year of runs stays readable.
+  function radius(count) { return count > 2000 ? 2 : count > 300 ? 3 : 4; }
+
+  function dot(run, x, y, r, label) {
+    const circle = svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r, class: statusClass(run.status), "data-id": run.id });
     const title = svg("title");
     title.textContent = label;
     circle.append(title);
@@ -405,8 +408,11 @@
     });
     const laneOf = new Map(lanes.map((l, i) => [l, i]));
     if (runs.length) timeTicks(chart, lo, hi, x, height - 4);
-    for (const run of runs) {
-      chart.append(dot(run, x(run.t), 15 + laneOf.get(run.branch || "(no branch)") * 24,
+    const r = radius(runs.length);
+    const onTop = { success: 0, interrupted: 2, failed: 3 };  // problems drawn last, seen
+    const layer = (run) => (run.status in onTop ? onTop[run.status] : 1);
+    for (const run of runs.slice().sort((a, b) => layer(a) - layer(b))) {
+      chart.append(dot(run, x(run.t), 15 + laneOf.get(run.branch || "(no branch)") * 24, r,
         `${run.id} \u00b7 ${run.status} \u00b7 ${localTime(run.t)}`));
     }
     const untimed = state.rows.length - runs.length;
@@ -463,7 +469,8 @@
       chart.append(label);
     }
     timeTicks(chart, tlo, thi, x, height - 8);
-    for (const [run, v] of points) chart.append(dot(run, x(run.t), y(v), `${run.id} \u00b7 ${key} = ${v}`));
+    const r = radius(points.length);
+    for (const [run, v] of points) chart.append(dot(run, x(run.t), y(v), r, `${run.id} \u00b7 ${key} = ${v}`));
     plotBox.replaceChildren(chart, el("p", { class: "muted", text: `${points.length} run(s) with ${key}` }));
   }
 
