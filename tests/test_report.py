@@ -258,3 +258,17 @@ def test_an_empty_history_says_how_to_record_a_first_run(repo: Path, tmp_path: P
     result = cli("-C", str(repo), "report", "-o", str(tmp_path / "r.html"))
     assert result.returncode == 0
     assert "to record a first run" in result.stderr
+
+
+def test_open_hands_the_file_to_the_browser(recorded: Path, tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
+    browser.chmod(0o755)
+    out = tmp_path / "r.html"
+    result = cli(
+        "-C", str(recorded), "report", "-o", str(out), "--open",
+        env={"BROWSER": str(browser), "DISPLAY": ""}, process=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert opened.read_text() == out.resolve().as_uri()

@@ -409,8 +409,8 @@
     const laneOf = new Map(lanes.map((l, i) => [l, i]));
     if (runs.length) timeTicks(chart, lo, hi, x, height - 4);
     const r = radius(runs.length);
-    const onTop = { success: 0, interrupted: 2, failed: 3 };  // problems drawn last, seen
-    const layer = (run) => (run.status in onTop ? onTop[run.status] : 1);
+    const onTop = new Map([["success", 0], ["interrupted", 2], ["failed", 3]]);  // problems last
+    const layer = (run) => (onTop.has(run.status) ? onTop.get(run.status) : 1);
     for (const run of runs.slice().sort((a, b) => layer(a) - layer(b))) {
       chart.append(dot(run, x(run.t), 15 + laneOf.get(run.branch || "(no branch)") * 24, r,
         `${run.id} \u00b7 ${run.status} \u00b7 ${localTime(run.t)}`));
