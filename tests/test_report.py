@@ -18,6 +18,7 @@ import pytest
 
 import gitprov
 from gitprov.report import payload as payload_module
+from test_hostile_remote import OWN, Team, hostile
 from test_verify import hand_edit
 
 from conftest import cli, git, make_repo, remove_object
@@ -272,3 +273,18 @@ def test_open_hands_the_file_to_the_browser(recorded: Path, tmp_path: Path) -> N
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert opened.read_text() == out.resolve().as_uri()
+
+
+def test_a_fetched_hostile_copy_is_reported_without_its_junk(tmp_path: Path) -> None:
+    team = Team(tmp_path)
+    expected = hostile(team)
+    assert cli("-C", str(team.victim), "fetch").returncode == 0
+    out = tmp_path / "r.html"
+    result = cli("-C", str(team.victim), "report", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    payload = data_of(out.read_text(encoding="utf-8"))
+    assert sorted(r["id"] for r in runs_of(payload)) == sorted(["mate-1", *OWN])
+    skipped = "\n".join(payload["skipped"])
+    for name in expected:
+        assert skipped.count(name) == 1, (name, skipped)
