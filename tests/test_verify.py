@@ -162,3 +162,23 @@ def test_a_named_broken_record_is_one_line_and_the_good_one_passes(
     checked, problems = verify_records(log, ["bad", "run-000"])
     assert checked == 2
     assert len(problems) == 1 and problems[0].startswith("bad: record does not parse: ")
+
+
+def test_a_commit_only_a_branch_keeps_is_named_and_a_pinned_one_passes(
+    repo: Path, tmp_path: Path
+) -> None:
+    with gitprov.record(repo, session_id="pinned"):
+        pass
+    git(repo, "switch", "-q", "-c", "side")
+    (repo / "side.txt").write_text("side\n")
+    git(repo, "add", "side.txt")
+    git(repo, "commit", "-q", "-m", "side")
+    side = git(repo, "rev-parse", "HEAD").strip()
+    hand_edit(repo, {"unpinned": f"session_id: unpinned\ngit:\n  commit: '{side}'\n"})
+    proc, calls = verify(repo, tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        f"unpinned: commit {side} is not reachable from refs/provenance/sessions; "
+        "git gc may delete it"
+    ]
+    assert sum(" rev-list " in call for call in calls) == 1, calls

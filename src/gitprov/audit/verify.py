@@ -84,37 +84,25 @@ class _Snapshots:
 
 
 def _pinned(git: Git, ref: str) -> set[str]:
-    """Commits kept alive by the provenance refs: gitprov's own commits and their parents.
+    """Commits the provenance refs keep alive, as far as the user's history does not.
 
-    Only commits gitprov wrote (saves, merges, snapshots) count, so a commit deep in the
-    user's history is not "pinned" because a pin descends from it. One ``rev-list`` lists
-    them, leaving out what the user's branches, tags and remote-tracking branches reach
-    (their history, however long); when it cannot (an object is missing, which ``verify``
-    reports), the commits are walked one by one through a reader, which goes on past a
-    missing one.
+    One ``rev-list --parents`` from the refs' tips, leaving out what the user's branches,
+    tags and remote-tracking branches reach: gitprov's own commits (saves, merges,
+    snapshots), anything only they reach, and their parents (the pins). A commit that only
+    a branch keeps, and no record pins, is not counted (deleting the branch would lose
+    it). When ``rev-list`` cannot walk (an object is missing, which ``verify`` reports),
+    gitprov's commits are walked one by one through a reader, which goes on past it (and
+    counts only them and their parents).
     """
     tips = git.run("for-each-ref", "--format=%(objectname)", namespace(ref)).text.split()
     if not tips:
         return set()
-    listed = git.run(
-        "rev-list",
-        "--no-commit-header",
-        "--format=%H %P%x09%an <%ae>",
-        *tips,
-        "--not",
-        "--branches",
-        "--tags",
-        "--remotes",
-        ok=(0, 128),
+    walked = git.run(
+        "rev-list", "--parents", *tips, "--not", "--branches", "--tags", "--remotes", ok=(0, 128)
     )
-    if listed.returncode != 0:
+    if walked.returncode != 0:
         return _walked(git, tips)
-    keep = set(tips)
-    for line in listed.text.splitlines():
-        shas, _, author = line.partition("\t")
-        if author == IDENTITY:
-            keep.update(shas.split())
-    return keep
+    return {*tips, *walked.text.split()}
 
 
 def _walked(git: Git, tips: list[str]) -> set[str]:
