@@ -22,6 +22,7 @@ import pytest
 
 import gitprov
 from gitprov import SessionLog
+from gitprov.index.api import IndexEntry
 from gitprov.report import payload, render
 
 from conftest import cli, git, make_repo
@@ -248,13 +249,22 @@ def test_a_hostile_value_is_shown_as_text(opened: Opened, history: History) -> N
 def test_many_runs_are_paged_not_dropped(browser: Any, tmp_path: Path) -> None:
     runs = [
         payload.run_entry(
-            f"run-{n:04d}",
-            {
-                "run": {
-                    "status": "success",
-                    "started_at": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z",
-                }
-            },
+            IndexEntry(
+                session_id=f"run-{n:04d}",
+                started=1_700_000_000 + 60 * n,
+                started_at=None,
+                duration=1.0,
+                status="success",
+                commit=None,
+                branch="main",
+                dirty=False,
+                snapshot=None,
+                what="x",
+                user=None,
+                source="refs/provenance/sessions",
+                blob="",
+            ),
+            {"metrics": {"step": n}},
         )
         for n in range(450)
     ]

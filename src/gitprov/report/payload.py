@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import math
 import re
-import shlex
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,6 @@ from gitprov.audit.compare import NOT_COMPARED, flatten
 from gitprov.audit.log import SessionLog
 from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
-from gitprov.model.document import run_status
 from gitprov.progress import Progress
 from gitprov.store.records import record_path
 
@@ -42,20 +40,6 @@ _HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _JSON_SCALARS = frozenset({str, int, bool})
 
 
-def epoch(text: Any) -> float | None:
-    """Seconds since the epoch of a record's ISO timestamp (``...Z`` or with an offset;
-    without one, UTC), ``None`` when it is not one."""
-    if not isinstance(text, str):
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    return stamp.timestamp()
-
-
 def plain(value: Any) -> Any:
     """``value`` as strict JSON holds it: mappings with text keys, lists, text, finite
     numbers, booleans, null (a YAML date, set or binary becomes text; NaN and infinities
@@ -69,25 +53,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return str(value)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def what(run: Mapping[str, Any]) -> str:
-    """What ran: the pipelines' names (Kedro), else the command line."""
-    pipelines = run.get("pipeline_names")
-    if isinstance(pipelines, list) and pipelines:
-        return ", ".join(map(str, pipelines))
-    argv = run.get("argv")
-    if isinstance(argv, list) and argv:
-        return shlex.join(map(str, argv))
-    return ""
 
 
 class _Interned:
@@ -116,28 +81,21 @@ def flat_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return {key: plain(value) for key, value in flatten(whole).items()}
 
 
-def run_entry(session_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
-    """One run: its row's fields, and its record flattened (``f``)."""
-    run = _mapping(record.get("run"))
-    git = _mapping(record.get("git"))
-    provenance = _mapping(record.get("provenance"))
-    started = _text(run.get("started_at")) or _text(provenance.get("saved_at"))
-    duration = run.get("duration_s")
-    dirty = git.get("dirty")
-    user = _mapping(run.get("user")).get("name") or record.get("username")
-    branch = _text(git.get("branch")) or ("(detached)" if git.get("detached") else None)
+def run_entry(entry: IndexEntry, record: Mapping[str, Any]) -> dict[str, Any]:
+    """One run: its row's fields as the query index read them (as ``gitprov list`` shows
+    them), and its record flattened (``f``)."""
     return {
-        "id": session_id,
-        "t": epoch(started),
-        "dur": plain(duration) if isinstance(duration, (int, float)) else None,
-        "status": run_status(record),
-        "commit": _text(git.get("commit")),
-        "branch": branch,
-        "dirty": dirty if isinstance(dirty, bool) else None,
-        "snap": _text(git.get("snapshot")),
-        "what": what(run),
-        "user": str(user) if user else None,
-        "started": started,
+        "id": entry.session_id,
+        "t": entry.started,
+        "dur": plain(entry.duration),
+        "status": entry.status,
+        "commit": entry.commit,
+        "branch": entry.branch,
+        "dirty": entry.dirty,
+        "snap": entry.snapshot,
+        "what": entry.what,
+        "user": entry.user,
+        "started": entry.started_at,
         "f": flat_record(record),
     }
 
@@ -231,6 +189,7 @@ def _attach_diffs(git: Git, runs: list[dict[str, Any]], trees: dict[str, str]) -
 
 
 def summarize(runs: list[dict[str, Any]], committers: Mapping[str, str]) -> dict[str, Any]:
+    """The report's summary: counts by status, who and where, the first and last start."""
     times = [r["t"] for r in runs if r["t"] is not None]
     return {
         "runs": len(runs),
@@ -305,7 +264,7 @@ def read_runs(
             except CorruptRecordError as exc:
                 broken[entry.session_id] = str(exc)
                 continue
-            runs.append(run_entry(entry.session_id, record))
+            runs.append(run_entry(entry, record))
     return runs, broken
 
 
