@@ -159,6 +159,18 @@ def opened(browser: Any, history: History) -> Iterator[Opened]:
     yield from open_page(browser, history.report)
 
 
+def test_the_watch_on_requests_and_errors_sees_them(browser: Any, tmp_path: Path) -> None:
+    """The check every test ends with can fail: a page that fetches and throws is caught."""
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text(
+        '<img src="https://example.invalid/pixel.png"><script>throw new Error("boom")</script>'
+        '<body data-ready="yes">'
+    )
+    for opened in open_page(browser, leaky):
+        assert any("example.invalid" in url for url in opened.outside)
+        assert any("boom" in error for error in opened.errors)
+
+
 def test_the_table_has_one_row_per_run_and_nothing_leaves_the_page(
     opened: Opened, history: History
 ) -> None:
