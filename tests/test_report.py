@@ -19,6 +19,7 @@ import pytest
 import gitprov
 from gitprov.report import payload as payload_module
 from test_hostile_remote import OWN, Team, hostile
+from test_terminal import run as on_a_terminal
 from test_verify import hand_edit
 
 from conftest import cli, git, make_repo, remove_object
@@ -288,3 +289,15 @@ def test_a_fetched_hostile_copy_is_reported_without_its_junk(tmp_path: Path) -> 
     skipped = "\n".join(payload["skipped"])
     for name in expected:
         assert skipped.count(name) == 1, (name, skipped)
+
+
+def test_progress_on_a_terminal_only(recorded: Path, tmp_path: Path) -> None:
+    fast = {"GITPROV_PROGRESS_DELAY": "0"}
+    out = str(tmp_path / "r.html")
+    shown = on_a_terminal("report", "-o", out, cwd=recorded, env=fast, tty_out=False)
+    assert shown.returncode == 0, shown.stderr
+    assert b"\rReading runs: 100% (3/3), done.\n" in shown.stderr
+    assert b"\rDiffing snapshots: 100% (1/1), done.\n" in shown.stderr
+    assert shown.stdout == f"wrote {out} (3 runs)\n".encode()
+    quiet = on_a_terminal("report", "-o", out, cwd=recorded, env=fast, tty_err=False)
+    assert quiet.returncode == 0 and quiet.stderr == b""

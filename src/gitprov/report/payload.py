@@ -125,33 +125,42 @@ def _diffs(git: Git, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]
     per :data:`DIFF_BATCH` pairs; ``--always`` echoes every pair, so the output splits on
     those lines: a line of a patch never is two object ids alone)."""
     found: dict[tuple[str, str], str] = {}
-    for start in range(0, len(pairs), DIFF_BATCH):
-        batch = pairs[start : start + DIFF_BATCH]
-        heads = {f"{a} {b}": (a, b) for a, b in batch}
-        out = git.run(
-            "diff-tree",
-            "--stdin",
-            "--always",
-            "-r",
-            "-p",
-            "-M",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            input="".join(f"{head}\n" for head in heads).encode(),
-        ).stdout.decode("utf-8", "replace")
-        current: tuple[str, str] | None = None
-        lines: list[str] = []
-        for line in out.splitlines(keepends=True):
-            pair = heads.get(line.rstrip("\n"))
-            if pair is not None:
-                if current is not None:
-                    found[current] = "".join(lines)
-                current, lines = pair, []
-            else:
-                lines.append(line)
-        if current is not None:
-            found[current] = "".join(lines)
+    with Progress("Diffing snapshots", len(pairs)) as bar:
+        for start in range(0, len(pairs), DIFF_BATCH):
+            batch = pairs[start : start + DIFF_BATCH]
+            found.update(_diff_batch(git, batch))
+            bar.advance(len(batch))
+    return found
+
+
+def _diff_batch(git: Git, batch: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """:func:`_diffs` of one batch, through one ``diff-tree``."""
+    found: dict[tuple[str, str], str] = {}
+    heads = {f"{a} {b}": (a, b) for a, b in batch}
+    out = git.run(
+        "diff-tree",
+        "--stdin",
+        "--always",
+        "-r",
+        "-p",
+        "-M",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        input="".join(f"{head}\n" for head in heads).encode(),
+    ).stdout.decode("utf-8", "replace")
+    current: tuple[str, str] | None = None
+    lines: list[str] = []
+    for line in out.splitlines(keepends=True):
+        pair = heads.get(line.rstrip("\n"))
+        if pair is not None:
+            if current is not None:
+                found[current] = "".join(lines)
+            current, lines = pair, []
+        else:
+            lines.append(line)
+    if current is not None:
+        found[current] = "".join(lines)
     return found
 
 
