@@ -219,6 +219,11 @@ def test_a_save_and_a_forget_are_caught_up(repo: Path) -> None:
     SessionLog(repo).forget([first], "a test")
     assert ids(index_of(repo).query(Query(where=(Condition("params.lr", "=", "0.5"),)))) == [second]
     assert ids(index.query(Query())) == [second]  # the same open index catches up too
+    third = run(repo, params={"lr": 0.5})
+    SessionLog(repo).forget([second], "again")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")  # the commit the index was at is gone
+    assert ids(index.query(Query())) == [third]
 
 
 def test_checking_freshness_starts_no_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -437,3 +442,44 @@ def test_concurrent_savers_and_readers_agree(repo: Path) -> None:
     assert all(p.wait(120) == 0 for p in readers)
     assert sorted(ids(index_of(repo).query(Query()))) == SessionLog(repo).ids()
     assert len(SessionLog(repo).ids()) == 8
+
+
+def _stderr_on_a_terminal(script: str, *args: str) -> bytes:
+    """What ``python -c script args`` writes to stderr when stderr is a terminal."""
+    import os
+    import pty
+    import select
+
+    master, end = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "GITPROV_PROGRESS_DELAY": "0"}
+    env.pop("GITPROV_PROGRESS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args], env=env, stdin=subprocess.DEVNULL, stderr=end
+    )
+    os.close(end)
+    got = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        try:
+            chunk = os.read(master, 65536) if ready else b""
+        except OSError:  # the terminal closed with the process
+            chunk = b""
+        if not chunk:
+            break
+        got += chunk
+    os.close(master)
+    assert proc.wait(60) == 0, got
+    return got
+
+
+def test_a_first_build_shows_progress_on_a_terminal(repo: Path) -> None:
+    for n in range(40):
+        save(repo, f"s{n:02d}", f"session_id: s{n:02d}\nparams:\n  n: {n}\n")
+    script = (
+        "import sys\nfrom gitprov.audit.log import SessionLog\nfrom gitprov.index import "
+        "open_index\nprint(len(open_index(SessionLog(sys.argv[1])).entries()), file=sys.stderr)"
+    )
+    shown = _stderr_on_a_terminal(script, str(repo))
+    assert b"\rIndexing records: " in shown and b"(40/40), done." in shown
+    assert shown.endswith(b"40\r\n")
+    assert _stderr_on_a_terminal(script, str(repo)) == b"40\r\n"  # caught up: nothing shown
