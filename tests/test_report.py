@@ -18,7 +18,7 @@ import pytest
 
 import gitprov
 from gitprov.report import payload as payload_module
-from test_hostile_remote import OWN, Team, hostile
+from test_hostile_remote import OWN, TRACKING, Team, hostile
 from test_terminal import run as on_a_terminal
 from test_verify import hand_edit
 
@@ -49,7 +49,9 @@ def runs_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
     runs = []
     for row in payload["runs"]:
         run = dict(zip(payload["fields"], row, strict=True))
-        for name in ("status", "commit", "branch", "dirty", "snap", "what", "user", "started"):
+        for name in (
+            "status", "commit", "branch", "dirty", "snap", "what", "user", "started", "source",
+        ):  # fmt: skip
             run[name] = values[run[name]]
         f = run["f"]
         run["f"] = {keys[f[i]]: values[f[i + 1]] for i in range(0, len(f), 2)}
@@ -285,7 +287,8 @@ def test_a_fetched_hostile_copy_is_reported_without_its_junk(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     payload = data_of(out.read_text(encoding="utf-8"))
-    assert sorted(r["id"] for r in runs_of(payload)) == sorted(["mate-1", *OWN])
+    sources = {r["id"]: r["source"] for r in runs_of(payload)}
+    assert sources == {"mate-1": TRACKING, **dict.fromkeys(OWN, "refs/provenance/sessions")}
     skipped = "\n".join(payload["skipped"])
     for name in expected:
         assert skipped.count(name) == 1, (name, skipped)

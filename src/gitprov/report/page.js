@@ -13,7 +13,7 @@
     id: row[AT.id], t: row[AT.t], dur: row[AT.dur], status: VALUES[row[AT.status]],
     commit: VALUES[row[AT.commit]], branch: VALUES[row[AT.branch]], dirty: VALUES[row[AT.dirty]],
     snap: VALUES[row[AT.snap]], what: VALUES[row[AT.what]], user: VALUES[row[AT.user]],
-    started: VALUES[row[AT.started]], f: row[AT.f],
+    started: VALUES[row[AT.started]], source: VALUES[row[AT.source]], f: row[AT.f],
     diff: row[AT.diff] === null ? undefined : DATA.diffs[row[AT.diff]], note: row[AT.note],
   }));
   const BY_ID = new Map(RUNS.map((r) => [r.id, r]));
@@ -546,7 +546,7 @@
       ["session", run.id], ["status", run.status], ["started", `${localTime(run.t)} (${run.started || "?"})`],
       ["duration", duration(run.dur)], ["commit", run.commit || "(unborn)"], ["branch", run.branch || "-"],
       ["tree", run.dirty ? "dirty" : run.dirty === false ? "clean" : "?"], ["snapshot", run.snap || "-"],
-      ["what", run.what], ["user", run.user || "-"],
+      ["what", run.what], ["user", run.user || "-"], ["read from", run.source],
     ];
     const error = value(run, "run.error.type");
     if (error !== undefined) facts.push(["error", `${show(error)}: ${show(value(run, "run.error.message"))}`]);

@@ -96,6 +96,7 @@ def run_entry(entry: IndexEntry, record: Mapping[str, Any]) -> dict[str, Any]:
         "what": entry.what,
         "user": entry.user,
         "started": entry.started_at,
+        "source": entry.source,
         "f": flat_record(record),
     }
 
@@ -219,7 +220,7 @@ def summarize(runs: list[dict[str, Any]], committers: Mapping[str, str]) -> dict
 #: others are indexes into ``values``.
 FIELDS = (
     "id", "t", "dur", "status", "commit", "branch", "dirty", "snap", "what", "user",
-    "started", "f", "diff", "note",
+    "started", "source", "f", "diff", "note",
 )  # fmt: skip
 _DIRECT = frozenset({"id", "t", "dur", "note"})
 
