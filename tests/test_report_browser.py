@@ -258,46 +258,35 @@ def test_a_hostile_value_is_shown_as_text(opened: Opened, history: History) -> N
     opened.check_quiet()
 
 
+def made_up(path: Path, records: list[dict[str, Any]], **fields: Any) -> Path:
+    """A report of ``records`` (run ``n`` a minute after run ``n - 1``) written without a
+    repository: each run's row has ``fields`` over a clean success on ``main``."""
+    runs = []
+    for n, record in enumerate(records):
+        row: dict[str, Any] = dict(
+            session_id=f"run-{n:04d}", started=1_700_000_000 + 60 * n, started_at=None,
+            duration=1.0, status="success", commit=None, branch="main", dirty=False,
+            snapshot=None, what="x", user=None, source="refs/provenance/sessions", blob="",
+        )  # fmt: skip
+        runs.append(payload.run_entry(IndexEntry(**{**row, **fields}), record))
+    whole = {
+        "repository": "made-up",
+        "ref": "refs/provenance/sessions",
+        "generated": "now",
+        "columns": [],
+        "not_compared": ["provenance"],
+        "summary": payload.summarize(runs, {}),
+        **payload.encode(runs),
+        "broken": {},
+        "skipped": [],
+    }
+    path.write_text(render(whole), encoding="utf-8")
+    return path
+
+
 def test_many_runs_are_paged_not_dropped(browser: Any, tmp_path: Path) -> None:
-    runs = [
-        payload.run_entry(
-            IndexEntry(
-                session_id=f"run-{n:04d}",
-                started=1_700_000_000 + 60 * n,
-                started_at=None,
-                duration=1.0,
-                status="success",
-                commit=None,
-                branch="main",
-                dirty=False,
-                snapshot=None,
-                what="x",
-                user=None,
-                source="refs/provenance/sessions",
-                blob="",
-            ),
-            {"metrics": {"step": n}},
-        )
-        for n in range(450)
-    ]
-    page_file = tmp_path / "many.html"
-    page_file.write_text(
-        render(
-            {
-                "repository": "many",
-                "ref": "refs/provenance/sessions",
-                "generated": "now",
-                "columns": [],
-                "not_compared": ["provenance"],
-                "summary": payload.summarize(runs, {}),
-                **payload.encode(runs),
-                "broken": {},
-                "skipped": [],
-            }
-        ),
-        encoding="utf-8",
-    )
-    for opened in open_page(browser, page_file):
+    many = made_up(tmp_path / "many.html", [{"metrics": {"step": n}} for n in range(450)])
+    for opened in open_page(browser, many):
         seen: list[str] = []
         for _ in range(3):
             seen += opened.rows()
@@ -306,6 +295,16 @@ def test_many_runs_are_paged_not_dropped(browser: Any, tmp_path: Path) -> None:
         assert len(seen) == 450 and len(set(seen)) == 450
         assert "page 3 of 3" in opened.page.locator("#pager-text").inner_text()
         assert opened.page.locator("#timeline svg circle").count() == 450
+        opened.check_quiet()
+
+
+def test_a_dirty_run_without_a_snapshot_says_why(browser: Any, tmp_path: Path) -> None:
+    record = {"git": {"dirty": True, "snapshot_error": "the tree could not be read"}}
+    page_file = made_up(tmp_path / "dirty.html", [record], dirty=True)
+    for opened in open_page(browser, page_file):
+        opened.page.click("#runs tbody tr button.link")
+        said = opened.page.locator("#detail").inner_text()
+        assert "dirty but no snapshot holds its change: the tree could not be read" in said
         opened.check_quiet()
 
 

@@ -520,6 +520,13 @@
     return el("table", { id: "detail-io" }, el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", { text: h })))), body);
   }
 
+  // Why a run shows no diff: a clean tree, or a dirty one no snapshot holds (and why).
+  function noCode(run, entries) {
+    if (!run.dirty) return "the run ran on a clean tree: its code is the commit's";
+    const why = entries.get("git.snapshot_error");
+    return "the tree was dirty but no snapshot holds its change" + (why ? ": " + show(why) : "");
+  }
+
   function section(title, content, empty) {
     const box = el("div", {}, el("h3", { text: title }));
     box.append(content || el("p", { class: "note", text: empty }));
@@ -574,7 +581,7 @@
       section("Metrics", metrics.length ? keyTable(metrics, "detail-metrics") : null, "no metrics recorded"),
       section("Inputs and outputs", io, "no inputs or outputs recorded"),
       section("Remotes", remotes.length ? keyTable(remotes, "detail-remotes") : null, "no remotes recorded"),
-      section("Code: the uncommitted change this run ran", code, "the run ran on a clean tree: its code is the commit's"),
+      section("Code: the uncommitted change this run ran", code, noCode(run, entries)),
       section("The whole record", keyTable([...entries], "detail-record")));
     detailBox.hidden = false;
     detailBox.scrollIntoView();
