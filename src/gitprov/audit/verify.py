@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from gitprov.audit.log import SessionLog
 from gitprov.git import Git
 from gitprov.git.objects import GITLINK_MODE, IDENTITY, commit_tree, parse_tree
 from gitprov.git.reader import ObjectReader
-from gitprov.index.api import IndexEntry
 from gitprov.progress import Progress
 from gitprov.refs import namespace
-
-#: The status the index gives a record that does not parse.
-UNREADABLE = "unknown"
 
 
 def _present(git: Git, names: Iterable[str]) -> set[str]:
@@ -129,31 +126,41 @@ def _walked(git: Git, tips: list[str]) -> set[str]:
     return keep
 
 
-def _entries(log: SessionLog, ids: list[str] | None) -> list[IndexEntry]:
-    """The index's entry of each record asked for (default: all), by id. Named ones are
-    resolved first, so an unknown id is an error."""
+class _Record(NamedTuple):
+    """What verify checks of one record, as the index knows it."""
+
+    session_id: str
+    commit: str | None
+    snapshot: str | None
+    problem: str | None  # already worded for the report
+
+
+def _records(log: SessionLog, ids: list[str] | None) -> list[_Record]:
+    """Each record asked for (default: all), by id; named ones are resolved first, so an
+    unknown id is an error. A fetched copy's record that does not parse is left out: the
+    index names it in a warning, as every reader does."""
     wanted = None if not ids else {log.resolve(i) for i in ids}
-    found = log.query(order="oldest")
-    return sorted(
-        (
-            e
-            for e in found
-            if (e.session_id in wanted if wanted is not None else True)
-            and not (_unreadable(e) and e.source != log.ref)  # warned: skipped
-        ),
-        key=lambda e: e.session_id,
-    )
-
-
-def _unreadable(entry: IndexEntry) -> bool:
-    return entry.problem is not None and entry.status == UNREADABLE
+    with log.index() as index:
+        unreadable = {e.session_id: e for e in index.unreadable()}
+        rows = index.code()
+    found = []
+    for sid, commit, snapshot, problem in rows:
+        if wanted is not None and sid not in wanted:
+            continue
+        broken = unreadable.get(sid)
+        if broken is not None:
+            if broken.source != log.ref:
+                continue
+            problem = f"record does not parse: {problem}"
+        found.append(_Record(sid, commit, snapshot, problem))
+    return found
 
 
 def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str]]:
     """Check records (default: all); returns (records checked, one line per problem, each
     naming its record, in the order of the records)."""
     git = log.git
-    entries = _entries(log, ids)
+    entries = _records(log, ids)
     shas = [sha for e in entries for sha in (e.commit, e.snapshot) if sha]
     present = _present(git, shas)
     reachable = _pinned(git, log.ref) if shas else set()
@@ -167,9 +174,7 @@ def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str
         for entry in entries:
             progress.advance()
             problems = found[entry.session_id]
-            if _unreadable(entry):
-                problems.append(f"record does not parse: {entry.problem}")
-            elif entry.problem:
+            if entry.problem:
                 problems.append(entry.problem)
             pairs = [
                 (k, sha) for k, sha in (("commit", entry.commit), ("snapshot", entry.snapshot))
