@@ -176,7 +176,6 @@ class SessionLog:
         are then left out too, named in a warning."""
         from gitprov.audit.query import build
         from gitprov.index import open_index
-        from gitprov.index.api import Query
 
         commits = None if commit is None else (self._commit_id(commit),)
         asked = build(
@@ -196,9 +195,8 @@ class SessionLog:
             found = index.query(asked)
             if broken is not None:
                 found = [e for e in found if not _unreadable(e)]
-                everywhere = index.query(Query(status=(UNREADABLE,)))
-                for entry in everywhere:
-                    if _unreadable(entry) and entry.source == self.ref:
+                for entry in index.unreadable():
+                    if entry.source == self.ref:  # a fetched copy's: skipped, warned
                         broken[entry.session_id] = CorruptRecordError(entry.problem)
             self._skip(index.skipped)
         return found
@@ -544,10 +542,8 @@ class SessionLog:
         )
 
 
-#: The status the query index gives a record that does not parse.
-UNREADABLE = "unknown"
-
-
 def _unreadable(entry: IndexEntry) -> bool:
     """Whether the index could not parse the record at all (not merely an odd field)."""
+    from gitprov.index.api import UNREADABLE
+
     return entry.problem is not None and entry.status == UNREADABLE
