@@ -182,7 +182,11 @@ def test_conditions_compare_numbers_as_numbers_dates_as_dates(
 ) -> None:
     monkeypatch.setattr(gitprov.index.query, "_FEW", few)  # both ways of testing a condition
     save(repo, "a", "session_id: a\nparams:\n  lr: 0.01\n  opt: adam\nwhen: '2024-03-01'\n")
-    save(repo, "b", "session_id: b\nparams:\n  lr: 0.1\n  opt: sgd\nwhen: '2024-11-20T10:00Z'\n")
+    save(
+        repo,
+        "b",
+        "session_id: b\nparams:\n  lr: 0.1\n  opt: sgd\n  zero: 0\nwhen: '2024-11-20T10:00Z'\n",
+    )
     save(repo, "c", "session_id: c\nrun:\n  params:\n    lr: 1.0e-2\n  started_at: '2020-01-01'\n")
     index = index_of(repo)
 
@@ -197,6 +201,12 @@ def test_conditions_compare_numbers_as_numbers_dates_as_dates(
         return sorted(ids(index.query(Query(where=tuple(parsed)))))
 
     assert where("params.lr=0.01") == ["a", "c"]  # 1.0e-2 is 0.01; run.params.lr found too
+    assert where("params.zero=0") == ["b"]
+    assert where("params.zero=0.0") == ["b"]
+    assert where("params.zero<abc") == ["b"]  # compared as text: '0' < 'abc'
+    assert where("params.opt>2024-01-01") == ["a", "b"]  # as text: 'adam', 'sgd' > '2024...'
+    assert where("params.lr~0.1") == ["b"]  # a substring of the number as written
+    assert where("when~11-20") == ["b"]
     assert where("params.lr=0.010") == ["a", "c"]
     assert where("params.lr>0.05") == ["b"]
     assert where("params.lr!=0.01") == ["b"]

@@ -22,7 +22,7 @@ logger = logging.getLogger("gitprov.index")
 
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer.
-FORMAT = 3
+FORMAT = 4
 INDEX_FILE = ("gitprov", "index.sqlite")
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
@@ -55,8 +55,8 @@ SCHEMA = (
 #: Indexes of the key/value table, made after its rows on a big build (much faster than
 #: row by row): ``(name, statement)``.
 LATE_INDEXES = (
-    ("kv_num", "CREATE INDEX IF NOT EXISTS kv_num ON kv (key, kind, num)"),
-    ("kv_text", "CREATE INDEX IF NOT EXISTS kv_text ON kv (key, text)"),
+    ("kv_num", "CREATE INDEX IF NOT EXISTS kv_num ON kv (key, kind, num) WHERE num IS NOT NULL"),
+    ("kv_text", "CREATE INDEX IF NOT EXISTS kv_text ON kv (key, text) WHERE num IS NULL"),
 )
 
 

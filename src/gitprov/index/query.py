@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,26 +128,33 @@ class _Test:
         if self.number is not None or self.instant is not None:
             kinds = "IN ('i', 'f')" if self.number is not None else "= 'd'"
             return (
-                f"((kind {kinds} AND num {op} ?) OR (NOT kind {kinds} AND text {op} ?))",
+                f"((kind {kinds} AND num {op} ?) OR (NOT (kind {kinds}) AND text {op} ?))",
                 [self.number if self.number is not None else self.instant, self.value],
             )
         return f"text {op} ?", [self.value]
 
     def sql(self, key: str, unless: str | None = None) -> tuple[str, list[Any]]:
         """The same test of ``kv`` rows of ``key``, in SQL: a query of the records whose
-        ``key`` matches (and that have no ``unless`` key), each branch one index search."""
+        ``key`` matches (and that have no ``unless`` key), each branch one search of the
+        index of numbers (``num`` set: numbers and dates) or of texts (the other rows)."""
         ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-        if self.op == "~":
-            branches: list[tuple[str, list[Any]]] = [("instr(text, ?) > 0", [self.value])]
-        elif self.number is not None or self.instant is not None:
-            kinds = "IN ('i', 'f')" if self.number is not None else "= 'd'"
-            op = ops[self.op]
+        values: list[Any] = [self.value]
+        test = "instr(text, ?) > 0" if self.op == "~" else f"text {ops[self.op]} ?"
+        compared = self.number if self.number is not None else self.instant
+        branches: list[tuple[str, list[Any]]]
+        if compared is None or self.op == "~":  # as text, whatever the row holds
             branches = [
-                (f"kind {kinds} AND num {op} ?", [self.number or self.instant]),
-                (f"text {op} ? AND NOT kind {kinds}", [self.value]),
+                (f"num IS NULL AND {test}", values),
+                (f"kind IN ('i', 'f', 'd') AND {test}", values),
             ]
         else:
-            branches = [(f"text {ops[self.op]} ?", [self.value])]
+            same = "'i', 'f'" if self.number is not None else "'d'"
+            other = "'d'" if self.number is not None else "'i', 'f'"
+            branches = [
+                (f"kind IN ({same}) AND num {ops[self.op]} ?", [compared]),
+                (f"num IS NULL AND {test}", values),
+                (f"kind IN ({other}) AND {test}", values),
+            ]
         without = (
             ""
             if unless is None
@@ -220,7 +227,7 @@ class QueryIndex:
 
     def query(self, q: Query) -> list[IndexEntry]:
         """The runs ``q`` selects, newest first unless ``q.newest_first`` is false (by
-        start, then id; runs whose start is unknown last)."""
+        start, then id; a run whose start is unknown sorts as the oldest)."""
         self.refresh()
         try:
             found: list[IndexEntry] = self._guarded(lambda: self._select(q))
@@ -558,6 +565,12 @@ class QueryIndex:
             if pool is not None:
                 pool.close()
                 pool.join()
+        if big:  # whoever else dropped them meanwhile, the indexes are back
+            with self._transaction() as db:
+                for _, statement in database.LATE_INDEXES:
+                    db.execute(statement)
+            with suppress(sqlite3.Error):  # give back the space the build's WAL took
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _apply(self, plans: list[_Plan], stored: dict[str, str | None]) -> bool:
         """Move the sources to their new tips, in one transaction (``False``: another
