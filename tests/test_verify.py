@@ -182,3 +182,21 @@ def test_a_commit_only_a_branch_keeps_is_named_and_a_pinned_one_passes(
         "git gc may delete it"
     ]
     assert sum(" rev-list " in call for call in calls) == 1, calls
+
+
+def test_a_commit_that_is_no_object_id_is_named_not_looked_up(repo: Path, tmp_path: Path) -> None:
+    with gitprov.record(repo, session_id="fine"):
+        pass
+    hand_edit(
+        repo,
+        {
+            "by-name": "session_id: by-name\ngit:\n  commit: HEAD\n",
+            "two-lines": 'session_id: two-lines\ngit:\n  snapshot: "HEAD\\nHEAD"\n',
+        },
+    )
+    proc, _ = verify(repo, tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "by-name: commit 'HEAD' is not an object id",
+        "two-lines: snapshot 'HEAD\\nHEAD' is not an object id",
+    ]

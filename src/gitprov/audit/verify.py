@@ -11,8 +11,8 @@ is read once), every object's presence asked in one ``cat-file --batch-check``.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from gitprov.audit.log import SessionLog
 from gitprov.git import Git
@@ -126,13 +126,13 @@ def _walked(git: Git, tips: list[str]) -> set[str]:
     return keep
 
 
-class _Record(NamedTuple):
-    """What verify checks of one record, as the index knows it."""
+#: ``(session, commit, snapshot, problem)``: what verify checks of a record, as the index
+#: knows it (``problem`` already worded for the report).
+_Record = tuple[str, "str | None", "str | None", "str | None"]
 
-    session_id: str
-    commit: str | None
-    snapshot: str | None
-    problem: str | None  # already worded for the report
+#: How many records the progress line counts at once (a call per record would cost more
+#: than checking it).
+_STEP = 1024
 
 
 def _records(log: SessionLog, ids: list[str] | None) -> list[_Record]:
@@ -142,17 +142,19 @@ def _records(log: SessionLog, ids: list[str] | None) -> list[_Record]:
     wanted = None if not ids else {log.resolve(i) for i in ids}
     with log.index() as index:
         unreadable = {e.session_id: e for e in index.unreadable()}
-        rows = index.code()
+        rows: list[_Record] = index.code()
+    if wanted is not None:
+        rows = [row for row in rows if row[0] in wanted]
+    if not unreadable:
+        return rows
     found = []
     for sid, commit, snapshot, problem in rows:
-        if wanted is not None and sid not in wanted:
-            continue
         broken = unreadable.get(sid)
         if broken is not None:
             if broken.source != log.ref:
                 continue
             problem = f"record does not parse: {problem}"
-        found.append(_Record(sid, commit, snapshot, problem))
+        found.append((sid, commit, snapshot, problem))
     return found
 
 
@@ -160,45 +162,54 @@ def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str
     """Check records (default: all); returns (records checked, one line per problem, each
     naming its record, in the order of the records)."""
     git = log.git
-    entries = _records(log, ids)
-    shas = [sha for e in entries for sha in (e.commit, e.snapshot) if sha]
-    present = _present(git, shas)
-    reachable = _pinned(git, log.ref) if shas else set()
-    found: dict[str, list[str]] = {e.session_id: [] for e in entries}
-    below: dict[str, tuple[str, dict[str, str] | str]] = {}  # session -> (snapshot, blobs)
-    with (
-        git.local_objects() as cat,
-        Progress("Verifying records", len(entries)) as progress,
-    ):
-        snapshots = _Snapshots(cat, hashlib.new(git.object_format).digest_size)
-        for entry in entries:
-            progress.advance()
-            problems = found[entry.session_id]
-            if entry.problem:
-                problems.append(entry.problem)
-            pairs = [
-                (k, sha) for k, sha in (("commit", entry.commit), ("snapshot", entry.snapshot))
-            ]
-            snapshot_missing = entry.snapshot is not None and entry.snapshot not in present
-            for kind, sha in pairs:
-                if sha is None:
-                    continue
-                if sha not in present:
-                    problems.append(f"{kind} {sha} is missing from the repository")
-                elif sha not in reachable and not snapshot_missing:
-                    problems.append(
-                        f"{kind} {sha} is not reachable from {log.ref}; git gc may delete it"
-                    )
-                elif kind == "snapshot":
-                    below[entry.session_id] = (sha, snapshots.blobs(sha))
-    blobs = {b for _, listed in below.values() if isinstance(listed, dict) for b in listed}
+    records = _records(log, ids)
+    hash_len = hashlib.new(git.object_format).digest_size
+    object_id = re.compile(f"[0-9a-f]{{{2 * hash_len}}}")
+    named = {sha for _, commit, snapshot, _ in records for sha in (commit, snapshot) if sha}
+    valid = {sha for sha in named if object_id.fullmatch(sha)}
+    present = _present(git, valid)
+    reachable = _pinned(git, log.ref) if valid else set()
+    found: dict[str, list[str]] = {}
+    below: dict[str, str] = {}  # session -> its snapshot, present and kept reachable
+
+    def check(sid: str, kind: str, sha: str, snapshot_missing: bool) -> None:
+        if sha not in valid:
+            found.setdefault(sid, []).append(f"{kind} {sha[:80]!r} is not an object id")
+        elif sha not in present:
+            found.setdefault(sid, []).append(f"{kind} {sha} is missing from the repository")
+        elif sha not in reachable and not snapshot_missing:
+            found.setdefault(sid, []).append(
+                f"{kind} {sha} is not reachable from {log.ref}; git gc may delete it"
+            )
+        elif kind == "snapshot":
+            below[sid] = sha
+
+    with Progress("Verifying records", len(records)) as progress:
+        for start in range(0, len(records), _STEP):
+            for sid, commit, snapshot, problem in records[start : start + _STEP]:
+                if problem:
+                    found.setdefault(sid, []).append(problem)
+                missing = snapshot is not None and snapshot not in present
+                if commit is not None:
+                    check(sid, "commit", commit, missing)
+                if snapshot is not None:
+                    check(sid, "snapshot", snapshot, missing)
+            progress.advance(min(_STEP, len(records) - start))
+    with git.local_objects() as cat:  # each snapshot once, however many runs share it
+        snapshots = _Snapshots(cat, hash_len)
+        listed = {sha: snapshots.blobs(sha) for sha in set(below.values())}
+    blobs = {blob for files in listed.values() if isinstance(files, dict) for blob in files}
     there = _present(git, blobs)
-    for sid, (sha, listed) in below.items():
-        if isinstance(listed, str):
-            found[sid].append(f"snapshot {sha[:12]}: {listed}")
-            continue
-        found[sid] += [
-            f"snapshot {sha[:12]}: file {listed[blob]} ({blob[:12]}) is missing"
-            for blob in sorted(set(listed) - there)
-        ]
-    return len(entries), [f"{sid}: {p}" for sid, problems in found.items() for p in problems]
+    lost: dict[str, list[str]] = {}
+    for sha, files in listed.items():
+        if isinstance(files, str):
+            lost[sha] = [f"snapshot {sha[:12]}: {files}"]
+        else:
+            lost[sha] = [
+                f"snapshot {sha[:12]}: file {files[blob]} ({blob[:12]}) is missing"
+                for blob in sorted(set(files) - there)
+            ]
+    for sid, sha in below.items():
+        if lost[sha]:
+            found.setdefault(sid, []).extend(lost[sha])
+    return len(records), [f"{sid}: {p}" for sid in sorted(found) for p in found[sid]]
