@@ -410,7 +410,7 @@ def test_project_outside_git_fails_before_the_pipeline(tmp_path: Path) -> None:
 
 
 def test_cli_list_ids_and_table(runs: Runs) -> None:
-    ids = [runs.clean.session_id, runs.dirty.session_id, runs.failed.session_id]
+    ids = [runs.failed.session_id, runs.dirty.session_id, runs.clean.session_id]  # newest first
     proc = cli("-C", str(runs.project), "list", "--format", "ids")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ids
@@ -418,11 +418,14 @@ def test_cli_list_ids_and_table(runs: Runs) -> None:
     table = cli("-C", str(runs.project), "list")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].split() == ["SESSION", "COMMIT", "BRANCH", "TREE", "STATUS", "USER"]
-    assert [line.split() for line in lines[1:]] == [
-        [ids[0], runs.head[:12], "main", "clean", "success", USER],
-        [ids[1], runs.head[:12], "main", "dirty", "success", USER],
-        [ids[2], runs.head[:12], "main", "clean", "failed", USER],
+    assert lines[0].split() == [
+        "SESSION", "STARTED", "DURATION", "STATUS", "COMMIT", "BRANCH", "TREE", "WHAT", "USER"
+    ]  # fmt: skip
+    # id, date, time, duration, status, commit, branch, tree, what (the pipeline), user
+    assert [[*line.split()[:1], *line.split()[4:]] for line in lines[1:]] == [
+        [ids[0], "failed", runs.head[:12], "main", "clean", "__default__", USER],
+        [ids[1], "success", runs.head[:12], "main", "dirty", "__default__", USER],
+        [ids[2], "success", runs.head[:12], "main", "clean", "__default__", USER],
     ]
 
 
@@ -433,15 +436,18 @@ def test_cli_list_filters(runs: Runs) -> None:
         return proc.stdout.split()
 
     assert ids("--dirty") == [runs.dirty.session_id]
-    assert ids("--clean") == [runs.clean.session_id, runs.failed.session_id]
+    assert ids("--clean") == [runs.failed.session_id, runs.clean.session_id]
     assert ids("--commit", "HEAD") == [
-        runs.clean.session_id,
-        runs.dirty.session_id,
         runs.failed.session_id,
+        runs.dirty.session_id,
+        runs.clean.session_id,
     ]
     assert ids("--limit", "1") == [runs.failed.session_id]
+    assert ids("--status", "failed", "--where", "run.pipeline_names~default") == [
+        runs.failed.session_id
+    ]
     as_json = json.loads(cli("-C", str(runs.project), "list", "--format", "json").stdout)
-    assert [r["git"]["dirty"] for r in as_json] == [False, True, False]
+    assert [r["dirty"] for r in as_json] == [False, True, False]
 
 
 def test_cli_show(runs: Runs) -> None:
