@@ -145,7 +145,7 @@ class _Test:
         if compared is None or self.op == "~":  # as text, whatever the row holds
             branches = [
                 (f"num IS NULL AND {test}", values),
-                (f"kind IN ('i', 'f', 'd') AND {test}", values),
+                (f"num IS NOT NULL AND kind IN ('i', 'f', 'd') AND {test}", values),
             ]
         else:
             same = "'i', 'f'" if self.number is not None else "'d'"
@@ -153,7 +153,7 @@ class _Test:
             branches = [
                 (f"kind IN ({same}) AND num {ops[self.op]} ?", [compared]),
                 (f"num IS NULL AND {test}", values),
-                (f"kind IN ({other}) AND {test}", values),
+                (f"num IS NOT NULL AND kind IN ({other}) AND {test}", values),
             ]
         without = (
             ""
@@ -199,6 +199,7 @@ class QueryIndex:
     def _prepare(self) -> None:
         self.db.create_function("gp_match", 3, self._udf_match)
         self._tests: list[_Test] = []
+        self._gathered = False
 
     def _udf_match(self, sid: str, blob: str, which: int) -> int:
         return int(self._tests[which].record(self._whole(sid, blob)))
@@ -262,6 +263,7 @@ class QueryIndex:
         where: list[str] = []
         params: list[Any] = []
         self._tests = []
+        self._gathered = False
         for condition in q.where:
             clause = self._condition(_Test(condition), params)
             if clause is None:
@@ -282,8 +284,15 @@ class QueryIndex:
                 where.append(f"{column} = ?")
                 params.append(value)
         order = "DESC" if q.newest_first else "ASC"
+        # few matching records: found first, then sorted (CROSS JOIN fixes SQLite's order),
+        # rather than sought in the listing's order
+        joined = (
+            "recs c CROSS JOIN runs r ON r.sid = c.sid AND r.rec = c.id"
+            if self._gathered
+            else "runs r JOIN recs c ON c.id = r.rec"
+        )
         # only fixed fragments are joined; every value is a parameter
-        sql = f"SELECT {_COLUMNS} FROM runs r JOIN recs c ON c.id = r.rec"  # noqa: S608
+        sql = f"SELECT {_COLUMNS} FROM {joined}"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY r.started {order}, r.sid {order}"
@@ -292,21 +301,31 @@ class QueryIndex:
             params.append(q.limit)
         return [self._entry(row, q.columns) for row in self.db.execute(sql, params)]
 
+    def _has(self, key: str) -> bool:
+        """Whether any record has a row of ``key`` (a search of each partial index)."""
+        return bool(
+            self.db.execute(
+                "SELECT EXISTS (SELECT 1 FROM kv WHERE key = ? AND num IS NULL) "
+                "OR EXISTS (SELECT 1 FROM kv WHERE key = ? AND num IS NOT NULL)",
+                (key, key),
+            ).fetchone()[0]
+        )
+
     def _condition(self, test: _Test, params: list[Any]) -> str | None:
         """SQL for one condition (``None``: no record can match)."""
         if all(in_table(key) for key in test.forms):
-            present = [
-                key
-                for key in test.forms
-                if self.db.execute("SELECT 1 FROM kv WHERE key = ? LIMIT 1", (key,)).fetchone()
-            ]
+            present = [key for key in test.forms if self._has(key)]
             if not present:
                 return None
             # the key as written, else under run. (only where the record lacks the first)
             first, first_params = test.sql(present[0])
             then, then_params = test.sql(present[-1], unless=present[0])
-            probe = f"SELECT COUNT(*) FROM ({first} UNION ALL {then} LIMIT {_FEW})"  # noqa: S608
-            if self.db.execute(probe, first_params + then_params).fetchone()[0] < _FEW:
+            probe = f"SELECT COUNT(*) FROM ({first} UNION ALL {then} LIMIT {max(_FEW, 1)})"  # noqa: S608
+            count = self.db.execute(probe, first_params + then_params).fetchone()[0]
+            if count == 0:
+                return None
+            if count < _FEW:
+                self._gathered = True
                 params.extend(first_params)  # few: the matching records, gathered once
                 if len(present) == 1:
                     return f"c.id IN ({first})"
