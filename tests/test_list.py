@@ -120,8 +120,9 @@ def test_filters_combine(runs: Path) -> None:
     assert ids(runs, "--user", "Ann") == ["c-2", "b-1"]
     assert ids(runs, "--user", "Bob", "--status", "success") == []
     assert ids(runs, "--clean", "--branch", "main", "--status", "success") == ["b-1"]
-    unknown = cli("-C", str(runs), "list", "--commit", "no-such-rev")
-    assert unknown.returncode == 1 and "is not a commit" in unknown.stderr
+    for rev in ("no-such-rev", "--all", "HEAD:README.md"):
+        unknown = cli("-C", str(runs), "list", "--commit", rev)
+        assert unknown.returncode == 1 and "is not a commit" in unknown.stderr, rev
     assert cli("-C", str(runs), "list", "--status", "faild").returncode == 2
 
 

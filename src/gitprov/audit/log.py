@@ -217,13 +217,13 @@ class SessionLog:
         return index
 
     def _commit_id(self, rev: str) -> str:
-        """The full id of the commit ``rev`` names."""
-        found = self.git.run(
-            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", ok=(0, 1)
-        )
-        if found.returncode != 0 or not found.text.strip():
+        """The full id of the commit ``rev`` names (read as :meth:`for_commit` reads it:
+        a revision, never an option)."""
+        with self.git.objects() as cat:
+            commit = cat.read(f"{rev}^{{commit}}")
+        if commit is None:
             raise GitProvError(f"{rev!r} is not a commit in {self.git.root}")
-        return found.text.strip()
+        return commit.sha
 
     def resolve(self, id_or_prefix: str) -> str:
         """The one stored id equal to, or else starting with, ``id_or_prefix``; written
