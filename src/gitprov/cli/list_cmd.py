@@ -16,7 +16,7 @@ import click
 from gitprov.audit import query
 from gitprov.cli.filters import columns_option, filter_options
 from gitprov.cli.main import Target, emit, main, table
-from gitprov.cli.terminal import pager, status
+from gitprov.cli.terminal import color_on, pager, paint
 from gitprov.errors import CorruptRecordError
 from gitprov.index.api import IndexEntry
 
@@ -76,9 +76,12 @@ def _show(entries: list[IndexEntry], fmt: str, columns: list[str]) -> None:
     elif fmt == "table":
         headings = HEADINGS + [_cell(key) for key in columns]
         rows = [headings] + [_row(e, columns) for e in entries]
-        click.echo(
-            table(rows, lambda i, cell: status(cell.rstrip(), len(cell)) if i == STATUS else cell)
-        )
+        coloured = color_on()  # asked once, not per row
+
+        def paint_status(i: int, cell: str) -> str:
+            return paint(cell, cell.rstrip(), coloured) if i == STATUS else cell
+
+        click.echo(table(rows, paint_status if coloured else None))
     elif fmt == "csv":
         click.echo(
             _csv(_objects(entries, columns), FIELDS + [k for k in columns if k not in FIELDS])
@@ -98,19 +101,18 @@ def _cell(value: Any) -> str:
 
 
 def _row(entry: IndexEntry, columns: list[str]) -> list[str]:
-    tree = "-" if entry.dirty is None else "dirty" if entry.dirty else "clean"
-    cells = [
-        entry.session_id,
+    return [
+        entry.session_id,  # a valid id: one word
         query.started(entry.started),
         query.duration(entry.duration),
-        entry.status,
-        entry.commit[:12] if entry.commit else None,  # unborn, or not told
-        entry.branch,
-        tree,
+        _cell(entry.status),
+        entry.commit[:12] if entry.commit else "-",  # unborn, or not told
+        _cell(entry.branch),
+        "-" if entry.dirty is None else "dirty" if entry.dirty else "clean",
         query.shorten(_cell(entry.what)),
-        entry.user,
+        _cell(entry.user),
+        *(_cell(entry.values.get(key)) for key in columns),
     ]
-    return [_cell(c) for c in cells] + [_cell(entry.values.get(key)) for key in columns]
 
 
 def _objects(entries: Iterable[IndexEntry], columns: list[str]) -> list[dict[str, Any]]:
