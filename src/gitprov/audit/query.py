@@ -117,7 +117,7 @@ def parse_where(text: str) -> Condition:
             if op != "~" and value[:1] in ("=", "!", "<", ">"):  # a==1, a=>1, a>>1
                 break
             return Condition(key, op, value)
-    raise InvalidQueryError(f"malformed --where {text!r}: expected {WHERE_FORMS}")
+    raise InvalidQueryError(f"{text!r} is malformed: expected {WHERE_FORMS}")
 
 
 def parse_when(text: str, *, end: bool = False, now: float | None = None) -> float:

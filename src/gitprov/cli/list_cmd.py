@@ -31,7 +31,7 @@ FIELDS = [f.name for f in fields(IndexEntry) if f.name != "values"]
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @filter_options
 @columns_option
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N runs.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the newest N runs.")
 @click.option("--reverse", is_flag=True, help="Oldest first (with --limit: the newest N).")
 @click.pass_obj
 def list_cmd(
