@@ -252,6 +252,7 @@ def test_a_teammates_runs_after_fetch_and_the_empty_states(tmp_path: Path) -> No
     with gitprov.record(a, "t-1", params={"lr": 0.5}):
         pass
     assert cli("-C", str(a), "push").returncode == 0
+    assert ids(remote, "--where", "params.lr=0.5") == ["t-1"]  # a bare repository: a server
     empty = cli("-C", str(b), "list")  # a fresh clone: the records are on the remote
     assert empty.returncode == 0 and empty.stdout == ""
     assert "`gitprov fetch`" in empty.stderr and "gitprov run" in empty.stderr
