@@ -238,13 +238,28 @@ def test_a_comparison_shows_the_differing_parameter(opened: Opened, history: His
     opened.check_quiet()
 
 
-def test_a_plot_draws_a_numeric_metric(opened: Opened) -> None:
+def dots(page: Any, chart: str) -> int:
+    return int(page.get_attribute(f"{chart} svg", "data-points"))
+
+
+def test_a_plot_draws_a_numeric_metric_and_its_dots_open_their_run(
+    opened: Opened, history: History
+) -> None:
     page = opened.page
     page.select_option("#plot-key", "metrics.auc")
-    assert page.locator("#plot svg circle").count() == 2
+    assert dots(page, "#plot") == 2
+    assert page.locator("#plot path.status-success").count() == 1  # auc 0.7, the first
+    assert page.locator("#plot path.status-interrupted").count() == 1  # auc 0.9, then
+    page.locator("#plot svg").scroll_into_view_if_needed()
+    box = page.locator("#plot svg").bounding_box()
+    scale = box["width"] / 1000  # the charts' viewBox is 1000 wide
+    page.mouse.click(box["x"] + (1000 - 20 - 8) * scale, box["y"] + (10 + 8) * scale)
+    interrupted = [i for i, s in history.status.items() if s == "interrupted"]
+    shown = page.locator("#detail h2").inner_text()
+    assert any(i in shown for i in interrupted) and "interrupted" in shown
     page.select_option("#plot-key", "run.params.n")
-    assert page.locator("#plot svg circle").count() == 3
-    assert page.locator("#timeline svg circle").count() == 8
+    assert dots(page, "#plot") == 3
+    assert dots(page, "#timeline") == 8
     opened.check_quiet()
 
 
@@ -294,7 +309,7 @@ def test_many_runs_are_paged_not_dropped(browser: Any, tmp_path: Path) -> None:
                 opened.page.click("#next-page")
         assert len(seen) == 450 and len(set(seen)) == 450
         assert "page 3 of 3" in opened.page.locator("#pager-text").inner_text()
-        assert opened.page.locator("#timeline svg circle").count() == 450
+        assert dots(opened.page, "#timeline") == 450
         opened.check_quiet()
 
 
