@@ -204,6 +204,11 @@
     return el("div", { class: "card", title: title || "" }, el("b", { text: String(valueText) }), label);
   }
 
+  // Names, the first 20 of them and how many more.
+  function listed(names) {
+    return names.slice(0, 20).join(", ") + (names.length > 20 ? `, and ${names.length - 20} more` : "");
+  }
+
   function renderSummary(root) {
     const s = DATA.summary;
     const cards = el("div", { class: "cards", id: "summary-cards" },
@@ -218,7 +223,9 @@
       el("p", { class: "muted", id: "date-range",
         text: s.first === null ? "no run has a start time" :
           `from ${localTime(s.first)} to ${localTime(s.last)} (local time)` }));
-    if (s.branches.length) root.append(el("p", { class: "muted", text: "branches: " + s.branches.join(", ") }));
+    for (const [label, names] of [["branches", s.branches], ["users", s.users], ["committers", s.committers]]) {
+      if (names.length) root.append(el("p", { class: "muted", text: `${label}: ${listed(names)}` }));
+    }
     const broken = Object.entries(DATA.broken || {});
     if (broken.length || (DATA.skipped || []).length) {
       const box = el("div", { class: "warning", id: "problems" },
