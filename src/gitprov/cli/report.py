@@ -42,9 +42,12 @@ def report_cmd(
     log = target.log()
     payload = collect(log, log.query(**filters, limit=limit), columns=columns)
     text = render(payload)
+    partial = output.with_name(f".{output.name}.partial")  # never a half-written report
     try:
-        output.write_text(text, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(output)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise click.FileError(str(output), exc.strerror) from exc
     for session_id, why in payload["broken"].items():
         click.echo(f"gitprov: warning: session {session_id} left out: {why}", err=True)
