@@ -22,7 +22,7 @@ logger = logging.getLogger("gitprov.index")
 
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer.
-FORMAT = 4
+FORMAT = 5
 INDEX_FILE = ("gitprov", "index.sqlite")
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
@@ -43,8 +43,9 @@ SCHEMA = (
     "problem TEXT, UNIQUE (sid, blob))",
     "CREATE INDEX recs_broken ON recs (sid) WHERE ok = 0",
     # the leaves worth querying (extract.in_table); num: numbers, and dates as epoch seconds
-    "CREATE TABLE kv (rec INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, "
-    "text TEXT, num, PRIMARY KEY (rec, key)) WITHOUT ROWID",
+    "CREATE TABLE keys (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE kv (rec INTEGER NOT NULL, kid INTEGER NOT NULL, kind TEXT NOT NULL, "
+    "text TEXT, num, PRIMARY KEY (rec, kid)) WITHOUT ROWID",
     # the answer: each listed session and the record that stands for it
     "CREATE TABLE runs (sid TEXT PRIMARY KEY, rec INTEGER NOT NULL, ref TEXT NOT NULL, "
     "started REAL)",
@@ -55,8 +56,8 @@ SCHEMA = (
 #: Indexes of the key/value table, made after its rows on a big build (much faster than
 #: row by row): ``(name, statement)``.
 LATE_INDEXES = (
-    ("kv_num", "CREATE INDEX IF NOT EXISTS kv_num ON kv (key, kind, num) WHERE num IS NOT NULL"),
-    ("kv_text", "CREATE INDEX IF NOT EXISTS kv_text ON kv (key, text) WHERE num IS NULL"),
+    ("kv_num", "CREATE INDEX IF NOT EXISTS kv_num ON kv (kid, kind, num) WHERE num IS NOT NULL"),
+    ("kv_text", "CREATE INDEX IF NOT EXISTS kv_text ON kv (kid, text) WHERE num IS NULL"),
 )
 
 

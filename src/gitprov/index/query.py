@@ -133,7 +133,7 @@ class _Test:
             )
         return f"text {op} ?", [self.value]
 
-    def sql(self, key: str, unless: str | None = None) -> tuple[str, list[Any]]:
+    def sql(self, key: int, unless: int | None = None) -> tuple[str, list[Any]]:
         """The same test of ``kv`` rows of ``key``, in SQL: a query of the records whose
         ``key`` matches (and that have no ``unless`` key), each branch one search of the
         index of numbers (``num`` set: numbers and dates) or of texts (the other rows)."""
@@ -158,15 +158,15 @@ class _Test:
         without = (
             ""
             if unless is None
-            else " AND NOT EXISTS (SELECT 1 FROM kv o WHERE o.rec = kv.rec AND o.key = ?)"
+            else " AND NOT EXISTS (SELECT 1 FROM kv o WHERE o.rec = kv.rec AND o.kid = ?)"
         )
         sql = " UNION ALL ".join(
-            f"SELECT rec FROM kv WHERE key = ? AND {test}{without}"  # noqa: S608
+            f"SELECT rec FROM kv WHERE kid = ? AND {test}{without}"  # noqa: S608
             for test, _ in branches
         )
         params: list[Any] = []
         for _, values in branches:
-            params += [key, *values, *([unless] if unless else [])]
+            params += [key, *values, *([] if unless is None else [unless])]
         return sql, params
 
 
@@ -200,6 +200,8 @@ class QueryIndex:
         self.db.create_function("gp_match", 3, self._udf_match)
         self._tests: list[_Test] = []
         self._gathered = False
+        self._built = False
+        self._ids: dict[str, int] = {}  # key ids, as the keys table holds them
 
     def _udf_match(self, sid: str, blob: str, which: int) -> int:
         return int(self._tests[which].record(self._whole(sid, blob)))
@@ -301,20 +303,23 @@ class QueryIndex:
             params.append(q.limit)
         return [self._entry(row, q.columns) for row in self.db.execute(sql, params)]
 
-    def _has(self, key: str) -> bool:
-        """Whether any record has a row of ``key`` (a search of each partial index)."""
-        return bool(
-            self.db.execute(
-                "SELECT EXISTS (SELECT 1 FROM kv WHERE key = ? AND num IS NULL) "
-                "OR EXISTS (SELECT 1 FROM kv WHERE key = ? AND num IS NOT NULL)",
-                (key, key),
-            ).fetchone()[0]
-        )
+    def _key_id(self, key: str) -> int | None:
+        """The id of ``key`` when some record has a row of it (a search of each partial
+        index), else ``None``."""
+        found = self.db.execute("SELECT id FROM keys WHERE key = ?", (key,)).fetchone()
+        if found is None:
+            return None
+        used = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM kv WHERE kid = ? AND num IS NULL) "
+            "OR EXISTS (SELECT 1 FROM kv WHERE kid = ? AND num IS NOT NULL)",
+            (found[0], found[0]),
+        ).fetchone()[0]
+        return int(found[0]) if used else None
 
     def _condition(self, test: _Test, params: list[Any]) -> str | None:
         """SQL for one condition (``None``: no record can match)."""
         if all(in_table(key) for key in test.forms):
-            present = [key for key in test.forms if self._has(key)]
+            present = [kid for kid in map(self._key_id, test.forms) if kid is not None]
             if not present:
                 return None
             # the key as written, else under run. (only where the record lacks the first)
@@ -332,12 +337,12 @@ class QueryIndex:
                 params.extend(then_params)
                 return f"(c.id IN ({first}) OR c.id IN ({then}))"
             row, row_params = test.row()  # many: each run tested as it comes, in order
-            found = f"EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND key = ? AND {row})"  # noqa: S608
+            found = f"EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ? AND {row})"  # noqa: S608
             params.extend([present[0], *row_params])
             if len(present) == 1:
                 return found
             params.extend([present[0], present[1], *row_params])
-            lacks = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND key = ?)"
+            lacks = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ?)"
             return f"({found} OR ({lacks} AND {found}))"
         self._tests.append(test)  # gitprov's own fields: read from the whole record
         params.append(len(self._tests) - 1)
@@ -348,7 +353,10 @@ class QueryIndex:
         if not in_table(key):
             whole = self._whole(sid, blob)
             return (whole[key],) if key in whole else None
-        row = self.db.execute("SELECT kind, text FROM kv WHERE rec = ? AND key = ?", (rec, key))
+        row = self.db.execute(
+            "SELECT kind, text FROM kv JOIN keys ON keys.id = kv.kid WHERE rec = ? AND key = ?",
+            (rec, key),
+        )
         found = row.fetchone()
         return None if found is None else (value_of(*found),)
 
@@ -413,9 +421,13 @@ class QueryIndex:
     def refresh(self) -> None:
         """Catch the index up with the refs (nothing to do, and no process, when no ref
         moved)."""
+        self._built = False
         for _ in range(5):
             if self._guarded(self._catch_up):
                 break
+        if self._built:  # give back the space a big build's WAL took
+            with suppress(sqlite3.Error):
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.skipped = self._guarded(self._left_out)
 
     def _left_out(self) -> list[LeftOut]:
@@ -588,8 +600,7 @@ class QueryIndex:
             with self._transaction() as db:
                 for _, statement in database.LATE_INDEXES:
                     db.execute(statement)
-            with suppress(sqlite3.Error):  # give back the space the build's WAL took
-                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._built = True
 
     def _apply(self, plans: list[_Plan], stored: dict[str, str | None]) -> bool:
         """Move the sources to their new tips, in one transaction (``False``: another
@@ -612,10 +623,12 @@ class QueryIndex:
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            self._ids.clear()  # key ids it gave are taken back
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
     def _insert(self, rows: list[_Row]) -> None:
         if not rows:
@@ -629,15 +642,23 @@ class QueryIndex:
                 [(first + at, *row) for at, (row, _) in enumerate(rows)],
             )  # a record another process kept meanwhile is not kept twice:
             kept = {rec for (rec,) in db.execute("SELECT id FROM recs WHERE id >= ?", (first,))}
+            leaves = [
+                (first + at, *item) for at, (_, found) in enumerate(rows) if first + at in kept
+                for item in found
+            ]  # fmt: skip
+            ids = self._key_ids(db, {leaf[1] for leaf in leaves})
             db.executemany(
                 "INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)",
-                [
-                    (first + at, *item)
-                    for at, (_, found) in enumerate(rows)
-                    if first + at in kept
-                    for item in found
-                ],
+                [(rec, ids[key], kind, text, num) for rec, key, kind, text, num in leaves],
             )
+
+    def _key_ids(self, db: sqlite3.Connection, keys: set[str]) -> dict[str, int]:
+        """The ids of ``keys`` (given to the new ones; keys are never taken back)."""
+        new = [(key,) for key in keys if key not in self._ids]
+        if new:
+            db.executemany("INSERT OR IGNORE INTO keys (key) VALUES (?)", new)
+            self._ids.update(db.execute("SELECT key, id FROM keys").fetchall())
+        return self._ids
 
     def _apply_plan(self, plan: _Plan) -> None:
         db, ref = self.db, plan.ref
