@@ -316,5 +316,6 @@ def test_parse_and_show_helpers() -> None:
     with pytest.raises(InvalidQueryError, match=r"3\.days"):
         query.parse_when("3.fortnights")
     assert [query.duration(s) for s in (1.23, 184, 3720, None)] == ["1.2s", "3m04s", "1h02m", "-"]
+    assert {query.duration(s) for s in (-1.0, float("nan"), float("inf"))} == {"-"}
     assert query.shorten("a  b\nc") == "a b c" and len(query.shorten("x" * 99)) == 40
-    assert query.started(None) == "-" and query.started(1e20) == "-"
+    assert query.started(None) == query.started(1e20) == query.started(float("nan")) == "-"

@@ -157,8 +157,9 @@ def shorten(text: str, width: int = 40) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``1.2s``, ``3m04s``, ``1h02m``; ``-`` when unknown."""
-    if seconds is None or seconds < 0:
+    """``1.2s``, ``3m04s``, ``1h02m``; ``-`` when unknown (or a record's odd value:
+    negative, NaN, infinite)."""
+    if seconds is None or not 0 <= seconds < 10**9:
         return "-"
     if seconds < 60:
         return f"{seconds:.1f}s"
