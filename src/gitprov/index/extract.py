@@ -95,13 +95,21 @@ def number(text: str) -> float | None:
 Leaf = tuple[str, str, str, "int | float | None"]  # key, kind, text, num
 
 
+def _float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
 def leaf(key: str, value: Any) -> Leaf:
     """One flattened value as stored: its kind, its text (what ``=`` and ``~`` compare)
     and its number (numbers, and dates as epoch seconds)."""
     if isinstance(value, bool):
         return key, BOOL, "true" if value else "false", None
-    if isinstance(value, int):
-        return key, INT, str(value), value if -(2**63) <= value < 2**63 else float(value)
+    if isinstance(value, int):  # beyond a float's range: an infinity, still ordered
+        big = value if -(2**63) <= value < 2**63 else _float(value)
+        return key, INT, str(value), big
     if isinstance(value, float):
         return key, FLOAT, repr(value), value
     if value is None:
