@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
+
 import gitprov
+from gitprov.audit.log import SessionLog
+from gitprov.index.db import INDEX_FILE
 
 from conftest import cli
 
@@ -30,3 +35,26 @@ def test_an_integer_too_large_for_a_float_is_indexed(repo: Path) -> None:
     assert (code, out.split(), err) == (0, ["huge"], "")
     code, out, _ = gitprov_cli(repo, "verify")
     assert code == 0, out
+
+
+def test_an_index_found_damaged_while_it_answers_is_rebuilt_and_answers(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bytes of a row's text damaged (a disk, a crashed copy): SQLite finds it only when the
+    listing reads that row. That was a traceback (``Could not decode to UTF-8``), and a
+    damage found there (``malformed``) was rebuilt into an empty index that answered
+    nothing, exit 0."""
+    for n in range(3):
+        with gitprov.record(repo, f"s{n}", params={"n": n}):
+            pass
+    assert gitprov_cli(repo, "list")[0] == 0  # the index file is built, and closed
+    started = SessionLog(repo).get("s1")["run"]["started_at"].encode()
+    path = repo.joinpath(".git", *INDEX_FILE)
+    data = path.read_bytes()
+    assert started in data and not Path(f"{path}-wal").exists()
+    path.write_bytes(data.replace(started, started[:4] + b"\xff" + started[5:]))
+    with caplog.at_level(logging.WARNING):
+        code, out, err = gitprov_cli(repo, "list", "--format", "ids")
+    assert (code, sorted(out.split())) == (0, ["s0", "s1", "s2"]), err
+    assert "damaged" in err and err.count("\n") == 1, err
+    assert gitprov_cli(repo, "list", "--format", "ids")[1].split() == ["s2", "s1", "s0"]

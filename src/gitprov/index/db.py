@@ -78,9 +78,12 @@ def _create(db: sqlite3.Connection) -> None:
     db.execute("COMMIT")
 
 
-def damaged(exc: sqlite3.Error) -> bool:
+def damaged(exc: Exception) -> bool:
+    """Whether ``exc`` says the file is damaged (a text that is not UTF-8 included)."""
     text = str(exc)
-    return "not a database" in text or "malformed" in text or "corrupt" in text
+    return isinstance(exc, UnicodeDecodeError) or any(
+        sign in text for sign in ("not a database", "malformed", "corrupt", "Could not decode")
+    )
 
 
 def remove(path: Path) -> None:
@@ -131,7 +134,7 @@ def connect(git: Git, timeout: float = TIMEOUT) -> tuple[sqlite3.Connection, boo
             if version < FORMAT:
                 _create(db)
             return db, False
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             db.close()
             if damaged(exc) and attempt == 0:
                 logger.warning(

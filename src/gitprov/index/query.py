@@ -393,24 +393,26 @@ class QueryIndex:
         memory if it is locked beyond the timeout."""
         try:
             return work()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            database.locked(self.git.common_dir.joinpath(*database.INDEX_FILE))
-            self._to_memory()
         except sqlite3.DatabaseError as exc:
-            if self.in_memory or not database.damaged(exc):
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if isinstance(exc, sqlite3.OperationalError) and busy:
+                database.locked(self.git.common_dir.joinpath(*database.INDEX_FILE))
+                self._to_memory()
+            elif self.in_memory or not database.damaged(exc):
                 raise
-            path = self.git.common_dir.joinpath(*database.INDEX_FILE)
-            database.logger.warning(
-                "gitprov: warning: the query index %s is damaged (%s); it is built anew",
-                path,
-                exc,
-            )
-            self.db.close()
-            database.remove(path)
-            self.db, self.in_memory = database.connect(self.git, self.timeout)
-            self._prepare()
+            else:
+                path = self.git.common_dir.joinpath(*database.INDEX_FILE)
+                database.logger.warning(
+                    "gitprov: warning: the query index %s is damaged (%s); it is built anew",
+                    path,
+                    exc,
+                )
+                self.db.close()
+                database.remove(path)
+                self.db, self.in_memory = database.connect(self.git, self.timeout)
+                self._prepare()
+        if work != self._catch_up:  # the new index is empty: caught up before it answers
+            self.refresh()
         return work()
 
     def _to_memory(self) -> None:
