@@ -58,3 +58,15 @@ def test_an_index_found_damaged_while_it_answers_is_rebuilt_and_answers(
     assert (code, sorted(out.split())) == (0, ["s0", "s1", "s2"]), err
     assert "damaged" in err and err.count("\n") == 1, err
     assert gitprov_cli(repo, "list", "--format", "ids")[1].split() == ["s2", "s1", "s0"]
+
+
+def test_csv_sends_no_control_character_to_a_terminal(repo: Path) -> None:
+    """The table escapes a record's control characters, json and yaml escape them: csv
+    wrote a teammate's ``ESC ] 0 ;`` (retitle), ``ESC [ 2 J`` (clear) as they were."""
+    hostile = "\x1b]0;PWNED\x07\x1b[2J\x9b31m"
+    with gitprov.record(repo, "esc", params={"note": hostile, "lines": "a\nb"}):
+        pass
+    code, out, err = gitprov_cli(repo, "list", "--format", "csv", "--columns", "params.note")
+    assert code == 0, err
+    assert not any(c in out for c in "\x1b\x07\x9b"), repr(out)
+    assert "\\x1b]0;PWNED\\x07" in out and "\\x9b31m" in out

@@ -128,10 +128,15 @@ def _objects(entries: Iterable[IndexEntry], columns: list[str]) -> list[dict[str
 
 
 def _csv(items: list[dict[str, Any]], header: list[str]) -> str:
-    """``items`` as CSV with a header row: empty for null, JSON for a list or mapping."""
+    """``items`` as CSV with a header row: empty for null, JSON for a list or mapping. CSV
+    has no escapes: control characters but tab and newline are written as ``\\x1b`` (a
+    fetched record's must not reach a terminal, and no spreadsheet wants them)."""
     import csv
     import io
     import json
+    import re
+
+    control = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
     def text(value: Any) -> str:
         if value is None:
@@ -139,8 +144,8 @@ def _csv(items: list[dict[str, Any]], header: list[str]) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, (dict, list)):
-            return json.dumps(value, ensure_ascii=False, default=str)
-        return str(value)
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        return control.sub(lambda found: repr(found[0])[1:-1], str(value))
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
