@@ -493,3 +493,36 @@ def test_a_first_build_shows_progress_on_a_terminal(repo: Path) -> None:
     assert b"\rIndexing records: " in shown and b"(40/40), done." in shown
     assert shown.endswith(b"40\r\n")
     assert _stderr_on_a_terminal(script, str(repo)) == b"40\r\n"  # caught up: nothing shown
+
+
+def _read_only(path: Path, on: bool) -> bool:
+    """Make ``path`` read-only even for root (``chattr +i``), or writable again; whether
+    it could be done."""
+    import os
+
+    if os.geteuid() != 0:
+        path.chmod(0o555 if on else 0o755)
+        return True
+    done = subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True)
+    return done.returncode == 0
+
+
+def test_a_read_only_git_dir_is_indexed_in_memory_silently(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = run(repo)
+    with index_of(repo) as index:
+        index.refresh()
+    folder = _file(repo).parent
+    files = [folder, _file(repo)]
+    if not all(_read_only(path, True) for path in files):
+        pytest.skip("chattr is not available here")
+    try:
+        second = run(repo)  # the index must catch up, and cannot write
+        with caplog.at_level(logging.WARNING), index_of(repo) as index:
+            assert ids(index.query(Query())) == [second, first]
+            assert index.in_memory
+        assert caplog.records == []
+    finally:
+        for path in files:
+            _read_only(path, False)

@@ -398,7 +398,17 @@ class QueryIndex:
             if isinstance(exc, sqlite3.OperationalError) and busy:
                 database.locked(self.git.common_dir.joinpath(*database.INDEX_FILE))
                 self._to_memory()
-            elif self.in_memory or not database.damaged(exc):
+            elif self.in_memory:
+                raise
+            elif isinstance(exc, sqlite3.OperationalError) and not database.damaged(exc):
+                if "readonly" not in str(exc):  # a read-only git dir is no news
+                    database.logger.warning(
+                        "gitprov: warning: the query index cannot be written (%s); this "
+                        "command indexes in memory",
+                        exc,
+                    )
+                self._to_memory()
+            elif not database.damaged(exc):
                 raise
             else:
                 path = self.git.common_dir.joinpath(*database.INDEX_FILE)
