@@ -526,3 +526,22 @@ def test_a_read_only_git_dir_is_indexed_in_memory_silently(
     finally:
         for path in files:
             _read_only(path, False)
+
+
+def test_records_of_every_entry_point_read_fast_as_yaml_reads_them(repo: Path) -> None:
+    from conftest import cli
+
+    (repo / "data.csv").write_text("a,b\n1,2\n")
+    run(repo, params={"lr": 0.01, "layers": [64, 32], "opt": {"name": "adam"}}, metrics={"auc": 1})
+    with gitprov.record(path=repo, inputs=[repo / "data.csv"], params={"when": "2024-01-01"}):
+        (repo / "out.txt").write_text("dirty\n")
+    assert cli("run", "--", sys.executable, "-c", "print('a b: c')", cwd=repo).returncode == 0
+    names = git(repo, "ls-tree", "-r", "--name-only", "refs/provenance/sessions").split()
+    texts = [
+        git(repo, "show", f"refs/provenance/sessions:{name}")
+        for name in names
+        if name.endswith(".yaml")
+    ]
+    assert len(texts) == 3
+    for text in texts:
+        assert repr(read(text)) == repr(yaml.load(text, Loader=yaml.CSafeLoader)), text
