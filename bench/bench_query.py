@@ -1,16 +1,18 @@
 """Finding, filtering, comparing and verifying runs among 100,000 records (issue 15), each
 timed as a whole process against plain git on the same repository.
 
-Run it with ``.venv/bin/python bench/bench_query.py`` (``--records N``, ``--rounds N``,
-``--keep``, ``--dir D``); ``--build-only --keep --dir D`` only builds the fixture and prints
-its path, for profiling by hand.
+Run it with ``.venv/bin/python bench/bench_query.py`` (``--records N``, ``--verify-records
+N``, ``--rounds N``, ``--keep``, ``--dir D``); ``--build-only --dir D`` only builds the
+fixture and prints its path, for profiling by hand.
 
-The fixture is written by ``git fast-import`` (no save runs): 60 code commits on four
+A fixture is written by ``git fast-import`` (no save runs): 60 code commits on four
 branches, 12 snapshot commits (a dirty run's exact tree, authored by gitprov, each on a
-code commit; dirty runs share them), then one records commit holding ``FORMAT``, the
-records and the digest index, pinning every code commit and snapshot as a save does; and
-the notes index, one note per code commit. The records are what the entry points write
-(:func:`kedro_record`, :func:`command_record`: real ``document.dump`` output, 1-2 KB), half
+code commit; dirty runs share them), then the records, the digest index and the notes
+index (one note per code commit); then packed as ``git gc`` leaves a repository. The
+records are in one commit pinning every code commit and snapshot, or (``verify``'s, with
+``history``) one commit per record pinning its own, as saves leave them. They are what the
+entry points write (:func:`kedro_record`, :func:`command_record`: real ``document.dump``
+output, 1-2.5 KB), half
 Kedro runs (``run.pipeline_names``, ``run.params``, nodes, inputs and outputs with digests)
 and half ``gitprov.record()``/``gitprov run`` (``argv``, top-level ``params`` and
 ``metrics``), half of them dirty, 85% ``success``, 10% ``failed``, 5% ``interrupted``,
@@ -47,6 +49,8 @@ from gitprov.store import records as gp_storage
 RECORDS = 100_000
 #: Records of the fixture ``verify`` is timed on, one commit each (as saves make them).
 VERIFY_RECORDS = 20_000
+#: The fixtures' layout: one kept by an older version of this file is built anew.
+LAYOUT = 2
 HERE = Path(__file__).resolve().parent
 IDENT = b"gitprov <gitprov@localhost>"
 BRANCHES = ["main", "feature/tokenizer", "exp/lr-sweep", "fix/data-leak"]
@@ -399,6 +403,10 @@ def build(repo: Path, records: int, history: bool = False) -> Fixture:
         out += f"M 100644 inline {commit[:2]}/{commit[2:]}\n".encode() + data(note)
     git(repo, "fast-import", "--quiet", input=bytes(out))
     git(repo, "reset", "-q", "--hard", "main")
+    # packed as git gc leaves a repository (fast-import's own pack deltifies each record
+    # against the one before it, which makes reading them back twice as slow)
+    git(repo, "repack", "-a", "-d", "-f", "-q")
+    git(repo, "commit-graph", "write", "--reachable")
     assert wrote is not None
     return Fixture(
         repo,
@@ -413,7 +421,7 @@ def fixture(folder: Path, records: int, history: bool) -> Fixture:
     described = folder / "fixture.json"
     if described.exists():
         kept = json.loads(described.read_text())
-        if (kept["records"], kept["history"]) == (records, history):
+        if (kept["records"], kept["history"], kept.get("layout")) == (records, history, LAYOUT):
             print(f"fixture: reusing {folder}")
             return Fixture(folder / "repo", records, kept["digest"], tuple(kept["pair"]))
     shutil.rmtree(folder, ignore_errors=True)
@@ -425,7 +433,13 @@ def fixture(folder: Path, records: int, history: bool) -> Fixture:
     print(f"fixture: {records} records ({kind}) in {built.repo}, built in {took:.1f}s")
     described.write_text(
         json.dumps(
-            {"records": records, "history": history, "digest": built.digest, "pair": built.pair}
+            {
+                "records": records,
+                "history": history,
+                "layout": LAYOUT,
+                "digest": built.digest,
+                "pair": built.pair,
+            }
         )
     )
     return built
