@@ -7,10 +7,14 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 
 import gitprov
+import gitprov.index.query
 from gitprov.audit.log import SessionLog
+from gitprov.git import Git
 from gitprov.index.db import INDEX_FILE
+from gitprov.store.records import RecordStore
 
 from conftest import cli
 
@@ -70,3 +74,28 @@ def test_csv_sends_no_control_character_to_a_terminal(repo: Path) -> None:
     assert code == 0, err
     assert not any(c in out for c in "\x1b\x07\x9b"), repr(out)
     assert "\\x1b]0;PWNED\\x07" in out and "\\x9b31m" in out
+
+
+@pytest.mark.parametrize("few", [0, 2000], ids=["each-run", "gathered"])
+def test_a_nan_metric_is_no_number_above_or_below_a_bound(
+    repo: Path, few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A diverged run's ``auc: .nan`` matched ``metrics.auc>=0.9`` (SQLite keeps NaN as
+    NULL, and the row was then compared as the text 'nan') when few runs matched, not when
+    many did, nor on a key read from the records: NaN is unordered, and != anything."""
+    monkeypatch.setattr(gitprov.index.query, "_FEW", few)  # both ways of testing a row
+    store = RecordStore(Git.discover(repo))
+    for name, auc in (("good", 0.95), ("poor", 0.5), ("diverged", float("nan"))):
+        record = {"session_id": name, "metrics": {"auc": auc}, "run": {"cwd": auc}}
+        store.save(name, yaml.safe_dump(record).encode())
+    log = SessionLog(repo)
+    for where, expected in (
+        ("auc>=0.9", ["good"]),
+        ("auc>0", ["good", "poor"]),
+        ("auc<1", ["good", "poor"]),
+        ("auc!=0.5", ["diverged", "good"]),
+        ("auc=nan", ["diverged"]),
+    ):
+        assert sorted(e.session_id for e in log.query(f"metrics.{where}")) == expected, where
+        key = where.replace("auc", "run.cwd")  # a key read from the records themselves
+        assert sorted(e.session_id for e in log.query(key)) == expected, key

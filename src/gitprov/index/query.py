@@ -127,8 +127,9 @@ class _Test:
         op = ops[self.op]
         if self.number is not None or self.instant is not None:
             kinds = "IN ('i', 'f')" if self.number is not None else "= 'd'"
+            nan = f" OR (kind {kinds} AND num IS NULL)" if op == "<>" else ""  # NaN: NULL
             return (
-                f"((kind {kinds} AND num {op} ?) OR (NOT (kind {kinds}) AND text {op} ?))",
+                f"((kind {kinds} AND num {op} ?) OR (NOT (kind {kinds}) AND text {op} ?){nan})",
                 [self.number if self.number is not None else self.instant, self.value],
             )
         return f"text {op} ?", [self.value]
@@ -150,9 +151,10 @@ class _Test:
         else:
             same = "'i', 'f'" if self.number is not None else "'d'"
             other = "'d'" if self.number is not None else "'i', 'f'"
+            nan = "" if self.op == "!=" else f" AND kind NOT IN ({same})"  # NaN: NULL
             branches = [
                 (f"kind IN ({same}) AND num {ops[self.op]} ?", [compared]),
-                (f"num IS NULL AND {test}", values),
+                (f"num IS NULL{nan} AND {test}", values),
                 (f"num IS NOT NULL AND kind IN ({other}) AND {test}", values),
             ]
         without = (
