@@ -15,6 +15,7 @@ from gitprov.audit.log import SessionLog
 from gitprov.git import Git
 from gitprov.index.db import INDEX_FILE
 from gitprov.store.records import RecordStore
+from test_report import data_of, runs_of
 
 from conftest import cli
 
@@ -99,3 +100,22 @@ def test_a_nan_metric_is_no_number_above_or_below_a_bound(
         assert sorted(e.session_id for e in log.query(f"metrics.{where}")) == expected, where
         key = where.replace("auc", "run.cwd")  # a key read from the records themselves
         assert sorted(e.session_id for e in log.query(key)) == expected, key
+
+
+def test_the_report_shows_a_large_integer_exactly(repo: Path) -> None:
+    """JavaScript numbers keep integers exactly up to 2**53: a 64-bit seed was shown rounded
+    in the report (18446744073709551617 as 1.8446744073709552e+19), 10**400 as null."""
+    seeds = {"small": 2**53, "seed": 2**64 + 1, "huge": 10**400, "low": -(2**64)}
+    with gitprov.record(repo, "seeded", params=seeds):
+        pass
+    page = repo.parent / "report.html"
+    code, _, err = gitprov_cli(repo, "report", "-o", str(page))
+    assert code == 0, err
+    (run,) = runs_of(data_of(page.read_text()))
+    shown = {key: run["f"][f"params.{key}"] for key in seeds}
+    assert shown == {
+        "small": 2**53,
+        "seed": str(2**64 + 1),
+        "huge": str(10**400),
+        "low": str(-(2**64)),
+    }

@@ -43,7 +43,9 @@ _JSON_SCALARS = frozenset({str, int, bool})
 def plain(value: Any) -> Any:
     """``value`` as strict JSON holds it: mappings with text keys, lists, text, finite
     numbers, booleans, null (a YAML date, set or binary becomes text; NaN and infinities
-    their names)."""
+    their names; an integer JavaScript cannot hold exactly, its digits)."""
+    if type(value) is int and not -(2**53) <= value <= 2**53:
+        return str(value)
     if value is None or type(value) in _JSON_SCALARS or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
