@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -119,3 +121,36 @@ def test_the_report_shows_a_large_integer_exactly(repo: Path) -> None:
         "huge": str(10**400),
         "low": str(-(2**64)),
     }
+
+
+def test_forget_leaves_nothing_of_the_record_in_the_index_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``forget`` purges (``git gc`` then finds nothing), but the index file kept the
+    forgotten record's key names (the keys table never let a key go), and where SQLite
+    does not zero what it deletes (secure_delete is off but on Debian's build) its values
+    too, in free pages."""
+    connect = sqlite3.connect
+
+    def as_elsewhere(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)
+        db.execute("PRAGMA secure_delete = OFF")  # the default of most builds of SQLite
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", as_elsewhere)
+    for n in range(30):
+        with gitprov.record(repo, f"k{n:02d}", params={"n": n, "pad": "x" * 300}):
+            pass
+    secret = "ghp_MARKERsecretVALUE0123456789"
+    with gitprov.record(repo, "leak", params={"key_ghp_MARKERsecretKEY": secret * 20}):
+        pass
+    for n in range(30, 60):
+        with gitprov.record(repo, f"k{n:02d}", params={"n": n, "pad": "x" * 300}):
+            pass
+    assert gitprov_cli(repo, "list")[0] == 0
+    path = repo.joinpath(".git", *INDEX_FILE)
+    assert b"MARKERsecret" in path.read_bytes()
+    assert gitprov_cli(repo, "forget", "--reason", "a token", "leak")[0] == 0
+    assert gitprov_cli(repo, "list", "--where", "params.n=1")[0] == 0
+    for file in path.parent.iterdir():
+        assert b"MARKERsecret" not in file.read_bytes(), file

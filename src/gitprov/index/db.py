@@ -131,6 +131,7 @@ def connect(git: Git, timeout: float = TIMEOUT) -> tuple[sqlite3.Connection, boo
             if db.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
                 raise sqlite3.OperationalError("WAL mode is not available")
             db.execute("PRAGMA synchronous=NORMAL")  # a cache: a lost write is a rebuild
+            db.execute("PRAGMA secure_delete=ON")  # what forget purged is not kept in free pages
             if version < FORMAT:
                 _create(db)
             return db, False

@@ -203,7 +203,6 @@ class QueryIndex:
         self._tests: list[_Test] = []
         self._gathered = False
         self._built = False
-        self._ids: dict[str, int] = {}  # key ids, as the keys table holds them
 
     def _udf_match(self, sid: str, blob: str, which: int) -> int:
         return int(self._tests[which].record(self._whole(sid, blob)))
@@ -639,7 +638,6 @@ class QueryIndex:
             yield db
             db.execute("COMMIT")
         except BaseException:
-            self._ids.clear()  # key ids it gave are taken back
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
@@ -667,12 +665,10 @@ class QueryIndex:
             )
 
     def _key_ids(self, db: sqlite3.Connection, keys: set[str]) -> dict[str, int]:
-        """The ids of ``keys`` (given to the new ones; keys are never taken back)."""
-        new = [(key,) for key in keys if key not in self._ids]
-        if new:
-            db.executemany("INSERT OR IGNORE INTO keys (key) VALUES (?)", new)
-            self._ids.update(db.execute("SELECT key, id FROM keys").fetchall())
-        return self._ids
+        """The ids of ``keys`` (given to the new ones), read in this transaction: another
+        process may have let go of a key no record has any more (:meth:`_settle`)."""
+        db.executemany("INSERT OR IGNORE INTO keys (key) VALUES (?)", [(key,) for key in keys])
+        return dict(db.execute("SELECT key, id FROM keys").fetchall())
 
     def _apply_plan(self, plan: _Plan) -> None:
         db, ref = self.db, plan.ref
@@ -730,7 +726,13 @@ class QueryIndex:
             "(SELECT 1 FROM files f WHERE f.sid = c.sid AND f.blob = c.blob AND f.tomb = 0)"
         )
         db.execute(f"DELETE FROM kv WHERE rec IN ({unused})")  # noqa: S608
-        db.execute(f"DELETE FROM recs WHERE id IN ({unused})")  # noqa: S608
+        if db.execute(f"DELETE FROM recs WHERE id IN ({unused})").rowcount:  # noqa: S608
+            # keys no record has any more go too: a forgotten record leaves nothing here
+            db.execute(
+                "DELETE FROM keys WHERE NOT EXISTS (SELECT 1 FROM kv WHERE kid = keys.id "
+                "AND num IS NULL) AND NOT EXISTS (SELECT 1 FROM kv WHERE kid = keys.id "
+                "AND num IS NOT NULL)"
+            )
 
 
 #: A parsed record as stored: its ``recs`` row, and its ``kv`` leaves.
