@@ -582,6 +582,14 @@ def run(flat: Fixture, history: Fixture, rounds: int, build_rounds: int) -> None
         rounds,
         3.0,
     )
+    fsck_flat = ["git", "-C", str(repo), "fsck", "--connectivity-only", "--no-progress"]
+    compare(
+        f"warm verify, {flat.records} records in one commit vs git fsck --connectivity-only",
+        lambda: process(*ours, "verify"),
+        lambda: process(*fsck_flat),
+        rounds,
+        3.0,
+    )
     compare(
         "git ls-tree of the whole records ref (digests/ too) vs of the record folders",
         lambda: process(*anchor),
