@@ -154,3 +154,21 @@ def test_forget_leaves_nothing_of_the_record_in_the_index_file(
     assert gitprov_cli(repo, "list", "--where", "params.n=1")[0] == 0
     for file in path.parent.iterdir():
         assert b"MARKERsecret" not in file.read_bytes(), file
+
+
+def test_each_records_ref_has_its_own_index(repo: Path) -> None:
+    """Every records ref shared one index file: ``gitprov --ref R list`` and ``gitprov list``
+    rebuilt it for their own ref in turn, and an index held open (``verify``'s
+    ``SessionLog.index()``) answered the other ref's sessions once one had caught up."""
+    other = "refs/provenance/other"
+    for name, ref in (("s0", None), ("s1", None), ("o0", other)):
+        with gitprov.record(repo, name, **({"ref": ref} if ref else {})):
+            pass
+    mine, theirs = SessionLog(repo), SessionLog(repo, ref=other)
+    with mine.index() as index:
+        assert [e.session_id for e in theirs.query()] == ["o0"]
+        assert [row[0] for row in index.code()] == ["s0", "s1"]
+    assert gitprov_cli(repo, "--ref", other, "list", "--format", "ids")[1].split() == ["o0"]
+    assert gitprov_cli(repo, "list", "--format", "ids")[1].split() == ["s1", "s0"]
+    tips = sqlite3.connect(repo.joinpath(".git", *INDEX_FILE)).execute("SELECT ref FROM sources")
+    assert [ref for (ref,) in tips] == ["refs/provenance/sessions"]

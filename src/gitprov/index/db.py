@@ -10,6 +10,7 @@ bare. WAL mode lets readers read while one process catches the index up.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sqlite3
@@ -23,7 +24,7 @@ logger = logging.getLogger("gitprov.index")
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer.
 FORMAT = 5
-INDEX_FILE = ("gitprov", "index.sqlite")
+INDEX_FILE = ("gitprov", "index.sqlite")  # of the default records ref (see index_path)
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
 
@@ -105,11 +106,22 @@ def _create_file(git: Git, path: Path) -> None:
     rules.adjust(path)
 
 
-def connect(git: Git, timeout: float = TIMEOUT) -> tuple[sqlite3.Connection, bool]:
-    """The repository's index database, and whether it is only in memory."""
+def index_path(git: Git, ref: str) -> Path:
+    """The index file of the records ``ref``: one per records ref, as one file's sources
+    are a ref and its fetched copies (two refs sharing it would rebuild it in turn)."""
+    from gitprov.refs import DEFAULT_REF
+
+    if ref == DEFAULT_REF:
+        return git.common_dir.joinpath(*INDEX_FILE)
+    digest = hashlib.sha256(ref.encode()).hexdigest()[:16]
+    return git.common_dir.joinpath(INDEX_FILE[0], f"index-{digest}.sqlite")
+
+
+def connect(git: Git, ref: str, timeout: float = TIMEOUT) -> tuple[sqlite3.Connection, bool]:
+    """The index database of the records ``ref``, and whether it is only in memory."""
     if git.worktree is None:
         return memory(), True
-    path = git.common_dir.joinpath(*INDEX_FILE)
+    path = index_path(git, ref)
     for attempt in range(2):
         try:
             if not path.exists():

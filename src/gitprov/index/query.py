@@ -182,7 +182,7 @@ class QueryIndex:
         self.git = git
         self.ref = ref
         self.timeout = timeout
-        self.db, self.in_memory = database.connect(git, timeout)
+        self.db, self.in_memory = database.connect(git, ref, timeout)
         self._stack = ExitStack()
         self._reader: ObjectReader | None = None
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
@@ -397,7 +397,7 @@ class QueryIndex:
         except sqlite3.DatabaseError as exc:
             busy = "locked" in str(exc) or "busy" in str(exc)
             if isinstance(exc, sqlite3.OperationalError) and busy:
-                database.locked(self.git.common_dir.joinpath(*database.INDEX_FILE))
+                database.locked(database.index_path(self.git, self.ref))
                 self._to_memory()
             elif self.in_memory:
                 raise
@@ -412,7 +412,7 @@ class QueryIndex:
             elif not database.damaged(exc):
                 raise
             else:
-                path = self.git.common_dir.joinpath(*database.INDEX_FILE)
+                path = database.index_path(self.git, self.ref)
                 database.logger.warning(
                     "gitprov: warning: the query index %s is damaged (%s); it is built anew",
                     path,
@@ -420,7 +420,7 @@ class QueryIndex:
                 )
                 self.db.close()
                 database.remove(path)
-                self.db, self.in_memory = database.connect(self.git, self.timeout)
+                self.db, self.in_memory = database.connect(self.git, self.ref, self.timeout)
                 self._prepare()
         if work != self._catch_up:  # the new index is empty: caught up before it answers
             self.refresh()
