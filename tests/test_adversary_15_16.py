@@ -172,3 +172,16 @@ def test_each_records_ref_has_its_own_index(repo: Path) -> None:
     assert gitprov_cli(repo, "list", "--format", "ids")[1].split() == ["s1", "s0"]
     tips = sqlite3.connect(repo.joinpath(".git", *INDEX_FILE)).execute("SELECT ref FROM sources")
     assert [ref for (ref,) in tips] == ["refs/provenance/sessions"]
+
+
+@pytest.mark.parametrize(
+    "option", ["--until=9999-12-31", "--since=0001-01-01", "--until=0001-01-01T00:00"]
+)
+def test_a_time_at_the_ends_of_the_calendar_is_a_usage_error(repo: Path, option: str) -> None:
+    """``--until 9999-12-31`` (its day's end is past year 9999) and year 1 in local time
+    (before year 1 in UTC) were tracebacks (OverflowError, ValueError)."""
+    with gitprov.record(repo, "one"):
+        pass
+    code, out, err = gitprov_cli(repo, "list", option)
+    assert (code, out) == (2, ""), err
+    assert "Invalid value for" in err and "Traceback" not in err

@@ -139,9 +139,12 @@ def parse_when(text: str, *, end: bool = False, now: float | None = None) -> flo
         instant = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidQueryError(f"cannot read {text!r} as a time: expected {WHEN_FORMS}") from None
-    if re.fullmatch(_DATE, text.strip()):
-        return _day_bound(instant, end)
-    return instant.timestamp()  # a naive time is local, as datetime takes it
+    try:
+        if re.fullmatch(_DATE, text.strip()):
+            return _day_bound(instant, end)
+        return instant.timestamp()  # a naive time is local, as datetime takes it
+    except (OverflowError, ValueError, OSError):  # 9999-12-31's end, year 1 east of UTC
+        raise InvalidQueryError(f"{text!r} is beyond the times this system reads") from None
 
 
 def _day_bound(day: datetime, end: bool) -> float:
