@@ -198,7 +198,7 @@ def test_conditions_compare_numbers_as_numbers_dates_as_dates(
                     key, _, value = text.partition(op)
                     parsed.append(Condition(key, op, value))  # type: ignore[arg-type]
                     break
-        return sorted(ids(index.query(Query(where=tuple(parsed)))))
+        return sorted(ids(index.query(Query(where=tuple(parsed), limit=100))))
 
     assert where("params.lr=0.01") == ["a", "c"]  # 1.0e-2 is 0.01; run.params.lr found too
     assert where("params.zero=0") == ["b"]
@@ -217,6 +217,8 @@ def test_conditions_compare_numbers_as_numbers_dates_as_dates(
     assert where("params.lr<1", "params.opt=sgd") == ["b"]
     assert where("no.such.key=1") == []
     assert where("started_at<2021-01-01") == ["c"]  # run.started_at, from the whole record
+    every = Query(where=(Condition("params.lr", "<", "1"),))  # no limit: matches gathered
+    assert sorted(ids(index.query(every))) == ["a", "b", "c"]
     assert where("run.started_at<2021-01-01") == ["c"]
 
 

@@ -268,7 +268,7 @@ class QueryIndex:
         self._tests = []
         self._gathered = False
         for condition in q.where:
-            clause = self._condition(_Test(condition), params)
+            clause = self._condition(_Test(condition), params, every=q.limit is None)
             if clause is None:
                 return []  # a key no record has
             where.append(clause)
@@ -317,7 +317,7 @@ class QueryIndex:
         ).fetchone()[0]
         return int(found[0]) if used else None
 
-    def _condition(self, test: _Test, params: list[Any]) -> str | None:
+    def _condition(self, test: _Test, params: list[Any], *, every: bool) -> str | None:
         """SQL for one condition (``None``: no record can match)."""
         if all(in_table(key) for key in test.forms):
             present = [kid for kid in map(self._key_id, test.forms) if kid is not None]
@@ -330,7 +330,7 @@ class QueryIndex:
             count = self.db.execute(probe, first_params + then_params).fetchone()[0]
             if count == 0:
                 return None
-            if count < _FEW:
+            if count < _FEW or every:  # every run wanted: the listing's order buys nothing
                 self._gathered = True
                 params.extend(first_params)  # few: the matching records, gathered once
                 if len(present) == 1:
