@@ -185,3 +185,18 @@ def test_a_time_at_the_ends_of_the_calendar_is_a_usage_error(repo: Path, option:
     code, out, err = gitprov_cli(repo, "list", option)
     assert (code, out) == (2, ""), err
     assert "Invalid value for" in err and "Traceback" not in err
+
+
+def test_the_report_never_writes_through_a_planted_link(repo: Path) -> None:
+    """The report is first written to ``.<name>.partial``, a fixed name: in a shared folder
+    another user could plant that name as a link to a file of the victim's, which the
+    report then overwrote."""
+    with gitprov.record(repo, "one"):
+        pass
+    victim = repo.parent / "victims-file"
+    victim.write_text("precious\n")
+    (repo.parent / ".report.html.partial").symlink_to(victim)
+    code, _, err = gitprov_cli(repo, "report", "-o", str(repo.parent / "report.html"))
+    assert code == 0, err
+    assert victim.read_text() == "precious\n"
+    assert "gitprov-data" in (repo.parent / "report.html").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,10 @@ def report_cmd(
     text = render(payload)
     partial = output.with_name(f".{output.name}.partial")  # never a half-written report
     try:
-        partial.write_text(text, encoding="utf-8")
+        partial.unlink(missing_ok=True)  # made anew, never opened through a planted link
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with open(fd, "w", encoding="utf-8") as out:
+            out.write(text)
         partial.replace(output)
     except OSError as exc:
         partial.unlink(missing_ok=True)
