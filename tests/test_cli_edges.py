@@ -271,6 +271,9 @@ def test_a_command_that_is_not_found_says_so_and_is_recorded_as_failed(repo: Pat
     )
     assert last_record(repo)["run"]["status"] == "failed"  # type: ignore[index]
 
+    escaping = cli("-C", str(repo), "run", "--", "no\x1b[2Jsuch")  # the terminal is not cleared
+    assert escaping.stderr.splitlines()[0] == "gitprov: error: no\\x1b[2Jsuch: command not found"
+
 
 # -- make demo ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import click
 
 from gitprov import child
 from gitprov.cli.main import Target, main
+from gitprov.cli.terminal import printable
 from gitprov.errors import GitProvError
 from gitprov.git import Git
 from gitprov.model.sections import DIRTY_POLICIES, UNTRACKED_MODES
@@ -159,7 +160,7 @@ def run(
         with recording:
             outcome = child.run(command, cwd)
             if outcome.error is not None:  # it could not start: say why, as a shell does
-                click.echo(f"gitprov: error: {outcome.error['message']}", err=True)
+                click.echo(f"gitprov: error: {printable(outcome.error['message'])}", err=True)
             recording.end(
                 Ended(
                     outcome.status,
