@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from gitprov.audit.log import SessionLog
 from gitprov.git import Git
 from gitprov.index.db import INDEX_FILE
 from gitprov.store.records import RecordStore
+from test_hostile_remote import Team, blob
 from test_report import data_of, runs_of
 
 from conftest import cli
@@ -200,3 +202,18 @@ def test_the_report_never_writes_through_a_planted_link(repo: Path) -> None:
     assert code == 0, err
     assert victim.read_text() == "precious\n"
     assert "gitprov-data" in (repo.parent / "report.html").read_text()
+
+
+def test_a_copy_full_of_junk_is_named_in_linear_time(tmp_path: Path) -> None:
+    """Each entry a fetched copy holds that is not a record is named once: the check for
+    'once' compared each with every one named before, so 8,000 junk files made every
+    ``gitprov list`` of the victim take 11 s (100,000: half an hour)."""
+    team = Team(tmp_path)
+    junk = blob(team.remote, b"junk\n")
+    team.attack({"00": {f"junk{n}": ("100644", junk) for n in range(20_000)}}, {})
+    assert gitprov_cli(team.victim, "fetch")[0] == 0
+    started = time.monotonic()
+    code, out, err = gitprov_cli(team.victim, "list", "--format", "ids")
+    assert (code, sorted(out.split())) == (0, ["mate-1", "own-1", "own-2"]), err[-500:]
+    assert err.count("not named <session id>.yaml") == 20_000
+    assert time.monotonic() - started < 15  # 77 s when it was quadratic

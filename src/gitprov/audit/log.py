@@ -114,8 +114,10 @@ class SessionLog:
         return _Copies(self.git, [self.ref] + ([notes_ref] if notes_ref else []))
 
     def _skip(self, items: Iterable[LeftOut]) -> None:
+        named = set(self.skipped)  # a copy may hold thousands of junk entries
         for item in items:
-            if item not in self.skipped:
+            if item not in named:
+                named.add(item)
                 self.skipped.append(item)
                 logger.warning("gitprov: warning: skipped %s", item)
 
