@@ -4,6 +4,7 @@ records, and snapshot trees walked once each however many snapshots share them."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -200,3 +201,15 @@ def test_a_commit_that_is_no_object_id_is_named_not_looked_up(repo: Path, tmp_pa
         "by-name: commit 'HEAD' is not an object id",
         "two-lines: snapshot 'HEAD\\nHEAD' is not an object id",
     ]
+
+
+def test_progress_on_a_terminal_only(repo: Path, tmp_path: Path) -> None:
+    from test_index import _stderr_on_a_terminal
+
+    dirty_saves(repo, 3)
+    script = "import sys\nfrom gitprov.cli import main\nmain(['-C', sys.argv[1], 'verify'])"
+    shown = _stderr_on_a_terminal(script, str(repo))
+    assert b"\rVerifying records: 100% (3/3), done." in shown, shown
+    assert re.search(rb"\rReading snapshots: 100% \((\d+)/\1\), done\.", shown), shown
+    proc, _ = verify(repo, tmp_path)  # stderr a pipe: nothing but the verdict
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "ok: 3 record(s) verified\n", "")

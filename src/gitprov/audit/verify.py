@@ -195,9 +195,13 @@ def verify(log: SessionLog, ids: list[str] | None = None) -> tuple[int, list[str
                 if snapshot is not None:
                     check(sid, "snapshot", snapshot, missing)
             progress.advance(min(_STEP, len(records) - start))
-    with git.local_objects() as cat:  # each snapshot once, however many runs share it
+    distinct = sorted(set(below.values()))  # each once, however many runs share it
+    listed: dict[str, dict[str, str] | str] = {}
+    with git.local_objects() as cat, Progress("Reading snapshots", len(distinct)) as progress:
         snapshots = _Snapshots(cat, hash_len)
-        listed = {sha: snapshots.blobs(sha) for sha in set(below.values())}
+        for sha in distinct:
+            listed[sha] = snapshots.blobs(sha)
+            progress.advance()
     blobs = {blob for files in listed.values() if isinstance(files, dict) for blob in files}
     there = _present(git, blobs)
     lost: dict[str, list[str]] = {}
