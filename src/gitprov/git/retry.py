@@ -10,7 +10,6 @@ file that a killed process left behind, which no amount of waiting would free.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ class Backoff:
     cap: float = 0.25
 
     def pause(self, failures: int) -> float:
+        import random  # only when a ref is busy: not at start-up
+
         return random.uniform(0, min(self.cap, self.first * 2**failures))
 
 
