@@ -8,7 +8,6 @@ odd record is indexed as far as it goes and ``verify`` can say what is wrong wit
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shlex
 from collections.abc import Mapping
@@ -119,6 +118,8 @@ def leaf(key: str, value: Any) -> Leaf:
         return key, (TEXT if when is None else INSTANT), value, when
     if isinstance(value, dt.date):
         return key, INSTANT, value.isoformat(), _epoch(value)
+    import json  # a list or mapping leaf (rare): not at start-up
+
     return key, JSON, json.dumps(value, default=str, ensure_ascii=False), None
 
 
@@ -133,6 +134,8 @@ def value_of(kind: str, text: str) -> Any:
     if kind == NULL:
         return None
     if kind == JSON:
+        import json
+
         return json.loads(text)
     return text
 
