@@ -17,7 +17,6 @@ says when, by whom and why it was forgotten.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -48,7 +47,14 @@ if TYPE_CHECKING:
     from gitprov.index.query import QueryIndex
     from gitprov.store.forget import Forgotten
 
-logger = logging.getLogger(__name__)
+
+def _warn(message: str, *args: object) -> None:
+    """One warning on this module's logger (logging is imported when there is one: not at
+    every command's start)."""
+    import logging
+
+    logging.getLogger(__name__).warning(message, *args)
+
 
 T = TypeVar("T")
 
@@ -119,7 +125,7 @@ class SessionLog:
             if item not in named:
                 named.add(item)
                 self.skipped.append(item)
-                logger.warning("gitprov: warning: skipped %s", item)
+                _warn("gitprov: warning: skipped %s", item)
 
     def _sources(self, copies: _Copies, ref: str) -> list[str]:
         """``ref`` and its copies that can be read (the others skipped)."""

@@ -11,7 +11,6 @@ bare. WAL mode lets readers read while one process catches the index up.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import sqlite3
 from contextlib import suppress
@@ -19,7 +18,14 @@ from pathlib import Path
 
 from gitprov.git import Git
 
-logger = logging.getLogger("gitprov.index")
+
+def warn(message: str, *args: object) -> None:
+    """One warning on the logger ``gitprov.index`` (logging is imported when there is one:
+    not at every command's start)."""
+    import logging
+
+    logging.getLogger("gitprov.index").warning(message, *args)
+
 
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer.
@@ -133,7 +139,7 @@ def connect(git: Git, ref: str, timeout: float = TIMEOUT) -> tuple[sqlite3.Conne
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > FORMAT:
                 db.close()
-                logger.warning(
+                warn(
                     "gitprov: warning: the query index %s was made by a newer gitprov "
                     "(format %s); it is left as it is and this command indexes in memory",
                     path,
@@ -150,7 +156,7 @@ def connect(git: Git, ref: str, timeout: float = TIMEOUT) -> tuple[sqlite3.Conne
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             db.close()
             if damaged(exc) and attempt == 0:
-                logger.warning(
+                warn(
                     "gitprov: warning: the query index %s is damaged (%s); it is built anew",
                     path,
                     exc,
@@ -164,7 +170,7 @@ def connect(git: Git, ref: str, timeout: float = TIMEOUT) -> tuple[sqlite3.Conne
 
 
 def locked(path: Path) -> None:
-    logger.warning(
+    warn(
         "gitprov: warning: the query index %s is locked by another process; this command "
         "indexes in memory",
         path,

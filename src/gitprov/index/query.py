@@ -403,7 +403,7 @@ class QueryIndex:
                 raise
             elif isinstance(exc, sqlite3.OperationalError) and not database.damaged(exc):
                 if "readonly" not in str(exc):  # a read-only git dir is no news
-                    database.logger.warning(
+                    database.warn(
                         "gitprov: warning: the query index cannot be written (%s); this "
                         "command indexes in memory",
                         exc,
@@ -413,7 +413,7 @@ class QueryIndex:
                 raise
             else:
                 path = database.index_path(self.git, self.ref)
-                database.logger.warning(
+                database.warn(
                     "gitprov: warning: the query index %s is damaged (%s); it is built anew",
                     path,
                     exc,
