@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -217,3 +218,18 @@ def test_a_copy_full_of_junk_is_named_in_linear_time(tmp_path: Path) -> None:
     assert (code, sorted(out.split())) == (0, ["mate-1", "own-1", "own-2"]), err[-500:]
     assert err.count("not named <session id>.yaml") == 20_000
     assert time.monotonic() - started < 15  # 77 s when it was quadratic
+
+
+@pytest.mark.parametrize("command", [["show", "c1"], ["list", "--columns", "params.note"]])
+def test_json_escapes_the_c1_controls_a_terminal_may_obey(repo: Path, command: list[str]) -> None:
+    """JSON escaped C0 controls (ESC as \\u001b) but wrote C1 ones as they were: U+009B
+    is CSI on terminals that read C1 controls in UTF-8 (xterm). Escaped, JSON reads back
+    the same value."""
+    hostile = "a\x9b31mred\x9d0;title\x9cb"
+    with gitprov.record(repo, "c1", params={"note": hostile}):
+        pass
+    code, out, err = gitprov_cli(repo, *command, "--format", "json")
+    assert code == 0, err
+    assert not any("\x7f" <= c <= "\x9f" for c in out), repr(out)
+    data = json.loads(out)
+    assert (data["params"]["note"] if command[0] == "show" else data[0]["params.note"]) == hostile

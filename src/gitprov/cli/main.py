@@ -133,8 +133,11 @@ def emit(data: Any, fmt: str) -> None:
     """Print ``data`` as YAML or JSON (both parseable by any tool)."""
     if fmt == "json":
         import json
+        import re
 
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+        # C1 controls (U+009B is CSI to some terminals) as escapes: the same JSON value
+        click.echo(re.sub("[\x7f-\x9f]", lambda c: f"\\u{ord(c[0]):04x}", text))
     else:
         import yaml
 
