@@ -553,15 +553,19 @@ def run(flat: Fixture, history: Fixture, rounds: int, build_rounds: int) -> None
         3.0,
     )
 
+    saving = repo.parent.parent / "saving"  # a copy: the fixture stays as built, reusable
+    shutil.rmtree(saving, ignore_errors=True)
+    shutil.copytree(repo, saving, symlinks=True)
+
     def save(index: bool) -> None:
         """One ``gitprov.record()`` save, with the index file present or moved aside."""
-        for path in index_files(repo):
+        for path in index_files(saving):
             moved = path.with_name(path.name + ".aside")
             if index and moved.exists():
                 moved.rename(path)
             elif not index and path.exists():
                 path.rename(moved)
-        with gitprov.record(repo, params={"lr": 0.01}, metrics={"auc": 0.9}):
+        with gitprov.record(saving, params={"lr": 0.01}, metrics={"auc": 0.9}):
             pass
 
     print("ours: with gitprov.record(repo, params=..., metrics=...): pass (in-process)")
@@ -572,7 +576,7 @@ def run(flat: Fixture, history: Fixture, rounds: int, build_rounds: int) -> None
         rounds,
         1.1,
     )
-    save(True)  # the index back in place
+    shutil.rmtree(saving)
 
     print("[extra] lines below have no verdict of their own")
     compare(
