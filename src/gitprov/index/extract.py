@@ -40,20 +40,27 @@ def in_table(key: str) -> bool:
     return _kept(section, rest.partition(".")[0])
 
 
-def _queried(record: Mapping[str, Any]) -> dict[Any, Any]:
-    """The part of ``record`` whose leaves are rows, in the record's order (flattened as
-    the whole record is: the same keys, the same values)."""
-    from gitprov.audit.compare import NOT_COMPARED
+def _leaves(record: Mapping[str, Any]) -> list[Leaf]:
+    """The leaves of ``record`` that are rows, in the record's order: the record flattened
+    as a whole (the same keys, the same values), but what is left out is not flattened."""
+    from gitprov.audit.compare import NOT_COMPARED, _flatten_into
 
-    part: dict[Any, Any] = {}
+    flat: dict[str, Any] = {}
     for key, value in record.items():
         if key in NOT_COMPARED:
             continue
-        if (key in KEPT or key in LEFT_OUT) and isinstance(value, Mapping):
-            part[key] = {k: v for k, v in value.items() if _kept(key, str(k))}
-        else:  # anything else is flattened whole, its leaves then sorted by in_table
-            part[key] = value
-    return part
+        if key in _SIFTED and isinstance(value, Mapping):
+            value = {k: v for k, v in value.items() if _kept(key, str(k))}
+        _flatten_into(value, str(key), flat)
+    # a key outside the sections of KEPT and LEFT_OUT is a row (see in_table)
+    return [
+        leaf(key, value)
+        for key, value in flat.items()
+        if key.partition(".")[0] not in _SIFTED or in_table(key)
+    ]
+
+
+_SIFTED = KEPT.keys() | LEFT_OUT.keys()
 
 
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -205,7 +212,6 @@ def _kind(value: Any) -> str:
 
 def extract(record: Mapping[str, Any]) -> Extracted:
     """The indexed fields and leaves of ``record`` (a parsed record: a mapping)."""
-    from gitprov.audit.compare import flatten
     from gitprov.model.document import run_status
 
     read = _Fields()
@@ -238,7 +244,6 @@ def extract(record: Mapping[str, Any]) -> Extracted:
     user = run.get("user")
     name = read.text(user, "name", "run.user.") if isinstance(user, Mapping) else None
     out.user = name or read.text(record, "username", "")
-    flat = flatten(_queried(record))
-    out.leaves = [leaf(key, value) for key, value in flat.items() if in_table(key)]
+    out.leaves = _leaves(record)
     out.problem = "; ".join(read.problems) or None
     return out
