@@ -31,7 +31,7 @@ from gitprov.errors import (
 from gitprov.git import Git
 from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import has_refs_under
-from gitprov.model.document import load, validate_session_id
+from gitprov.model.document import validate_session_id
 from gitprov.model.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
 from gitprov.store import notes
@@ -467,10 +467,15 @@ class SessionLog:
         self, cat: ObjectReader, refs: list[str], session_id: str, unreadable: list[LeftOut]
     ) -> tuple[str, dict[str, Any]] | None:
         """(the ref it was read from, the record) of ``session_id``, from the first of
-        ``refs`` that holds one that parses (:meth:`_first`)."""
+        ``refs`` that holds one that parses (:meth:`_first`). Read as ``load`` reads it,
+        through the index's fast reader when the record has gitprov's own plain shape
+        (PyYAML, whose import costs more than reading a record, only otherwise)."""
+        from gitprov.index.fastyaml import parse_record
 
         def parse(stored: Stored) -> tuple[str, dict[str, Any]]:
-            return stored.where.partition(":")[0], load(stored.data, session_id, stored.where)
+            return stored.where.partition(":")[0], parse_record(
+                stored.data, session_id, stored.where
+            )
 
         return self._first(
             refs, unreadable, lambda ref: self._store.record_in(cat, ref, session_id), parse

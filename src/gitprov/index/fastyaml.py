@@ -17,8 +17,6 @@ import re
 import sys
 from typing import Any
 
-import yaml
-
 from gitprov.model.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
 
 
@@ -27,17 +25,56 @@ class Unrecognised(ValueError):
 
 
 # Plain scalars resolve as PyYAML's resolver resolves them (first character, then regex).
-_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
-    first: [(tag.rpartition(":")[2], rx) for tag, rx in found]
-    for first, found in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+# Its table, copied (tests/test_index.py checks the copy against PyYAML's own), so that
+# reading a record this way does not import PyYAML: ``which`` and ``compare`` read one or
+# two records, and PyYAML's import is most of their time.
+_BOOL = r"""^(?:yes|Yes|YES|no|No|NO
+                    |true|True|TRUE|false|False|FALSE
+                    |on|On|ON|off|Off|OFF)$"""
+_FLOAT_11 = r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$"""
+_INT_11 = r"""^(?:[-+]?0b[0-1_]+
+                    |[-+]?0[0-7_]+
+                    |[-+]?(?:0|[1-9][0-9_]*)
+                    |[-+]?0x[0-9a-fA-F_]+
+                    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$"""
+_NULL = r"""^(?: ~
+                    |null|Null|NULL
+                    | )$"""
+_TIMESTAMP = r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+                    |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+                     (?:[Tt]|[ \t]+)[0-9][0-9]?
+                     :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
+                     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"""
+_NUMBER = [("float", _FLOAT_11), ("int", _INT_11)]
+_RESOLVER_TABLE: dict[str, list[tuple[str, str]]] = {
+    **{c: [("bool", _BOOL)] for c in "yYtTfFoO"},
+    **{c: [("bool", _BOOL), ("null", _NULL)] for c in "nN"},
+    **{c: _NUMBER for c in "-+"},
+    **{c: [*_NUMBER, ("timestamp", _TIMESTAMP)] for c in "0123456789"},
+    ".": [("float", _FLOAT_11)],
+    "<": [("merge", r"^(?:<<)$")],
+    "~": [("null", _NULL)],
+    "": [("null", _NULL)],
+    "=": [("value", r"^(?:=)$")],
+    **{c: [("yaml", r"^(?:!|&|\*)$")] for c in "!&*"},
 }
+_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    first: [(tag, re.compile(rx, re.X if "\n" in rx else 0)) for tag, rx in found]
+    for first, found in _RESOLVER_TABLE.items()
+}
+#: PyYAML's reader refuses these characters (``yaml.reader.Reader.NON_PRINTABLE``).
+_NON_PRINTABLE = "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+(?:[eE][-+][0-9]+)?")
 _TRUE = frozenset({"yes", "true", "on"})
 #: What a plain scalar may not start with (YAML indicators) or hold.
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 #: Characters that make a text other than the simple one-line-per-node shape.
-_ODD = re.compile("[\t\r\x85\u2028\u2029\ufeff]|" + yaml.reader.Reader.NON_PRINTABLE.pattern)
+_ODD = re.compile("[\t\r\x85\u2028\u2029\ufeff]|" + _NON_PRINTABLE)
 _SQUOTED = re.compile(r"'((?:[^']|'')*)'")
 _DQUOTED = re.compile(r'"([^"\\]*)"')
 
