@@ -295,6 +295,36 @@ def test_odd_records_are_listed_and_broken_ones_named_whatever_the_filters(repo:
     assert everything["broken"].problem and everything["broken"].status == "unknown"
 
 
+@pytest.mark.parametrize("limit", [[], ["--limit", "5"]], ids=["every", "limit"])
+def test_a_key_as_written_decides_else_the_one_under_run(repo: Path, limit: list[str]) -> None:
+    store = RecordStore(Git.discover(repo))
+    for sid, body in (
+        ("top", "params:\n  lr: 0.01\n"),
+        ("kedro", "run:\n  status: failed\n  params:\n    lr: 0.01\n"),
+        ("both", "params:\n  lr: 0.01\nrun:\n  params:\n    lr: 0.5\n"),
+        ("hidden", "params:\n  lr: 0.5\nrun:\n  status: failed\n  params:\n    lr: 0.01\n"),
+        ("nan", "params:\n  lr: .nan\nrun:\n  params:\n    lr: 0.01\n"),
+    ):
+        store.save(sid, f"session_id: {sid}\n{body}".encode())
+    assert sorted(ids(repo, "--where", "params.lr=0.01", *limit)) == ["both", "kedro", "top"]
+    assert ids(repo, "--where", "params.lr=0.01", "--status", "failed", *limit) == ["kedro"]
+    assert sorted(ids(repo, "--where", "params.lr!=0.01", *limit)) == ["hidden", "nan"]
+    assert sorted(ids(repo, "--where", "run.params.lr=0.01", *limit)) == ["hidden", "kedro", "nan"]
+
+
+def test_a_long_table_escapes_only_the_rows_that_need_it(repo: Path) -> None:
+    store = RecordStore(Git.discover(repo))
+    for n in range(30):
+        store.save(f"s{n:02d}", f"session_id: s{n:02d}\nparams:\n  x: p{n}\n".encode())
+    store.save("zz", b'session_id: zz\nparams:\n  x: "a\\x1b[2Jb\\u009bc"\n')
+    lines = cli("-C", str(repo), "list", "--columns", "params.x").stdout.splitlines()
+    assert len(lines) == 32 and "\x1b" not in "".join(lines)
+    escaped = [line for line in lines if line.startswith("zz ")]
+    assert len(escaped) == 1 and escaped[0].endswith("  a\\x1b[2Jb\\x9bc")
+    column = lines[0].index("params.x")  # every row aligned, the escaped one too
+    assert {line.index(line.split()[-1]) for line in lines} == {column}
+
+
 def listed_anyway(repo: Path) -> Any:
     return json.loads(cli("-C", str(repo), "list", "--format", "json").stdout)
 

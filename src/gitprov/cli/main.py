@@ -150,11 +150,15 @@ def table(rows: list[list[str]], paint: Callable[[int, str], str] | None = None)
     """``rows`` (the first: the headings) as aligned columns; ``paint(column, cell)``
     colours a body cell once padded (colour codes take no width). A record's control
     characters are shown escaped, never sent to the terminal."""
-    rows = [[printable(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    # one test per row, escaping only a row that needs it: thousands of rows stay cheap
+    rows = [row if "".join(row).isprintable() else [printable(c) for c in row] for row in rows]
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    if paint is None:
+        line = "  ".join(f"{{:<{w}}}" for w in widths)  # every row through one format
+        return "\n".join(line.format(*row).rstrip() for row in rows)
     return "\n".join(
         "  ".join(
-            paint(i, cell.ljust(w)) if paint and n else cell.ljust(w)
+            paint(i, cell.ljust(w)) if n else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
         for n, row in enumerate(rows)
