@@ -12,6 +12,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 #: What of gitprov's own sections is kept as rows of the key/value table (with everything
@@ -52,9 +53,10 @@ def _leaves(record: Mapping[str, Any]) -> list[Leaf]:
         if key in _SIFTED and isinstance(value, Mapping):
             value = {k: v for k, v in value.items() if _kept(key, str(k))}
         _flatten_into(value, str(key), flat)
-    # a key outside the sections of KEPT and LEFT_OUT is a row (see in_table)
+    # a key outside the sections of KEPT and LEFT_OUT is a row (see in_table); each key is
+    # interned: a batch of records sent to the index's process pickles it once
     return [
-        leaf(key, value)
+        leaf(intern(key), value)
         for key, value in flat.items()
         if key.partition(".")[0] not in _SIFTED or in_table(key)
     ]
