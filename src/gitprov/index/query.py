@@ -647,15 +647,15 @@ class QueryIndex:
                 [(first + at, *row) for at, (row, _) in enumerate(rows)],
             )  # a record another process kept meanwhile is not kept twice:
             kept = {rec for (rec,) in db.execute("SELECT id FROM recs WHERE id >= ?", (first,))}
-            leaves = [
-                (first + at, *item) for at, (_, found) in enumerate(rows) if first + at in kept
-                for item in found
-            ]  # fmt: skip
-            ids = self._key_ids(db, {leaf[1] for leaf in leaves})
+            ids = self._key_ids(db, {leaf[0] for _, found in rows for leaf in found})
             db.executemany(
                 "INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)",
-                [(rec, ids[key], kind, text, num) for rec, key, kind, text, num in leaves],
-            )
+                [
+                    (rec, ids[key], kind, text, num)
+                    for rec, (_, found) in enumerate(rows, first) if rec in kept
+                    for key, kind, text, num in found
+                ],
+            )  # fmt: skip
 
     def _key_ids(self, db: sqlite3.Connection, keys: set[str]) -> dict[str, int]:
         """The ids of ``keys`` (given to the new ones), read in this transaction: another
@@ -731,7 +731,7 @@ class QueryIndex:
 #: A parsed record as stored: its ``recs`` row, and its ``kv`` leaves.
 _Row = tuple[tuple[Any, ...], list[Leaf]]
 #: Records sent to a parsing process at once, and the fewest worth starting processes for.
-_CHUNK = 256
+_CHUNK = 512
 _PARALLEL = 4096
 
 
