@@ -254,8 +254,6 @@ class QueryIndex:
         params: list[Any] = []
         self._tests = []
         self._gathered = False
-        # the columns' filters first: SQLite tests a row's terms in this order, and these
-        # are cheap (a condition's may search kv again)
         if q.since is not None:
             where.append("r.started >= ?")
             params.append(q.since)
