@@ -141,10 +141,20 @@ def test_the_rows_kept_are_the_flattened_keys_worth_querying() -> None:
     for n in range(300):
         record: dict[Any, Any] = {"session_id": f"s{n}", "params": _value(rng, 1)}
         record["run"] = {"status": "success", "inputs": _value(rng, 2), "x": _value(rng, 2)}
-        record["git"] = rng.choice([{"branch": "main", "changes": _value(rng, 2)}, [1], None])
+        record["git"] = rng.choice(
+            [
+                {"branch": "main", "changes": _value(rng, 2)},
+                [1],
+                None,
+                [{"path": "commit", "x": 1}, {"path": "changes", "x": 2}],  # keyed by path
+                {"commit.x": 1, "branch.y": 2, rng.choice(["dirty", 1]): True},
+            ]
+        )
+        if rng.random() < 0.3:
+            record["run"][rng.choice(["inputs.x", "params.y", "x.inputs"])] = _value(rng, 1)
         record.update({_key(rng): _value(rng, 0) for _ in range(rng.randint(0, 3))})
         if rng.random() < 0.2:
-            record["run.inputs.x"] = 1  # a dotted key that a nested one hides
+            record[rng.choice(["run.inputs.x", "git.changes", "git.branch", "a.run"])] = 1
         expected = [leaf(k, v) for k, v in flatten_record(record).items() if in_table(k)]
         assert extract(record).leaves == expected
 

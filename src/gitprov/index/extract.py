@@ -47,19 +47,19 @@ def _leaves(record: Mapping[str, Any]) -> list[Leaf]:
     from gitprov.audit.compare import NOT_COMPARED, _flatten_into
 
     flat: dict[str, Any] = {}
+    sift = False  # whether some flattened key may still be left out (see in_table)
     for key, value in record.items():
         if key in NOT_COMPARED:
             continue
+        name = str(key)
         if key in _SIFTED and isinstance(value, Mapping):
-            value = {k: v for k, v in value.items() if _kept(key, str(k))}
-        _flatten_into(value, str(key), flat)
-    # a key outside the sections of KEPT and LEFT_OUT is a row (see in_table); each key is
-    # interned: a batch of records sent to the index's process pickles it once
-    return [
-        leaf(intern(key), value)
-        for key, value in flat.items()
-        if key.partition(".")[0] not in _SIFTED or in_table(key)
-    ]
+            # by the first part of its flattened key (``commit.x`` is under git.commit)
+            value = {k: v for k, v in value.items() if _kept(key, str(k).partition(".")[0])}
+        elif name.partition(".")[0] in _SIFTED:  # not a mapping, or a key spelt with dots
+            sift = True
+        _flatten_into(value, name, flat)
+    # each key interned: a batch of records sent to the index's process pickles it once
+    return [leaf(intern(key), value) for key, value in flat.items() if not sift or in_table(key)]
 
 
 _SIFTED = KEPT.keys() | LEFT_OUT.keys()
