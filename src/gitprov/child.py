@@ -1,5 +1,5 @@
-"""Running the user's own programs: the command of ``gitprov run``, and a pre-push hook
-gitprov's took the place of (:func:`run_hook`).
+"""Running the user's own programs: the command of ``gitprov run``, a pre-push hook
+gitprov's took the place of (:func:`run_hook`), and the pager (:func:`start_pager`).
 
 These are not git calls, so they do not go through :mod:`gitprov.git.process`. The command gets
 our stdin, stdout and stderr (its output streams as it is written; nothing is captured)
@@ -141,3 +141,15 @@ def run_hook(argv: Sequence[str], data: bytes | None) -> int:
         if exc.errno != errno.ENOEXEC:
             raise
         return subprocess.run(["/bin/sh", *argv], input=data, check=False).returncode
+
+
+def start_pager(argv: Sequence[str]) -> subprocess.Popen[bytes] | None:
+    """The user's pager, started reading a pipe (``LESS=FRX`` and ``LV=-c`` unless set, as
+    git sets them); ``None`` when it cannot start (not installed, not executable)."""
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")
+    env.setdefault("LV", "-c")
+    try:
+        return subprocess.Popen(list(argv), stdin=subprocess.PIPE, env=env)
+    except OSError:
+        return None

@@ -12,7 +12,7 @@ the output is a terminal (directly or through the pager), off with ``NO_COLOR``,
 ``TERM=dumb`` or when piped; ``--color=always|never`` overrides.
 
 This module is on every command's path: it imports nothing heavy at load time
-(``subprocess`` and ``shlex`` only once a pager is started).
+(``shlex``, and :mod:`gitprov.child`, which starts it, only once a pager is wanted).
 """
 
 from __future__ import annotations
@@ -189,15 +189,9 @@ def _start_pager() -> subprocess.Popen[bytes] | None:
     argv = _pager_command()
     if argv is None:
         return None
-    import subprocess
+    from gitprov.child import start_pager
 
-    env = dict(os.environ)
-    env.setdefault("LESS", "FRX")
-    env.setdefault("LV", "-c")
-    try:
-        return subprocess.Popen(argv, stdin=subprocess.PIPE, env=env)
-    except OSError:  # not installed, not executable: print as if there were no pager
-        return None
+    return start_pager(argv)  # None: print as if there were no pager
 
 
 @contextmanager
