@@ -428,10 +428,12 @@ def test_the_file_follows_core_shared_repository(repo: Path) -> None:
     assert _file(repo).parent.stat().st_mode & 0o2070 == 0o2070
 
 
+# Each saver names its own ids: two processes can draw the same millisecond id (Kedro's
+# format), which is not what this test is about.
 _SAVER = """
 import sys, gitprov
 for n in range(int(sys.argv[2])):
-    with gitprov.record(path=sys.argv[1], params={"n": n}):
+    with gitprov.record(sys.argv[1], f"{sys.argv[3]}-{n}", params={"n": n}):
         pass
 """
 _READER = """
@@ -453,7 +455,10 @@ print(len(seen))
 
 
 def test_concurrent_savers_and_readers_agree(repo: Path) -> None:
-    savers = [subprocess.Popen([sys.executable, "-c", _SAVER, str(repo), "4"]) for _ in range(2)]
+    savers = [
+        subprocess.Popen([sys.executable, "-c", _SAVER, str(repo), "4", f"saver{k}"])
+        for k in range(2)
+    ]
     readers = [
         subprocess.Popen(
             [sys.executable, "-c", _READER, str(repo), "6"], stdout=subprocess.PIPE, text=True
