@@ -146,6 +146,9 @@ def _scalar(text: str) -> Any:
     return value
 
 
+#: The empty flow collections a value may be (a collection: one level deeper).
+_EMPTY = ("[]", "{}")
+
 #: A line as :data:`_LINE` splits it: (column, ``- `` count, key, rest, scalar).
 _Token = tuple[int, int, "str | None", "str | None", "str | None"]
 
@@ -182,6 +185,8 @@ class _Reader:
             name = _scalar(key)
             if rest is not None:
                 found[name] = _scalar(rest)
+                if depth >= MAX_YAML_DEPTH and rest in _EMPTY:
+                    raise Unrecognised("deep")  # an empty collection is one level more
                 if self.at < end and tokens[self.at][0] > column:
                     raise Unrecognised("a scalar on several lines")
             elif self.at == end:
@@ -211,6 +216,8 @@ class _Reader:
             else:
                 self.at += 1
                 found.append(_scalar(scalar or ""))
+                if depth >= MAX_YAML_DEPTH and scalar in _EMPTY:
+                    raise Unrecognised("deep")
                 self._ends(column)
         return found
 
@@ -229,7 +236,8 @@ def read(text: str) -> dict[Any, Any]:
         len(tokens) != text.count("\n")
         or tokens[0][0]
         or tokens[0][1]
-        or len(tokens) * 3 > MAX_YAML_NODES
+        # a line holds a key, a value and an item, plus a sequence for each of its ``- ``
+        or len(tokens) * 3 + sum(token[1] for token in tokens) > MAX_YAML_NODES
     ):
         raise Unrecognised("not a plain block mapping")
     reader = _Reader(tokens)
