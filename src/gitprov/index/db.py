@@ -28,8 +28,10 @@ def warn(message: str, *args: object) -> None:
 
 
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
-#: when newer.
-FORMAT = 5
+#: when newer. Bumped also when what a record is read as changes (6: integers beyond a
+#: float's range, ``git`` keys with dots, the reader's depth and node limits), so that no
+#: file keeps an answer the reader would no longer give.
+FORMAT = 6
 INDEX_FILE = ("gitprov", "index.sqlite")  # of the default records ref (see index_path)
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
