@@ -4,11 +4,16 @@ the same bytes, the index must survive gc/repack/forget, and never hold a raw se
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import gitprov
 from gitprov.audit.log import SessionLog
 from gitprov.errors import CorruptRecordError
 from gitprov.git import Git
@@ -16,6 +21,8 @@ from gitprov.index import fastyaml
 from gitprov.index.fastyaml import parse_record
 from gitprov.model.document import load
 from gitprov.store.records import RecordStore
+
+from conftest import cli, git
 
 
 def save(repo: Path, session_id: str, data: bytes) -> None:
@@ -105,3 +112,111 @@ def test_shapes_a_hostile_copy_may_hold_read_as_load_reads_them(repo: Path) -> N
         except CorruptRecordError:
             got = "refused"
         assert got == outcome(load, data, sid), text[:60]
+
+
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+def test_no_raw_secret_reaches_list_report_or_the_index_file(repo: Path, tmp_path: Path) -> None:
+    secrets = {"api_token": TOKEN, "db": {"password": "hunter2"}, "url": "https://u:hunter2@x.org"}
+    with gitprov.record(path=repo, params=secrets, metrics={"token_m": TOKEN}):
+        pass
+    ran = cli("-C", str(repo), "run", "--", "true", "--password=hunter2", "--token", TOKEN)
+    assert ran.returncode == 0, ran.stderr
+    columns = "params.api_token,params.db.password,params.url,metrics.token_m,what"
+    shown = [
+        cli("-C", str(repo), "list", "--columns", columns),
+        cli("-C", str(repo), "list", "--format", "json", "--columns", columns),
+        cli("-C", str(repo), "list", "--format", "csv", "--columns", columns),
+        cli("-C", str(repo), "report", "-o", str(tmp_path / "r.html")),
+    ]
+    assert all(out.returncode == 0 for out in shown)
+    texts = [out.stdout + out.stderr for out in shown]
+    texts.append((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert "***" in texts[1]  # the redacted values are there, as stars
+    for text in texts:
+        assert "hunter2" not in text and TOKEN not in text and "ghp_" not in text
+    files = list((repo / ".git" / "gitprov").glob("index*.sqlite*"))
+    assert files
+    with sqlite3.connect(files[0]) as db:
+        dump = "\n".join(db.iterdump())
+    for raw in [dump.encode(), *(f.read_bytes() for f in files)]:
+        assert b"hunter2" not in raw and TOKEN.encode() not in raw
+
+
+def listed(repo: Path, *args: str, racing: bool = False) -> list[dict[str, Any]]:
+    """``list --format json``'s answer; while racing ``gc --prune=now`` (which git says
+    is unsafe beside writers), a save may be spooled, and list says so."""
+    out = cli("-C", str(repo), "list", "--format", "json", *args, process=True)
+    warned = [line for line in out.stderr.splitlines() if not (racing and "spooled" in line)]
+    assert out.returncode == 0 and not warned, out.stderr
+    found: list[dict[str, Any]] = json.loads(out.stdout)
+    return found
+
+
+def test_saves_and_lists_under_gc_and_repack_then_forget_and_prune(repo: Path) -> None:
+    """gc/repack/maintenance in a loop while records are saved and listed: each list holds
+    every record an earlier one did, once each, with its own values; after ``forget`` and a
+    prune (the indexed commit gone), exactly the others."""
+    saved: list[str] = []
+    with gitprov.record(path=repo, params={"i": -1}, metrics={"m": -2}) as first:
+        pass
+    saved.append(str(first.session_id))
+    stop = threading.Event()
+
+    def churn() -> None:
+        tasks = (["repack", "-ad", "-q"], ["gc", "--prune=now", "--quiet"], ["pack-refs", "--all"])
+        while not stop.is_set():
+            for task in (*tasks, ["maintenance", "run", "--task=gc", "--quiet"]):
+                subprocess.run(["git", "-C", str(repo), *task], capture_output=True, check=False)
+
+    def save_many() -> None:
+        for i in range(30):
+            with gitprov.record(path=repo, params={"i": i}, metrics={"m": 2 * i}) as run:
+                pass
+            saved.append(str(run.session_id))
+
+    threads = [threading.Thread(target=churn), threading.Thread(target=save_many)]
+    for thread in threads:
+        thread.start()
+    before: set[str] = set()
+    lists = 0
+    try:
+        while threads[1].is_alive():
+            lists += 1
+            rows = listed(repo, "--columns", "params.i,metrics.m", racing=True)
+            sids = [row["session_id"] for row in rows]
+            assert len(sids) == len(set(sids)) and before <= set(sids)
+            assert all(row["metrics.m"] == 2 * row["params.i"] for row in rows)
+            before = set(sids)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert lists >= 2  # the listing raced the saves
+    assert cli("-C", str(repo), "recover").returncode == 0  # what a pruning gc spooled
+    assert sorted(row["session_id"] for row in listed(repo)) == sorted(saved)
+    gone = saved[::3]
+    assert cli("-C", str(repo), "forget", *gone, "--reason", "test").returncode == 0
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "--prune=now", "--quiet")
+    rows = listed(repo, "--columns", "params.i")
+    assert sorted(row["session_id"] for row in rows) == sorted(set(saved) - set(gone))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="-C says 'Run as if started in PATH (like git -C)', but report's default "
+    "output gitprov-report.html is written to the caller's folder, not PATH",
+)
+def test_report_with_dash_c_writes_its_default_file_in_that_folder(
+    repo: Path, tmp_path: Path
+) -> None:
+    with gitprov.record(path=repo):
+        pass
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = cli("-C", str(repo), "report", cwd=elsewhere)
+    assert out.returncode == 0, out.stderr
+    assert (repo / "gitprov-report.html").exists()
+    assert not (elsewhere / "gitprov-report.html").exists()
