@@ -204,11 +204,6 @@ def test_saves_and_lists_under_gc_and_repack_then_forget_and_prune(repo: Path) -
     assert sorted(row["session_id"] for row in rows) == sorted(set(saved) - set(gone))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="-C says 'Run as if started in PATH (like git -C)', but report's default "
-    "output gitprov-report.html is written to the caller's folder, not PATH",
-)
 def test_report_with_dash_c_writes_its_default_file_in_that_folder(
     repo: Path, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from gitprov.progress import Progress
 def checkout_cmd(target: Target, session_id: str, directory: Path) -> None:
     """Write the tree SESSION_ID ran on into DIRECTORY (which must be new or empty; a
     relative one is taken from -C PATH, as git does)."""
-    directory = Path(target.path) / directory
+    directory = target.at(directory)
     with Progress(f"Writing the code of {session_id} into {directory}"):
         done = checkout(target.log(), session_id, directory)
     click.echo(f"wrote {done.files} files of {done.commit[:12]} into {directory}")

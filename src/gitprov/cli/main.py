@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -63,6 +65,11 @@ class Target:
         the repository's ``gitprov.ref``/``gitprov.notesRef``, else the defaults)."""
         notes_ref = CONFIGURED if self.notes_ref_option is None else self.notes_ref_option
         return resolve(git, self.ref_option, notes_ref)
+
+    def at(self, given: str | os.PathLike[str]) -> Path:
+        """A path given on the command line: a relative one is taken from ``-C PATH``, as
+        git takes it."""
+        return Path(self.path, given)
 
     def log(self) -> SessionLog:
         from gitprov.audit.log import SessionLog

@@ -40,6 +40,7 @@ def report_cmd(
     that does not parse is named on stderr and in the report, and left out."""
     from gitprov.report import collect, render
 
+    output = target.at(output)
     log = target.log()
     payload = collect(log, log.query(**filters, limit=limit), columns=columns)
     text = render(payload)

@@ -23,7 +23,7 @@ def which(target: Target, target_bytes: str, fmt: str) -> None:
 
     given = target_bytes
     if not given.startswith("sha256:"):
-        given = os.path.join(target.path, given)  # as git -C: relative to that folder
+        given = str(target.at(given))
         if not os.path.exists(given):
             raise click.BadParameter(f"{target_bytes}: no such file or folder")
     log = target.log()
