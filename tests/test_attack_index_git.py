@@ -215,3 +215,40 @@ def test_report_with_dash_c_writes_its_default_file_in_that_folder(
     assert out.returncode == 0, out.stderr
     assert (repo / "gitprov-report.html").exists()
     assert not (elsewhere / "gitprov-report.html").exists()
+
+
+def test_a_first_build_killed_midway_then_listed_again_is_whole_and_quiet(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of ``list`` while it builds the index of 600 records, at a few points:
+    the next list gives the same answer as a build never interrupted, and no warning."""
+    import os
+    import signal
+    import sys
+    import time
+
+    bench = Path(__file__).parents[1] / "bench" / "bench_query.py"
+    built = subprocess.run(
+        [sys.executable, str(bench), "--build-only", "--records", "600", "--dir", str(tmp_path)],
+        capture_output=True,
+        check=True,
+    )
+    assert built.returncode == 0
+    repo = tmp_path / "flat-600" / "repo"
+    files = repo / ".git" / "gitprov"
+    whole = listed(repo)
+    took = 0.0
+    for point in (0.0, 0.4, 0.8):
+        for old in files.glob("index*"):
+            old.unlink()
+        if point == 0.0:  # the time a whole build takes, from a fresh one
+            start = time.monotonic()
+            assert listed(repo) == whole
+            took = time.monotonic() - start
+            continue
+        cmd = [sys.executable, "-m", "gitprov", "-C", str(repo), "list"]
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(took * point)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        assert listed(repo) == whole, point
