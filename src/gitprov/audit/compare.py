@@ -36,11 +36,16 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: Leaves of these types are kept as they are, without a call of their own (the query
+#: index flattens every record: most values are these).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _flatten_into(value: Any, prefix: str, flat: dict[str, Any]) -> None:
     """:func:`flatten`, adding to ``flat`` (one dict for the whole record: the query index
     flattens every record)."""
-    if isinstance(value, Mapping):
-        children: list[tuple[str, Any]] = [(str(k), v) for k, v in value.items()]
+    if type(value) is dict or isinstance(value, Mapping):
+        children: Any = value.items()
     elif isinstance(value, list) and not value:
         return
     elif isinstance(value, list) and (name := _item_name(value)) is not None:
@@ -48,8 +53,13 @@ def _flatten_into(value: Any, prefix: str, flat: dict[str, Any]) -> None:
     else:
         flat.setdefault(prefix, value)  # a key spelt with dots never hides the nested one
         return
+    scalars = _SCALARS
     for key, child in children:
-        _flatten_into(child, f"{prefix}.{key}" if prefix else key, flat)
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if type(child) in scalars:
+            flat.setdefault(path, child)
+        else:
+            _flatten_into(child, path, flat)
 
 
 def _without(item: Mapping[str, Any], name: str) -> Any:

@@ -30,8 +30,9 @@ def warn(message: str, *args: object) -> None:
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer. Bumped also when what a record is read as changes (6: integers beyond a
 #: float's range, ``git`` keys with dots, the reader's depth and node limits), so that no
-#: file keeps an answer the reader would no longer give.
-FORMAT = 6
+#: file keeps an answer the reader would no longer give. 7: each distinct value stored
+#: once (``vals``), runs found by status through an index.
+FORMAT = 7
 INDEX_FILE = ("gitprov", "index.sqlite")  # of the default records ref (see index_path)
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
@@ -51,10 +52,15 @@ SCHEMA = (
     "commit_ TEXT, branch TEXT, dirty INTEGER, snapshot TEXT, what TEXT, user TEXT, "
     "problem TEXT, UNIQUE (sid, blob))",
     "CREATE INDEX recs_broken ON recs (sid) WHERE ok = 0",
-    # the leaves worth querying (extract.in_table); num: numbers, and dates as epoch seconds
+    "CREATE INDEX recs_status ON recs (status)",
+    # the leaves worth querying (extract.in_table): each distinct value of a key once (most
+    # recur: a hundred thousand records hold a few hundred thousand values, not millions),
+    # and which record holds which; num: numbers, and dates as epoch seconds
     "CREATE TABLE keys (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE kv (rec INTEGER NOT NULL, kid INTEGER NOT NULL, kind TEXT NOT NULL, "
-    "text TEXT, num, PRIMARY KEY (rec, kid)) WITHOUT ROWID",
+    "CREATE TABLE vals (id INTEGER PRIMARY KEY, kid INTEGER NOT NULL, kind TEXT NOT NULL, "
+    "text TEXT NOT NULL, num)",
+    "CREATE TABLE kv (rec INTEGER NOT NULL, kid INTEGER NOT NULL, val INTEGER NOT NULL, "
+    "PRIMARY KEY (rec, kid)) WITHOUT ROWID",
     # the answer: each listed session and the record that stands for it
     "CREATE TABLE runs (sid TEXT PRIMARY KEY, rec INTEGER NOT NULL, ref TEXT NOT NULL, "
     "started REAL)",
@@ -62,12 +68,15 @@ SCHEMA = (
 )
 
 
-#: Indexes of the key/value table, made after its rows on a big build (much faster than
-#: row by row): ``(name, statement)``.
+#: Indexes of the values and of who holds them, made after their rows on a big build
+#: (much faster than row by row): ``(name, statement)``. ``vals_text`` also finds a value
+#: already stored (by key, text and kind).
 LATE_INDEXES = (
-    ("kv_num", "CREATE INDEX IF NOT EXISTS kv_num ON kv (kid, kind, num) WHERE num IS NOT NULL"),
-    ("kv_text", "CREATE INDEX IF NOT EXISTS kv_text ON kv (kid, text) WHERE num IS NULL"),
-)
+    ("vals_num", "CREATE INDEX IF NOT EXISTS vals_num ON vals (kid, kind, num) "
+     "WHERE num IS NOT NULL"),
+    ("vals_text", "CREATE INDEX IF NOT EXISTS vals_text ON vals (kid, text, kind, num)"),
+    ("kv_val", "CREATE INDEX IF NOT EXISTS kv_val ON kv (val)"),
+)  # fmt: skip
 
 
 def memory() -> sqlite3.Connection:

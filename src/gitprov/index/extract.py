@@ -54,7 +54,14 @@ def _leaves(record: Mapping[str, Any]) -> list[Leaf]:
         name = str(key)
         if key in _SIFTED and isinstance(value, Mapping):
             # by the first part of its flattened key (``commit.x`` is under git.commit)
-            value = {k: v for k, v in value.items() if _kept(key, str(k).partition(".")[0])}
+            kept, left_out = KEPT.get(key), LEFT_OUT.get(key, frozenset())
+            value = {
+                k: v
+                for k, v in value.items()
+                if (first := k if type(k) is str and "." not in k else str(k).partition(".")[0])
+                not in left_out
+                and (kept is None or first in kept)
+            }
         elif name.partition(".")[0] in _SIFTED:  # not a mapping, or a key spelt with dots
             sift = True
         _flatten_into(value, name, flat)
@@ -78,7 +85,7 @@ NUMBERS = (INT, FLOAT)
 
 def instant(text: str) -> float | None:
     """Epoch seconds of an ISO date or time (UTC when it names no zone), else ``None``."""
-    if not _INSTANT.fullmatch(text):
+    if not "0" <= text[:1] <= "9" or not _INSTANT.fullmatch(text):  # most are not: cheap
         return None
     try:
         when = dt.datetime.fromisoformat(text.replace("z", "Z"))
@@ -113,6 +120,9 @@ def _float(value: int) -> float:
 def leaf(key: str, value: Any) -> Leaf:
     """One flattened value as stored: its kind, its text (what ``=`` and ``~`` compare)
     and its number (numbers, and dates as epoch seconds)."""
+    if type(value) is str:  # the most common, first
+        when = instant(value)
+        return key, (TEXT if when is None else INSTANT), value, when
     if isinstance(value, bool):
         return key, BOOL, "true" if value else "false", None
     if isinstance(value, int):  # beyond a float's range: an infinity, still ordered

@@ -148,78 +148,86 @@ def _scalar(text: str) -> Any:
 
 #: The empty flow collections a value may be (a collection: one level deeper).
 _EMPTY = ("[]", "{}")
+_MISSING = object()
 
-#: A line as :data:`_LINE` splits it: (column, ``- `` count, key, rest, scalar).
-_Token = tuple[int, int, "str | None", "str | None", "str | None"]
+#: A line as :data:`_LINE` splits it: indent, ``- `` marks, key, `` rest``, scalar (``""``
+#: where absent). Read as they are: turning a hundred lines a record into other tuples
+#: would cost a third of the reading.
+_Token = tuple[str, str, str, str, str]
 
 
-class _Reader:
-    """Recursive descent over the lines' tokens (columns decide what holds what)."""
+def _value(text: str) -> Any:
+    """:func:`_scalar`, from the scalars already read when it can (no call)."""
+    found = _SEEN.get(text, _MISSING)
+    return _scalar(text) if found is _MISSING else found
 
-    def __init__(self, tokens: list[_Token]) -> None:
-        self.tokens = tokens
-        self.at = 0
 
-    def block(self, column: int, depth: int) -> Any:
-        if depth > MAX_YAML_DEPTH:
-            raise Unrecognised("deep")
-        if self.tokens[self.at][1]:
-            return self.sequence(column, depth)
-        return self.mapping(column, depth)
+def _block(tokens: list[_Token], at: int, column: int, depth: int) -> tuple[Any, int]:
+    """The block node starting at line ``at``, at ``column``; and the line after it."""
+    if depth > MAX_YAML_DEPTH:
+        raise Unrecognised("deep")
+    if tokens[at][1]:
+        return _sequence(tokens, at, column, depth)
+    return _mapping(tokens, at, column, depth)
 
-    def _ends(self, column: int) -> None:
-        """A scalar ends on its line: a deeper next line would continue it."""
-        if self.at < len(self.tokens) and self.tokens[self.at][0] > column:
-            raise Unrecognised("a scalar on several lines")
 
-    def mapping(self, column: int, depth: int) -> dict[Any, Any]:
-        tokens, found = self.tokens, {}
-        end = len(tokens)
-        while self.at < end:
-            at, dashes, key, rest, _ = tokens[self.at]
-            if at < column:
-                break
-            if at > column or dashes or key is None:
-                raise Unrecognised("not a mapping entry")
-            self.at += 1
+def _mapping(tokens: list[_Token], at: int, column: int, depth: int) -> tuple[dict[Any, Any], int]:
+    found: dict[Any, Any] = {}
+    end = len(tokens)
+    seen, missing = _SEEN, _MISSING
+    while at < end:
+        indent, dashes, key, rest, _ = tokens[at]
+        here = len(indent)
+        if here < column:
+            break
+        if here > column or dashes or not key:
+            raise Unrecognised("not a mapping entry")
+        at += 1
+        name = seen.get(key, missing)
+        if name is missing:
             name = _scalar(key)
-            if rest is not None:
-                found[name] = _scalar(rest)
-                if depth >= MAX_YAML_DEPTH and rest in _EMPTY:
-                    raise Unrecognised("deep")  # an empty collection is one level more
-                if self.at < end and tokens[self.at][0] > column:
-                    raise Unrecognised("a scalar on several lines")
-            elif self.at == end:
+        if rest:
+            value = seen.get(rest[1:], missing)
+            found[name] = _scalar(rest[1:]) if value is missing else value
+            if depth >= MAX_YAML_DEPTH and rest[1:] in _EMPTY:
+                raise Unrecognised("deep")  # an empty collection is one level more
+            if at < end and len(tokens[at][0]) > column:
+                raise Unrecognised("a scalar on several lines")
+        elif at == end:
+            found[name] = None
+        else:
+            below = len(tokens[at][0])
+            if below > column:
+                found[name], at = _block(tokens, at, below, depth + 1)
+            elif below == column and tokens[at][1]:  # an indentless sequence
+                found[name], at = _sequence(tokens, at, column, depth + 1)
+            else:
                 found[name] = None
-            else:
-                below, items = tokens[self.at][0], tokens[self.at][1]
-                if below > column:
-                    found[name] = self.block(below, depth + 1)
-                elif below == column and items:  # an indentless sequence
-                    found[name] = self.sequence(column, depth + 1)
-                else:
-                    found[name] = None
-        return found
+    return found, at
 
-    def sequence(self, column: int, depth: int) -> list[Any]:
-        tokens, found = self.tokens, []
-        end = len(tokens)
-        while self.at < end:
-            at, dashes, key, rest, scalar = tokens[self.at]
-            if at > column:
-                raise Unrecognised("a deeper line")
-            if at < column or not dashes:
-                break  # the end, or the mapping holding this indentless sequence goes on
-            if dashes > 1 or key is not None:  # the item is itself a block
-                tokens[self.at] = (column + 2, dashes - 1, key, rest, scalar)
-                found.append(self.block(column + 2, depth + 1))
-            else:
-                self.at += 1
-                found.append(_scalar(scalar or ""))
-                if depth >= MAX_YAML_DEPTH and scalar in _EMPTY:
-                    raise Unrecognised("deep")
-                self._ends(column)
-        return found
+
+def _sequence(tokens: list[_Token], at: int, column: int, depth: int) -> tuple[Any, int]:
+    found: list[Any] = []
+    end = len(tokens)
+    while at < end:
+        indent, dashes, key, rest, scalar = tokens[at]
+        here = len(indent)
+        if here > column:
+            raise Unrecognised("a deeper line")
+        if here < column or not dashes:
+            break  # the end, or the mapping holding this indentless sequence goes on
+        if len(dashes) > 2 or key:  # the item is itself a block: read from after "- "
+            tokens[at] = (" " * (column + 2), dashes[2:], key, rest, scalar)
+            item, at = _block(tokens, at, column + 2, depth + 1)
+            found.append(item)
+        else:
+            at += 1
+            found.append(_value(scalar))
+            if depth >= MAX_YAML_DEPTH and scalar in _EMPTY:
+                raise Unrecognised("deep")
+            if at < end and len(tokens[at][0]) > column:
+                raise Unrecognised("a scalar on several lines")
+    return found, at
 
 
 def read(text: str) -> dict[Any, Any]:
@@ -228,21 +236,17 @@ def read(text: str) -> dict[Any, Any]:
     odd = _ODD_ASCII if text.isascii() else _ODD
     if not text.endswith("\n") or odd.search(text):
         raise Unrecognised("odd characters")
-    tokens = [
-        (len(spaces), len(dashes) // 2, key or None, rest[1:] if rest else None, scalar)
-        for spaces, dashes, key, rest, scalar in _LINE.findall(text, 0, len(text) - 1)
-    ]
+    tokens: list[_Token] = _LINE.findall(text, 0, len(text) - 1)
     if (
         len(tokens) != text.count("\n")
         or tokens[0][0]
         or tokens[0][1]
         # a line holds a key, a value and an item, plus a sequence for each of its ``- ``
-        or len(tokens) * 3 + sum(token[1] for token in tokens) > MAX_YAML_NODES
+        or len(tokens) * 3 + text.count("- ") > MAX_YAML_NODES
     ):
         raise Unrecognised("not a plain block mapping")
-    reader = _Reader(tokens)
-    found = reader.mapping(0, 1)
-    if reader.at != len(tokens):
+    found, at = _mapping(tokens, 0, 0, 1)
+    if at != len(tokens):
         raise Unrecognised("text after the mapping")
     return found
 

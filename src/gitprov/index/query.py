@@ -59,6 +59,8 @@ _COLUMNS = (
     "r.sid, r.ref, c.started, c.started_at, c.duration, c.status, c.commit_, c.branch, "
     "c.dirty, c.snapshot, c.what, c.user, c.blob, c.problem, c.id"
 )
+#: The value a record ``c`` holds of a key (``?``), for a test of it to follow.
+_HELD = "SELECT 1 FROM kv JOIN vals ON vals.id = kv.val WHERE kv.rec = c.id AND kv.kid = ?"
 
 
 @dataclass
@@ -120,8 +122,8 @@ class _Test:
         return False
 
     def branches(self) -> list[tuple[str, list[Any]]]:
-        """The test of one ``kv`` row as disjoint SQL terms, each answered by one search
-        of the index of numbers (``num`` set: numbers and dates) or of texts (the others)."""
+        """The test of one value (a ``vals`` row) as disjoint SQL terms, each answered by
+        one search of the index of numbers (``num`` set: numbers and dates) or of texts."""
         ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
         values: list[Any] = [self.value]
         test = "instr(text, ?) > 0" if self.op == "~" else f"text {ops[self.op]} ?"
@@ -141,8 +143,8 @@ class _Test:
         ]
 
     def row(self) -> tuple[str, list[Any]]:
-        """The same test of one ``kv`` row as one SQL expression (true, else false or
-        NULL): any of :meth:`branches`."""
+        """The same test of one value as one SQL expression (true, else false or NULL):
+        any of :meth:`branches`."""
         branches = self.branches()
         return (
             "(" + " OR ".join(f"({test})" for test, _ in branches) + ")",
@@ -150,10 +152,12 @@ class _Test:
         )
 
     def sql(self, key: int) -> tuple[str, list[Any]]:
-        """A query of the records whose ``key`` matches: one search per branch."""
+        """A query of the records whose ``key`` matches: one search of the values per
+        branch, then of who holds each."""
         branches = self.branches()
         sql = " UNION ALL ".join(
-            f"SELECT rec FROM kv WHERE kid = ? AND {test}"  # noqa: S608
+            f"SELECT kv.rec FROM vals CROSS JOIN kv ON kv.val = vals.id "  # noqa: S608
+            f"WHERE vals.kid = ? AND {test}"
             for test, _ in branches
         )
         return sql, [value for _, values in branches for value in (key, *values)]
@@ -190,6 +194,7 @@ class QueryIndex:
         self._tests: list[_Test] = []
         self._gathered = False
         self._built = False
+        self._vals = _Values()
 
     def _udf_match(self, sid: str, blob: str, which: int) -> int:
         return int(self._tests[which].record(self._whole(sid, blob)))
@@ -323,12 +328,9 @@ class QueryIndex:
                 # found under run.: only when the record has no row of the key as written
                 # that fails the test (NULL: fails)
                 params.extend([present[0], *row_params])
-                return (
-                    f"c.id IN ({matching}) AND NOT EXISTS (SELECT 1 FROM kv "  # noqa: S608
-                    f"WHERE rec = c.id AND kid = ? AND {row} IS NOT 1)"
-                )
+                return f"c.id IN ({matching}) AND NOT EXISTS ({_HELD} AND {row} IS NOT 1)"
             # many: each run tested as it comes, in order
-            found = f"EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ? AND {row})"  # noqa: S608
+            found = f"EXISTS ({_HELD} AND {row})"
             params.extend([present[0], *row_params])
             if len(present) == 1:
                 return found
@@ -345,7 +347,8 @@ class QueryIndex:
             whole = self._whole(sid, blob)
             return (whole[key],) if key in whole else None
         row = self.db.execute(
-            "SELECT kind, text FROM kv JOIN keys ON keys.id = kv.kid WHERE rec = ? AND key = ?",
+            "SELECT kind, text FROM keys CROSS JOIN kv ON kv.rec = ? AND kv.kid = keys.id "
+            "JOIN vals ON vals.id = kv.val WHERE key = ?",
             (rec, key),
         )
         found = row.fetchone()
@@ -629,6 +632,7 @@ class QueryIndex:
             yield db
             db.execute("COMMIT")
         except BaseException:
+            self._vals.forget()  # it may know values this transaction stored
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
@@ -645,15 +649,12 @@ class QueryIndex:
                 [(first + at, *row) for at, (row, _) in enumerate(rows)],
             )  # a record another process kept meanwhile is not kept twice:
             kept = {rec for (rec,) in db.execute("SELECT id FROM recs WHERE id >= ?", (first,))}
-            ids = self._key_ids(db, {leaf[0] for _, found in rows for leaf in found})
-            db.executemany(
-                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)",
-                [
-                    (rec, ids[key], kind, text, num)
-                    for rec, (_, found) in enumerate(rows, first) if rec in kept
-                    for key, kind, text, num in found
-                ],
-            )  # fmt: skip
+            ids = self._key_ids(db, {one[0] for _, found in rows for one in found})
+            held = [
+                (rec, [(ids[one[0]], one) for one in found])
+                for rec, (_, found) in enumerate(rows, first) if rec in kept
+            ]  # fmt: skip
+            self._vals.hold(db, held)
 
     def _key_ids(self, db: sqlite3.Connection, keys: set[str]) -> dict[str, int]:
         """The ids of ``keys`` (given to the new ones), read in this transaction: another
@@ -712,21 +713,100 @@ class QueryIndex:
             " WHERE NOT EXISTS (SELECT 1 FROM files g WHERE g.sid = f.sid AND g.tomb = 1)"
             ") WHERE n = 1"
         )
-        unused = (
-            "SELECT c.id FROM touched t JOIN recs c ON c.sid = t.sid WHERE NOT EXISTS "
-            "(SELECT 1 FROM files f WHERE f.sid = c.sid AND f.blob = c.blob AND f.tomb = 0)"
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS unused (id INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM unused")
+        db.execute(
+            "INSERT INTO unused SELECT c.id FROM touched t JOIN recs c ON c.sid = t.sid "
+            "WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.sid = c.sid AND f.blob = c.blob "
+            "AND f.tomb = 0)"
         )
-        db.execute(f"DELETE FROM kv WHERE rec IN ({unused})")  # noqa: S608
-        if db.execute(f"DELETE FROM recs WHERE id IN ({unused})").rowcount:  # noqa: S608
-            # keys no record has any more go too: a forgotten record leaves nothing here
+        if db.execute("SELECT 1 FROM unused LIMIT 1").fetchone() is None:
+            return
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS unheld (id INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM unheld")
+        db.execute(
+            "INSERT OR IGNORE INTO unheld SELECT kv.val FROM unused u CROSS JOIN kv "
+            "ON kv.rec = u.id"
+        )
+        db.execute("DELETE FROM kv WHERE rec IN (SELECT id FROM unused)")
+        db.execute("DELETE FROM recs WHERE id IN (SELECT id FROM unused)")
+        # values and keys no record holds any more go too: a forgotten record leaves
+        # nothing here
+        gone = db.execute(
+            "DELETE FROM vals WHERE id IN (SELECT id FROM unheld) "
+            "AND NOT EXISTS (SELECT 1 FROM kv WHERE val = vals.id)"
+        ).rowcount
+        if gone:
+            self._vals.forget()
             db.execute(
-                "DELETE FROM keys WHERE NOT EXISTS (SELECT 1 FROM kv WHERE kid = keys.id "
-                "AND num IS NULL) AND NOT EXISTS (SELECT 1 FROM kv WHERE kid = keys.id "
-                "AND num IS NOT NULL)"
+                "DELETE FROM keys WHERE NOT EXISTS (SELECT 1 FROM vals WHERE kid = keys.id "
+                "AND num IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM vals WHERE kid = keys.id "
+                "AND num IS NULL)"
             )
 
 
-#: A parsed record as stored: its ``recs`` row, and its ``kv`` leaves.
+class _Values:
+    """The ids of the values stored (``vals``), known to this process: each distinct value
+    is stored once and records name it by id. What it knows holds while no other process
+    wrote the file (``PRAGMA data_version``); else it asks the file again."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[int, str, str], int] = {}  # (key id, kind, text)
+        self.whole = False  # every value stored is in ids
+        self.version: int | None = None
+
+    def forget(self) -> None:
+        """Values were deleted (by this process: the version does not tell)."""
+        self.ids.clear()
+        self.whole = False
+
+    def hold(self, db: sqlite3.Connection, held: list[tuple[int, list[tuple[int, Leaf]]]]) -> None:
+        """Store that each record ``rec`` of ``held`` holds its leaves ``(key id, leaf)``,
+        storing the values not stored yet; in the caller's transaction."""
+        import json
+
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.version:
+            self.forget()
+            self.version = version
+        ids = self.ids
+        if not self.whole:
+            wanted = {(kid, leaf_[1], leaf_[2]) for _, found in held for kid, leaf_ in found}
+            unknown = wanted - ids.keys()
+            if len(unknown) > 256:  # many (a first build): all at once
+                query = "SELECT kid, kind, text, id FROM vals"
+                ids.update(((kid, kind, text), vid) for kid, kind, text, vid in db.execute(query))
+                self.whole = True
+            for kid, kind, text in () if self.whole else unknown:
+                row = db.execute(
+                    "SELECT id FROM vals WHERE kid = ? AND text = ? AND kind = ? LIMIT 1",
+                    (kid, text, kind),
+                ).fetchone()
+                if row is not None:
+                    ids[kid, kind, text] = row[0]
+        new: list[tuple[int, int, str, str, Any]] = []
+        vid = db.execute("SELECT COALESCE(MAX(id), 0) FROM vals").fetchone()[0]
+        pairs = []
+        for rec, found in held:
+            named = []
+            for kid, (_, kind, text, num) in found:
+                known = ids.get((kid, kind, text))
+                if known is None:
+                    vid += 1
+                    known = ids[kid, kind, text] = vid
+                    new.append((vid, kid, kind, text, num))
+                named.append(kid << 32 | known)
+            pairs.append((rec, json.dumps(named)))
+        db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?)", new)
+        # one statement a record, its pairs unpacked by SQLite: millions of rows bound one
+        # by one would take most of a first build
+        db.executemany(
+            "INSERT OR REPLACE INTO kv SELECT ?, value >> 32, value & 4294967295 FROM json_each(?)",
+            pairs,
+        )
+
+
+#: A parsed record as stored: its ``recs`` row, and its leaves.
 _Row = tuple[tuple[Any, ...], list[Leaf]]
 #: Records sent to a parsing process at once, and the fewest worth starting processes for.
 _CHUNK = 512
