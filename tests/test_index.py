@@ -159,6 +159,87 @@ def test_the_rows_kept_are_the_flattened_keys_worth_querying() -> None:
         assert extract(record).leaves == expected
 
 
+#: Shapes inside the sections the index skims (run's bulk, git's, provenance's): each must
+#: be read, refused or skipped exactly as ``load`` then ``extract`` would have it.
+_SKIMMED_SHAPES = [
+    "run:\n  inputs: a: b\n",  # mapping values where none may be
+    "run:\n  inputs: x\n   y\n",  # a plain text on two lines
+    "run:\n  error: 'open\n",
+    "run:\n  error: 2024-13-45\n",  # a date that is none
+    "run:\n  tags: =\n",  # a tag no safe loader builds
+    "run:\n  tags: *a\n",  # an alias of nothing
+    "run:\n  cwd: a #b\n",
+    "run:\n  cwd: a:\n",
+    "run:\n  nodes:\n  - a\n  - b: c\n    d\n",
+    "run:\n  config:\n    files:\n    - path: a\n      digest: b\n  status: failed\n",
+    "run:\n  outputs:\n  - dataset: m\n    meta:\n      deep:\n        deeper:\n          x: 1\n",
+    "run:\n  status: failed\n  inputs: []\n  status: success\n",  # the last wins
+    "run:\n  finished_at: x\n  finished_at: y\nrun:\n  duration_s: 3\n",
+    "git:\n  policy:\n    x: 1\n      y: 2\n",
+    "git:\n  remotes:\n    origin: u\n   bad: 1\n",
+    "git:\n  ahead: 0b_\n  branch: main\n",  # an integer int() refuses
+    "git:\n  describe: 1.5e+3\n  commit: abc\n",
+    "git:\n  remotes:\n    a: https://x/y.git\n",  # all of it skipped: git is {}
+    "git:\n  'commit': abc\n  commit_sha: x\n",
+    'git:\n  upstream: "a\\tb"\n',  # an escape
+    "provenance:\n  format: 2\n  host: !!python/object x\n",
+    "provenance:\n  format: 2\n",
+    "provenance:\n  saved_at: '2024-01-01T00:00:00Z'\n  gitprov: 1.0\n",
+    "run:\n- inputs: x\n",  # not a mapping: read whole
+    "run:\n  inputs:\n  - a\n  status: x\n  - b\n",
+    "run:\n  tags:\n    - a\n",  # a sequence indented: read, not skipped
+    "a: 'x\nrun:\n  inputs: y'\n",  # a quoted text on three lines
+]
+
+
+def _as_indexed(data: bytes, skim: bool) -> Any:
+    """What the index keeps of a record (its fields and rows), or why it is refused."""
+    from gitprov.index.extract import skimmed
+
+    try:
+        record = parse_record(data, "s1", "w", skimmed() if skim else None)
+    except gitprov.errors.CorruptRecordError:
+        return "refused"
+    return repr(extract(record))
+
+
+def test_skimming_keeps_what_the_index_reads_and_refuses_what_load_refuses() -> None:
+    """The index's reader takes out of a record what neither its rows nor its fields read,
+    checking without building it: each text is indexed as the whole reader and ``load``
+    index it, and the shortcut is taken often."""
+    from gitprov.index.extract import skimmed
+    from gitprov.index.fastyaml import skim
+    from gitprov.model.document import load
+
+    rng = random.Random(17)
+    texts = [f"session_id: s1\n{shape}" for shape in _SKIMMED_SHAPES]
+    for n in range(1200):
+        record: dict[Any, Any] = {"session_id": "s1"}
+        for section, names in (
+            ("run", ["inputs", "config", "nodes", "error", "tags", "status", "params", "cwd"]),
+            ("git", ["remotes", "policy", "commit", "branch", "ahead", "dirty", "snapshot"]),
+            ("provenance", ["format", "host", "saved_at"]),
+        ):
+            if rng.random() < 0.9:
+                keys = rng.sample(names, rng.randint(1, len(names)))
+                record[section] = {key: _value(rng, 1 + rng.randint(0, 3)) for key in keys}
+        texts.append(dump(record).decode())
+    skimmed_some = 0
+    for text in texts:
+        data = text.encode()
+        expected = _as_indexed(data, skim=False)
+        assert _as_indexed(data, skim=True) == expected, text
+        try:
+            load(data, "s1", "w")
+        except gitprov.errors.CorruptRecordError:
+            assert expected == "refused", text
+        try:
+            skimmed_some += skim(text, skimmed()) != read(text)
+        except Unrecognised:
+            continue
+    assert skimmed_some > 60
+
+
 def test_parse_record_refuses_what_load_refuses() -> None:
     with pytest.raises(gitprov.errors.CorruptRecordError, match="claims to be session"):
         parse_record(b"session_id: y\ngit: {}\n", "x", "ref:xx/x.yaml")
@@ -562,3 +643,4 @@ def test_records_of_every_entry_point_read_fast_as_yaml_reads_them(repo: Path) -
     assert len(texts) == 3
     for text in texts:
         assert repr(read(text)) == repr(yaml.load(text, Loader=yaml.CSafeLoader)), text
+        assert _as_indexed(text.encode(), skim=True) == _as_indexed(text.encode(), skim=False)

@@ -12,6 +12,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from sys import intern
 from typing import Any
 
@@ -27,6 +28,20 @@ LEFT_OUT = {
         | {"pipeline_names", "error", "finished_at", "failed_node", "signal"}
     )
 }
+
+
+@cache
+def skimmed() -> dict[str, re.Pattern[str]]:
+    """The entries the index's reader skips (:func:`gitprov.index.fastyaml.skim`): what
+    neither the rows nor :func:`extract`'s fields read (``run``'s bulk but what ran,
+    ``git`` but its commit, branch, dirty and snapshot, ``provenance`` but saved_at)."""
+    from gitprov.index.fastyaml import entries
+
+    return {
+        "run": entries(named=LEFT_OUT["run"] - {"pipeline_names", "argv"}),
+        "git": entries(but=KEPT["git"] | {"snapshot"}),
+        "provenance": entries(but={"saved_at"}),
+    }
 
 
 def _kept(section: Any, name: Any) -> bool:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from gitprov.model.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
@@ -79,7 +81,8 @@ _SQUOTED = re.compile(r"'((?:[^']|'')*)'")
 _DQUOTED = re.compile(r'"([^"\\]*)"')
 
 
-_ODD_ASCII = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+#: The ASCII characters of the simple shape: line breaks and the printable ones.
+_USUAL_ASCII = b"\n" + bytes(range(0x20, 0x7F))
 #: One line: indent, the ``- `` of sequence items it opens, then ``key:``/``key: rest``
 #: (a plain key without a colon, or a single-quoted one) or a scalar. Possessive where
 #: Python has it (3.11): the same matches, never backtracking, in half the time.
@@ -230,20 +233,26 @@ def _sequence(tokens: list[_Token], at: int, column: int, depth: int) -> tuple[A
     return found, at
 
 
+def _whole(text: str) -> None:
+    """:class:`Unrecognised` unless ``text`` is lines of characters this reads, with no
+    more nodes than the limit could hold (a line holds a key, a value and an item, plus a
+    sequence for each ``- ``)."""
+    if text.isascii():  # most records: what is left once the usual characters go
+        odd = bool(text.encode().translate(None, _USUAL_ASCII))
+    else:
+        odd = _ODD.search(text) is not None
+    if odd or not text.endswith("\n"):
+        raise Unrecognised("odd characters")
+    if text.count("\n") * 3 + text.count("- ") > MAX_YAML_NODES:
+        raise Unrecognised("too many nodes")
+
+
 def read(text: str) -> dict[Any, Any]:
     """The mapping ``text`` holds, as ``yaml.load`` reads it; :class:`Unrecognised` when
     it is not in the shape this reads (then ask the real loader)."""
-    odd = _ODD_ASCII if text.isascii() else _ODD
-    if not text.endswith("\n") or odd.search(text):
-        raise Unrecognised("odd characters")
+    _whole(text)
     tokens: list[_Token] = _LINE.findall(text, 0, len(text) - 1)
-    if (
-        len(tokens) != text.count("\n")
-        or tokens[0][0]
-        or tokens[0][1]
-        # a line holds a key, a value and an item, plus a sequence for each of its ``- ``
-        or len(tokens) * 3 + text.count("- ") > MAX_YAML_NODES
-    ):
+    if len(tokens) != text.count("\n") or tokens[0][0] or tokens[0][1]:
         raise Unrecognised("not a plain block mapping")
     found, at = _mapping(tokens, 0, 0, 1)
     if at != len(tokens):
@@ -251,15 +260,118 @@ def read(text: str) -> dict[Any, Any]:
     return found
 
 
-def parse_record(data: bytes, session_id: str, where: str) -> dict[str, Any]:
+# -- skimming: what the index does not read is checked, not built ------------------------
+
+#: A key, and a value that YAML reads (as *something*: a text, number, boolean or null) on
+#: one line: plain ones that cannot be a date, a merge, an alias or a tag; quoted ones
+#: without escapes; empty flow collections.
+_SAFE_KEY = r"[A-Za-z_][A-Za-z0-9_.-]*+"
+_SAFE_VALUE = (
+    r"(?:[A-Za-z_/][^\n: #]*+(?:(?::(?=[^ \n])| (?=[^ #\n]))[^\n: #]*+)*+"  # no ": ", " #", ":\n"
+    r"|-?[0-9][0-9A-Za-z.+]*+"  # a number, or a text such as a short commit id: no date
+    r"|'[^'\n]*+(?:''[^'\n]*+)*+'|\"[^\"\\\n]*+\"|\[\]|\{\})"
+)
+#: Deepest a skipped value nests (a deeper one is read, not skipped).
+_SKIP_DEPTH = 4
+
+
+def _entry(n: int, depth: int) -> str:
+    """A mapping entry at column ``n`` whose value nests at most ``depth`` blocks, in the
+    shape ``yaml.safe_dump`` writes (a mapping two columns in, a sequence not indented)."""
+    line = f"{' ' * n}{_SAFE_KEY}:"
+    if not depth:
+        return f"{line} {_SAFE_VALUE}\n"
+    block = f"(?:{_mapping_at(n + 2, depth - 1)}|{_sequence_at(n, depth - 1)})"
+    return f"{line}(?: {_SAFE_VALUE}\n|\n{block})"
+
+
+def _mapping_at(n: int, depth: int) -> str:
+    return f"(?:{_entry(n, depth)})++"
+
+
+def _sequence_at(n: int, depth: int) -> str:
+    """Items at column ``n``: values, or mappings whose first entry follows the ``- ``."""
+    item = f"{' ' * n}- "
+    if not depth:
+        return f"(?:{item}{_SAFE_VALUE}\n)++"
+    inner = depth - 1
+    block = f"(?:{_mapping_at(n + 4, inner)}|{_sequence_at(n + 2, inner)})"
+    first = f"{_SAFE_KEY}:(?: {_SAFE_VALUE}\n|\n{block})"
+    return f"(?:{item}(?:{_SAFE_VALUE}\n|{first}(?:{_entry(n + 2, inner)})*+))++"
+
+
+@cache
+def _sound_entries() -> re.Pattern[str]:
+    """Entries of a section (column 2) that ``yaml.load`` reads, whatever they hold (made
+    when first needed: it is large)."""
+    return re.compile(f"(?:{_entry(2, _SKIP_DEPTH)})++")
+
+
+#: A top-level section that is a mapping two columns in: its name, then its lines.
+_SECTION = re.compile(r"^([A-Za-z_]++):\n((?:  [^\n]*+\n)++)", re.M)
+
+
+def entries(*, named: Iterable[str] = (), but: Iterable[str] | None = None) -> re.Pattern[str]:
+    """The entries of a section to skip, each with its deeper lines and the items of the
+    sequence it opens, those next to each other at once (group 1, after the line break
+    before them): those ``named``, or all ``but`` those (by their plain names)."""
+    if but is not None:
+        keys = "|".join(map(re.escape, sorted(but)))
+        name = rf"(?!(?:{keys}):){_SAFE_KEY}"
+    else:
+        name = "(?:" + "|".join(map(re.escape, sorted(named))) + ")"
+    entry = rf"  {name}:[^\n]*+\n(?:(?:   |  - )[^\n]*+\n)*+"
+    return re.compile(rf"\n((?:{entry})++)")
+
+
+def skim(text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
+    """:func:`read`, without the entries that ``skipped[section]`` finds in a section: a
+    record's bulk that its reader has no use for is checked (it must be whole entries
+    that ``yaml.load`` reads), never built. Entries that do not pass are read as usual.
+
+    Taking out whole entries of one mapping changes nothing else: every line the reader
+    keeps is whole on its own (else :func:`read` refuses), so what it reads is ``yaml.load``
+    's value less those entries (a section left empty reads as ``{}``)."""
+    _whole(text)  # the entries taken out too: their characters, their nodes
+    out: list[str] = []
+    end = 0
+    sound = _sound_entries().fullmatch
+    for section in _SECTION.finditer(text):
+        pattern = skipped.get(section[1])
+        first, last = section.span(2)
+        if pattern is None or text[first + 2] in " -":  # not a mapping at column 2
+            continue
+        removed = 0
+        for found in pattern.finditer(text, first - 1, last):
+            start, stop = found.span(1)
+            if sound(text, start, stop):
+                out.append(text[end:start])
+                end = stop
+                removed += stop - start
+        if removed == last - first:  # nothing left: the section is an empty mapping
+            out[-1] = f"{out[-1][: -len(section[1]) - 2]}{section[1]}: {{}}\n"
+    if not out:
+        return read(text)
+    out.append(text[end:])
+    return read("".join(out))
+
+
+def parse_record(
+    data: bytes,
+    session_id: str,
+    where: str,
+    skipped: Mapping[str, re.Pattern[str]] | None = None,
+) -> dict[str, Any]:
     """A stored record, as :func:`gitprov.model.document.load` reads it (the same value, the
-    same ``CorruptRecordError``), through :func:`read` when it can."""
+    same ``CorruptRecordError``), through :func:`read` when it can; with ``skipped``, less
+    the entries :func:`skim` leaves out (whether it loads is the same)."""
     from gitprov.model.document import load
     from gitprov.model.limits import MAX_BLOB_BYTES
 
     if len(data) <= MAX_BLOB_BYTES:
         try:
-            record = read(data.decode("utf-8"))
+            text = data.decode("utf-8")
+            record = read(text) if skipped is None else skim(text, skipped)
         except (Unrecognised, UnicodeDecodeError):
             pass
         else:  # what load checks beyond the YAML; anything doubtful goes to load

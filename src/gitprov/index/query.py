@@ -274,7 +274,9 @@ class QueryIndex:
                 where.append(f"{column} = ?")
                 params.append(value)
         for condition in q.where:
-            clause = self._condition(_Test(condition), params, every=q.limit is None)
+            clause = self._condition(
+                _Test(condition), params, every=q.limit is None, driven=bool(q.status)
+            )
             if clause is None:
                 return []  # a key no record has
             where.append(clause)
@@ -303,7 +305,9 @@ class QueryIndex:
         found = dict(self.db.execute(f"SELECT key, id FROM keys WHERE key IN ({marks})", keys))  # noqa: S608
         return [found[key] for key in keys if key in found]
 
-    def _condition(self, test: _Test, params: list[Any], *, every: bool) -> str | None:
+    def _condition(
+        self, test: _Test, params: list[Any], *, every: bool, driven: bool
+    ) -> str | None:
         """SQL for one condition (``None``: no record can match). A record is judged by
         its key as written, else (when it has not that one) by the key under ``run.``."""
         if all(in_table(key) for key in test.forms):
@@ -322,13 +326,17 @@ class QueryIndex:
                     return None
             if count < _FEW:  # every run wanted, or few: the matching records, gathered
                 self._gathered = True  # once (one search per branch), the other filters
-                params.extend(matching_params)  # then test those
+                # test those; when a status is asked, its index leads and these are only
+                # looked up ("+": not used to find the records)
+                held = "+c.id" if driven else "c.id"
                 if len(present) == 1:
-                    return f"c.id IN ({matching})"
-                # found under run.: only when the record has no row of the key as written
-                # that fails the test (NULL: fails)
-                params.extend([present[0], *row_params])
-                return f"c.id IN ({matching}) AND NOT EXISTS ({_HELD} AND {row} IS NOT 1)"
+                    params.extend(matching_params)
+                    return f"{held} IN ({matching})"
+                # found under run.: only when the record has not the key as written
+                (written, written_params), (under, under_params) = searches
+                params.extend([*written_params, *under_params, present[0]])
+                lacks = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ?)"
+                return f"({held} IN ({written}) OR ({held} IN ({under}) AND {lacks}))"
             # many: each run tested as it comes, in order
             found = f"EXISTS ({_HELD} AND {row})"
             params.extend([present[0], *row_params])
@@ -841,12 +849,13 @@ def _parse_batch(batch: list[tuple[str, str, str, str | None, bytes | None]]) ->
 def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | None) -> _Row:
     """One record's row: what it holds, or why it cannot be read (never an exception: one
     odd record never stops the rest)."""
+    from gitprov.index.extract import skimmed
     from gitprov.index.fastyaml import parse_record
 
     problem = f"the stored record of session {sid} ({where}) cannot be read"
     if kind == "blob" and data is not None:
         try:
-            f = extract(parse_record(data, sid, where))
+            f = extract(parse_record(data, sid, where, skimmed()))
         except CorruptRecordError as exc:
             problem = str(exc)
         except Exception as exc:  # one odd record never stops the rest
