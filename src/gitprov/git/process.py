@@ -14,8 +14,8 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from gitprov.errors import (
     GitCommandError,
@@ -73,16 +73,18 @@ def nearest_existing(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
+# The patterns below are compiled (and cached by ``re``) when a git call first fails, not
+# at start-up.
 #: A lock file git found taken (a ref's, ``packed-refs``'): its holder is moving refs.
-_HELD_LOCK = re.compile(r"Unable to create '(.+?\.lock)': File exists")
+_HELD_LOCK = r"Unable to create '(.+?\.lock)': File exists"
 #: ``update-ref`` finding a ref not at the old value it was given (compare-and-swap lost).
-_LOST_SWAP = re.compile(
+_LOST_SWAP = (
     r"cannot lock ref '[^']*': (is at \S+ but expected|reference already exists"
     r"|reference is missing|unable to resolve reference)"
 )
 
 #: ``update-index`` giving up on one path; the line before says why (``error: <path>: ...``).
-_REFUSED_PATH = re.compile(r"^fatal: Unable to process path (.+)$", re.M)
+_REFUSED_PATH = r"(?m)^fatal: Unable to process path (.+)$"
 
 
 def map_error(args: Sequence[str], returncode: int, stderr: bytes, where: Path) -> Exception:
@@ -105,16 +107,16 @@ def map_error(args: Sequence[str], returncode: int, stderr: bytes, where: Path) 
         )
     name = args[0] if args else "git"
     message = f"`git {name}` failed (exit {returncode}) in {where}: {text or 'no message'}"
-    held = _HELD_LOCK.search(text)
+    held = re.search(_HELD_LOCK, text)
     if held:
         return RefLockedError(message, returncode, text, held.group(1))
-    if _LOST_SWAP.search(text):
+    if re.search(_LOST_SWAP, text):
         return StaleValueError(message, returncode, text)
     if "Not a valid object name" in text:
         return UnknownRevisionError(message, returncode, text)
     # paths as they were handed over (``os.fsdecode``), whatever their bytes
     raw = stderr.decode("utf-8", "surrogateescape")
-    path = _REFUSED_PATH.search(raw)
+    path = re.search(_REFUSED_PATH, raw)
     why = path and re.search(f"^error: {re.escape(path.group(1))}: (.+)$", raw, re.M)
     if path and why:
         return PathRefusedError(message, returncode, text, path.group(1), why.group(1))
@@ -131,16 +133,14 @@ def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess
         ) from exc
 
 
-@dataclass(frozen=True)
-class Started:
+class Started(NamedTuple):
     """A git process started ahead of the moment its answer is needed."""
 
     proc: subprocess.Popen[bytes]
     args: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """A finished git process."""
 
     returncode: int
@@ -152,8 +152,7 @@ class Result:
         return self.stdout.decode("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True)
-class Runner:
+class Runner(NamedTuple):
     """Runs git in ``root``; errors name that folder. ``common_dir``, when known, is where
     the repository's shared files are (:class:`~gitprov.git.repo.Git` knows it)."""
 

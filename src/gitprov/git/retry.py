@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from gitprov.errors import ConcurrentUpdateError, LostRaceError, RefLockedError, StaleLockError
 
@@ -24,8 +23,7 @@ T = TypeVar("T")
 STALE_LOCK_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(NamedTuple):
     """When to give up (after ``seconds``, or after ``attempts`` tries), and the pauses in
     between: the n-th is random in ``[0, min(cap, first * 2**n)]``."""
 

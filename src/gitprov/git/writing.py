@@ -13,14 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitprov.errors import GitProvError
 
@@ -115,6 +113,17 @@ _KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*")
 _SYSTEM_CONFIG = Path("/etc/gitconfig")
 
 
+def _on_path(program: str) -> str | None:
+    """Where ``program`` is on PATH, found as :func:`shutil.which` finds it (whose imports,
+    bz2 and lzma among them, would cost every command 3 ms of start-up)."""
+    path = os.environ.get("PATH", os.defpath)
+    for folder in path.split(os.pathsep) if path else []:
+        found = os.path.join(folder, program)
+        if os.access(found, os.X_OK) and not os.path.isdir(found):
+            return found
+    return None
+
+
 def _config_files(common_dir: Path) -> list[Path] | None:
     """The config files git reads, lowest precedence first (``git help config``, FILES):
     system, then global (XDG, then ``~/.gitconfig``), then the repository's; ``None`` when
@@ -132,7 +141,7 @@ def _config_files(common_dir: Path) -> list[Path] | None:
         if system:
             files.append(Path(system))
         else:
-            found = shutil.which("git")
+            found = _on_path("git")
             if found is None or not os.path.realpath(found).startswith("/usr/bin/"):
                 return None
             files.append(_SYSTEM_CONFIG)
@@ -213,8 +222,7 @@ def parse_config(output: bytes) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
-class WriteRules:
+class WriteRules(NamedTuple):
     """The modes and flushes git applies in one repository (``shared`` as git stores it)."""
 
     shared: int = 0

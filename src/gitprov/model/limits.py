@@ -11,8 +11,7 @@ kilobytes, nested less than ten deep, with no aliases.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitprov.errors import CorruptRecordError
 
@@ -39,18 +38,19 @@ class LimitError(ValueError):
     """A YAML text beyond the limits; the message completes "the record ..."."""
 
 
-@dataclass
 class _Open:
     """A collection being walked: its anchor, the totals when it began, its height."""
 
-    anchor: str | None
-    nodes: int
-    chars: int
-    inner: int = 0  # height of its highest child
+    __slots__ = ("anchor", "chars", "inner", "nodes")
+
+    def __init__(self, anchor: str | None, nodes: int, chars: int) -> None:
+        self.anchor = anchor
+        self.nodes = nodes
+        self.chars = chars
+        self.inner = 0  # height of its highest child
 
 
-@dataclass(frozen=True)
-class _Size:
+class _Size(NamedTuple):
     """What an anchored node stands for wherever an alias repeats it."""
 
     nodes: int

@@ -19,7 +19,6 @@ is a :class:`LeftOut`, named once to the user.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from gitprov.errors import InvalidSessionIdError, UnknownRevisionError
@@ -54,8 +53,7 @@ _KINDS = {
 }
 
 
-@dataclass(frozen=True)
-class LeftOut:
+class LeftOut(NamedTuple):
     """Something from elsewhere that gitprov did not take: where it is, and why."""
 
     where: str
