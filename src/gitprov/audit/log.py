@@ -34,7 +34,6 @@ from gitprov.git.reffiles import has_refs_under
 from gitprov.model.document import validate_session_id
 from gitprov.model.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, NotesRefOption, is_tracking_ref, tracking_prefix
-from gitprov.store import notes
 from gitprov.store.api import Records, Stored
 from gitprov.store.records import RecordStore
 from gitprov.store.untrusted import LeftOut, list_records
@@ -484,6 +483,8 @@ class SessionLog:
     def _note(self, cat: ObjectReader, source: str, commit: str) -> list[dict[str, Any]]:
         """The entries of ``commit``'s note in the notes ref ``source``; a fetched one's
         lines that are not session entries are skipped, named."""
+        from gitprov.store import notes  # notes are read by for_commit only
+
         note = self._store.note_in(cat, source, commit)
         if note is None:
             return []

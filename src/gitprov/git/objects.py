@@ -10,7 +10,6 @@ tree, and commits written this way never ask for a signature.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import mmap
 import os
 import re
@@ -19,7 +18,6 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,6 +32,10 @@ SYMLINK_MODE = "120000"
 #: The identity of commits on gitprov's own refs; works with no ``user.name`` configured.
 IDENTITY = "gitprov <gitprov@localhost>"
 
+#: The bytes of an object id in each of git's object formats (known without hashlib, whose
+#: OpenSSL costs a reader's start-up 4 ms: objects are hashed by writers only).
+HASH_LEN = {"sha1": 20, "sha256": 32}
+
 
 class Entry(NamedTuple):
     """One tree entry (a tuple: records' trees are parsed on every save)."""
@@ -47,8 +49,9 @@ class Entry(NamedTuple):
         return self.mode == TREE_MODE
 
 
-@dataclass(frozen=True)
-class GitObject:
+class GitObject(NamedTuple):
+    """An object as read: its id, its type (``blob``, ``tree``...) and its content."""
+
     sha: str
     type: str
     data: bytes
@@ -308,6 +311,8 @@ def _with_header(kind: str, data: bytes) -> bytes:
 
 def object_id(kind: str, data: bytes, object_format: str = "sha1") -> str:
     """The id git gives an object of ``kind`` holding ``data`` (nothing is written)."""
+    import hashlib
+
     return hashlib.new(object_format, _with_header(kind, data)).hexdigest()
 
 
@@ -336,7 +341,7 @@ class ObjectWriter:
     ) -> None:
         self.objects_dir = objects_dir
         self.object_format = object_format
-        self.hash_len = hashlib.new(object_format).digest_size
+        self.hash_len = HASH_LEN[object_format]
         self.rules = rules or WriteRules()
         self._batch: Batch | None = None
         self._deferring = False
@@ -572,6 +577,8 @@ def write_pack(
     (an index makes a pack visible, so no reader ever finds one without the other). A
     failure removes whatever of the three was written.
     """
+    import hashlib
+
     rules = rules or WriteRules()
     body = bytearray(b"PACK" + struct.pack(">II", 2, len(objects)))
     rows: list[tuple[bytes, int, int]] = []  # (binary id, crc32, offset)

@@ -12,7 +12,6 @@ back-off when another writer won.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, TypeAlias
@@ -47,7 +46,6 @@ from gitprov.model.digests import digest_hex
 from gitprov.model.document import validate_session_id
 from gitprov.model.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, WRITE_LOCK, NotesRefOption, resolve
-from gitprov.store import notes
 from gitprov.store.api import Note, Stored
 
 if TYPE_CHECKING:
@@ -81,6 +79,8 @@ def exists_error(session_id: str, ref: str) -> SessionExistsError:
 
 
 def fanout(session_id: str) -> str:
+    import hashlib  # not at start-up: a warm read finds records through the index
+
     return hashlib.sha1(session_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:2]
 
 
@@ -404,6 +404,8 @@ class RecordStore:
     def _note_update(
         self, cat: ObjectReader, session_id: str, note: Note
     ) -> tuple[str, str, str | None]:
+        from gitprov.store import notes  # a save's: not what a reader imports
+
         assert self.notes_ref is not None
         tip, tree = self.tip(cat, self.notes_ref)
         read_tree = functools.partial(self.tree, cat)
@@ -465,6 +467,8 @@ class RecordStore:
     def note_in(self, cat: ObjectReader, notes_ref: str, commit: str) -> bytes | None:
         """The note on ``commit`` in the notes ref ``notes_ref`` (this store's or a fetched
         copy), whatever its fan-out; ``None`` when there is none."""
+        from gitprov.store import notes
+
         root = cat.read(f"{notes_ref}^{{tree}}")
         found = notes.find(functools.partial(self.tree, cat), root.sha, commit) if root else None
         if found is None:
@@ -574,6 +578,8 @@ class RecordStore:
 
     def put_note(self, cat: ObjectReader, tree: str | None, commit: str, blob: str) -> str:
         """The notes tree ``tree`` with the note ``blob`` on ``commit`` (its fanout kept)."""
+        from gitprov.store import notes
+
         return notes.put(functools.partial(self.tree, cat), self.objects, tree, commit, blob)
 
     def with_index(

@@ -10,7 +10,6 @@ cache folder). The next save, and ``gitprov recover``, write what is spooled; ``
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import time
@@ -20,10 +19,10 @@ from typing import Any
 
 from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.git import Git
+from gitprov.git.objects import HASH_LEN
 from gitprov.git.writing import WriteRules
 from gitprov.model.digests import record_digests
 from gitprov.model.document import load, validate_session_id
-from gitprov.store import notes
 from gitprov.store.api import Note
 from gitprov.store.records import RecordStore
 
@@ -86,17 +85,28 @@ class Spooled:
         )
 
 
+def _cache_dir() -> Path:
+    """The user's cache folder of spools, one folder in it per repository."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitprov" / "spool"
+
+
 def _fallback_dir(git: Git) -> Path:
     """Where records go when the git dir cannot take them: the user's cache folder, one
     folder per repository."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    import hashlib
+
     digest = hashlib.sha1(str(git.common_dir).encode(), usedforsecurity=False).hexdigest()
-    return base / "gitprov" / "spool" / digest[:16]
+    return _cache_dir() / digest[:16]
 
 
-def folders(git: Git) -> list[Path]:
-    """The spool folders of this repository, the git dir's first."""
-    return [git.common_dir.joinpath(*SPOOL_DIR), _fallback_dir(git)]
+def folders(git: Git, *, existing: bool = False) -> list[Path]:
+    """The spool folders of this repository, the git dir's first; ``existing``: the cache's
+    left out while the cache holds no spool at all (its name is a hash, and hashlib costs
+    a ``list`` 4 ms of start-up)."""
+    own = git.common_dir.joinpath(*SPOOL_DIR)
+    if existing and not _cache_dir().is_dir():
+        return [own]
+    return [own, _fallback_dir(git)]
 
 
 def keep(git: Git, rules: WriteRules, entry: Spooled) -> Path:
@@ -133,7 +143,7 @@ def pending(git: Git) -> list[Path]:
     writer left are removed on the way."""
     found: list[Path] = []
     now = time.time()
-    for folder in folders(git):
+    for folder in folders(git, existing=True):
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -160,6 +170,8 @@ def _checked(entry: Spooled, hash_len: int) -> Spooled:
         if not object_id.fullmatch(sha):
             raise GitProvError(f"{sha!r} is not an object id of this repository")
     if entry.note is not None:
+        from gitprov.store import notes
+
         parsed = notes.parse_line(entry.note[1])
         if parsed is None or parsed["session_id"] != entry.session_id:
             raise GitProvError(f"its index line is not {entry.session_id}'s")
@@ -179,7 +191,7 @@ def write_all(
     failed: list[tuple[Path, str]] = []
     for path in pending(git):
         try:
-            entry = _checked(Spooled.load(path), hashlib.new(git.object_format).digest_size)
+            entry = _checked(Spooled.load(path), HASH_LEN[git.object_format])
             store = RecordStore(git, entry.ref, entry.notes_ref, rules)
             with git.local_objects() as cat:
                 pins = [pin for pin in entry.pins if cat.read(pin) is not None]
