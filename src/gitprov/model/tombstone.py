@@ -9,8 +9,7 @@ records. It holds four short strings; a tombstone from a remote is read within
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitprov.errors import SessionForgottenError
 from gitprov.model.document import dump
@@ -24,8 +23,7 @@ MAX_REASON = 2000
 _FIELDS = ("session_id", "forgotten_at", "by", "reason")
 
 
-@dataclass(frozen=True)
-class Tombstone:
+class Tombstone(NamedTuple):
     """A forgotten session: ``forgotten_at`` (UTC, as records' ``saved_at``), ``by`` (who
     ran ``gitprov forget``) and the ``reason`` given."""
 
