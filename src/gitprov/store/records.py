@@ -40,9 +40,7 @@ from gitprov.git.objects import (
 from gitprov.git.process import Started, zsplit
 from gitprov.git.reader import ObjectReader
 from gitprov.git.reffiles import read_ref_file
-from gitprov.git.retry import retrying
 from gitprov.git.writing import WriteRules, hold_flock
-from gitprov.model.digests import digest_hex
 from gitprov.model.document import validate_session_id
 from gitprov.model.tombstone import Tombstone
 from gitprov.refs import CONFIGURED, WRITE_LOCK, NotesRefOption, resolve
@@ -101,6 +99,8 @@ def index_path(hex_digest: str, session_id: str) -> str:
 def index_paths(digests: Iterable[str], session_id: str) -> list[str]:
     """The :func:`index_path` of each of ``digests`` (``sha256:<hex>``; anything else is a
     ``ValueError``) for ``session_id``."""
+    from gitprov.model.digests import digest_hex  # a writer's: not at a reader's start-up
+
     paths = []
     for digest in digests:
         hex_digest = digest_hex(digest)
@@ -182,6 +182,8 @@ class PendingSave:
             finally:
                 batch.release()
             return updates[0][1]
+
+        from gitprov.git.retry import retrying  # a writer's: not at a reader's start-up
 
         with store.write_lock():
             return retrying(store.ref, f"save session {session_id}", attempt)
@@ -485,6 +487,7 @@ class RecordStore:
         """The session ids the records ref ``ref`` (this store's or a fetched copy)
         indexes under ``digest``: four small trees read, then one per ``yy/`` folder on its
         path. What is not an index entry as gitprov writes it goes into ``skipped``."""
+        from gitprov.model.digests import digest_hex
         from gitprov.store.untrusted import MAX_INDEX_FOLDER, LeftOut, index_problem, shown
 
         hex_digest = digest_hex(digest)

@@ -21,7 +21,6 @@ from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.git import Git
 from gitprov.git.objects import HASH_LEN
 from gitprov.git.writing import WriteRules
-from gitprov.model.digests import record_digests
 from gitprov.model.document import load, validate_session_id
 from gitprov.store.api import Note
 from gitprov.store.records import RecordStore
@@ -186,6 +185,8 @@ def write_all(
     why). A pin whose commit git no longer has is dropped: a parent that does not exist
     would corrupt the ref."""
     import yaml
+
+    from gitprov.model.digests import record_digests
 
     written: list[str] = []
     failed: list[tuple[Path, str]] = []
