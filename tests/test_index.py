@@ -552,6 +552,41 @@ def test_concurrent_savers_and_readers_agree(repo: Path) -> None:
     assert len(SessionLog(repo).ids()) == 8
 
 
+def test_values_another_process_stored_or_forget_dropped_are_never_named_wrongly(
+    repo: Path,
+) -> None:
+    """Each distinct value is stored once, by id; a process remembers the ids it knows.
+    When another connection changed the values meanwhile, or this one dropped some
+    (forget), what it remembers must be asked again: a stale id names no value."""
+
+    def where(index: QueryIndex, value: str) -> list[str]:
+        return ids(index.query(Query(where=(Condition("params.opt", "=", value),))))
+
+    log = gitprov.SessionLog(repo)
+    first, other = index_of(repo), index_of(repo)
+    a, b = run(repo, params={"opt": "adam"}), run(repo, params={"opt": "rms"})
+    assert where(first, "rms") == [b]  # `first` stores adam and rms
+    c = run(repo, params={"opt": "rms"})
+    assert where(other, "rms") == [c, b]  # `other` learns rms's id
+    log.forget([b, c], reason="test")
+    assert where(first, "rms") == []  # `first` drops rms
+    d = run(repo, params={"opt": "rms"})
+    assert where(other, "rms") == [d]  # stored anew, not under the id `other` knew
+    e = run(repo, params={"opt": "sgd"})
+    assert where(first, "sgd") == [e]  # `first` stores sgd
+    log.forget([e], reason="test")
+    assert where(first, "sgd") == []  # and drops it
+    f = run(repo, params={"opt": "sgd"})
+    assert where(first, "sgd") == [f]  # stored anew, not under the id it knew
+    assert where(first, "adam") == where(other, "adam") == [a]
+    rows = sqlite3.connect(repo / ".git" / "gitprov" / "index.sqlite").execute(
+        "SELECT COUNT(*) FROM vals v JOIN keys k ON k.id = v.kid WHERE k.key = 'params.opt'"
+    )
+    assert rows.fetchone()[0] == 3  # adam, rms, sgd: once each
+    first.close()
+    other.close()
+
+
 def _stderr_on_a_terminal(script: str, *args: str) -> bytes:
     """What ``python -c script args`` writes to stderr when stderr is a terminal."""
     import os

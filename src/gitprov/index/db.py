@@ -52,7 +52,6 @@ SCHEMA = (
     "commit_ TEXT, branch TEXT, dirty INTEGER, snapshot TEXT, what TEXT, user TEXT, "
     "problem TEXT, UNIQUE (sid, blob))",
     "CREATE INDEX recs_broken ON recs (sid) WHERE ok = 0",
-    "CREATE INDEX recs_status ON recs (status)",
     # the leaves worth querying (extract.in_table): each distinct value of a key once (most
     # recur: a hundred thousand records hold a few hundred thousand values, not millions),
     # and which record holds which; num: numbers, and dates as epoch seconds
@@ -68,14 +67,15 @@ SCHEMA = (
 )
 
 
-#: Indexes of the values and of who holds them, made after their rows on a big build
-#: (much faster than row by row): ``(name, statement)``. ``vals_text`` also finds a value
-#: already stored (by key, text and kind).
+#: Indexes of the values, of who holds them and of statuses, made after their rows on a
+#: big build (much faster than row by row): ``(name, statement)``. ``vals_text`` also
+#: finds a value already stored (by key, text and kind).
 LATE_INDEXES = (
     ("vals_num", "CREATE INDEX IF NOT EXISTS vals_num ON vals (kid, kind, num) "
      "WHERE num IS NOT NULL"),
     ("vals_text", "CREATE INDEX IF NOT EXISTS vals_text ON vals (kid, text, kind, num)"),
     ("kv_val", "CREATE INDEX IF NOT EXISTS kv_val ON kv (val)"),
+    ("recs_status", "CREATE INDEX IF NOT EXISTS recs_status ON recs (status)"),
 )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ _Key = tuple[int, str]
 #: each run is tested as the listing reaches it (a common value, a small ``limit``).
 _FEW = 2000
 #: Records parsed between two writes of the index.
-_BATCH = 2000
+_BATCH = 5000
 
 _COLUMNS = (
     "r.sid, r.ref, c.started, c.started_at, c.duration, c.status, c.commit_, c.branch, "
@@ -592,13 +593,12 @@ class QueryIndex:
                     db.execute(f"DROP INDEX IF EXISTS {name}")
         pool = _pool() if big else None
         try:
-            with (
-                Progress("Indexing records", len(needed)) as bar,
-                closing(_read_blobs(self.git, [blob for _, blob, _ in needed])) as objects,
-            ):
-                found = ((*need, *obj) for need, obj in zip(needed, objects, strict=False))
-                batches = _batches(found, _CHUNK)
-                done = pool.imap(_parse_batch, batches) if pool else map(_parse_batch, batches)
+            with Progress("Indexing records", len(needed)) as bar:
+                batches = _batches(iter(needed), _CHUNK)
+                # each process reads its own batches from git: the records' bytes never
+                # pass through this one, which keeps the index
+                work = partial(_parse_batch, self.git)
+                done = pool.imap(work, batches) if pool else map(work, batches)
                 rows: list[_Row] = []
                 for batch in done:
                     rows += batch
@@ -657,12 +657,9 @@ class QueryIndex:
                 [(first + at, *row) for at, (row, _) in enumerate(rows)],
             )  # a record another process kept meanwhile is not kept twice:
             kept = {rec for (rec,) in db.execute("SELECT id FROM recs WHERE id >= ?", (first,))}
-            ids = self._key_ids(db, {one[0] for _, found in rows for one in found})
-            held = [
-                (rec, [(ids[one[0]], one) for one in found])
-                for rec, (_, found) in enumerate(rows, first) if rec in kept
-            ]  # fmt: skip
-            self._vals.hold(db, held)
+            keys = self._key_ids(db, {one[0] for _, found in rows for one in found})
+            held = [(rec, found) for rec, (_, found) in enumerate(rows, first) if rec in kept]
+            self._vals.hold(db, held, keys)
 
     def _key_ids(self, db: sqlite3.Connection, keys: set[str]) -> dict[str, int]:
         """The ids of ``keys`` (given to the new ones), read in this transaction: another
@@ -754,56 +751,63 @@ class QueryIndex:
 
 
 class _Values:
-    """The ids of the values stored (``vals``), known to this process: each distinct value
-    is stored once and records name it by id. What it knows holds while no other process
-    wrote the file (``PRAGMA data_version``); else it asks the file again."""
+    """The values stored (``vals``) known to this process, each as a ``kv`` row names it
+    (key id and value id in one integer): each distinct value is stored once and records
+    name it. What it knows holds while no other process wrote the file (``PRAGMA
+    data_version``); else it asks the file again."""
 
     def __init__(self) -> None:
-        self.ids: dict[tuple[int, str, str], int] = {}  # (key id, kind, text)
-        self.whole = False  # every value stored is in ids
+        self.codes: dict[Leaf, int] = {}  # by the leaf as extracted
+        self.whole = False  # every value stored is in codes
         self.version: int | None = None
 
     def forget(self) -> None:
         """Values were deleted (by this process: the version does not tell)."""
-        self.ids.clear()
+        self.codes.clear()
         self.whole = False
 
-    def hold(self, db: sqlite3.Connection, held: list[tuple[int, list[tuple[int, Leaf]]]]) -> None:
-        """Store that each record ``rec`` of ``held`` holds its leaves ``(key id, leaf)``,
-        storing the values not stored yet; in the caller's transaction."""
+    def hold(
+        self, db: sqlite3.Connection, held: list[tuple[int, list[Leaf]]], keys: dict[str, int]
+    ) -> None:
+        """Store that each record ``rec`` of ``held`` holds its leaves, storing the values
+        not stored yet (``keys``: the key ids); in the caller's transaction."""
         import json
 
         version = db.execute("PRAGMA data_version").fetchone()[0]
         if version != self.version:
             self.forget()
             self.version = version
-        ids = self.ids
+        codes = self.codes
         if not self.whole:
-            wanted = {(kid, leaf_[1], leaf_[2]) for _, found in held for kid, leaf_ in found}
-            unknown = wanted - ids.keys()
+            unknown = {leaf_ for _, found in held for leaf_ in found} - codes.keys()
             if len(unknown) > 256:  # many (a first build): all at once
-                query = "SELECT kid, kind, text, id FROM vals"
-                ids.update(((kid, kind, text), vid) for kid, kind, text, vid in db.execute(query))
+                query = (
+                    "SELECT key, kind, text, num, kid << 32 | vals.id FROM vals "
+                    "JOIN keys ON keys.id = vals.kid"
+                )
+                codes.update((row[:4], row[4]) for row in db.execute(query))
                 self.whole = True
-            for kid, kind, text in () if self.whole else unknown:
+            for leaf_ in () if self.whole else unknown:
                 row = db.execute(
-                    "SELECT id FROM vals WHERE kid = ? AND text = ? AND kind = ? LIMIT 1",
-                    (kid, text, kind),
+                    "SELECT ? << 32 | id FROM vals WHERE kid = ? AND text = ? AND kind = ? LIMIT 1",
+                    (keys[leaf_[0]], keys[leaf_[0]], leaf_[2], leaf_[1]),
                 ).fetchone()
                 if row is not None:
-                    ids[kid, kind, text] = row[0]
+                    codes[leaf_] = row[0]
         new: list[tuple[int, int, str, str, Any]] = []
         vid = db.execute("SELECT COALESCE(MAX(id), 0) FROM vals").fetchone()[0]
         pairs = []
+        get = codes.get
         for rec, found in held:
             named = []
-            for kid, (_, kind, text, num) in found:
-                known = ids.get((kid, kind, text))
-                if known is None:
+            for leaf_ in found:
+                code = get(leaf_)
+                if code is None:  # (a NaN is never found: stored again, harmless)
+                    key, kind, text, num = leaf_
                     vid += 1
-                    known = ids[kid, kind, text] = vid
-                    new.append((vid, kid, kind, text, num))
-                named.append(kid << 32 | known)
+                    code = codes[leaf_] = keys[key] << 32 | vid
+                    new.append((vid, keys[key], kind, text, num))
+                named.append(code)
             pairs.append((rec, json.dumps(named)))
         db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?)", new)
         # one statement a record, its pairs unpacked by SQLite: millions of rows bound one
@@ -842,8 +846,11 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _parse_batch(batch: list[tuple[str, str, str, str | None, bytes | None]]) -> list[_Row]:
-    return [_parse_one(*item) for item in batch]
+def _parse_batch(git: Git, batch: list[tuple[str, str, str]]) -> list[_Row]:
+    """The rows of the records ``batch`` names (session, blob, where), read through one
+    ``cat-file``."""
+    with closing(_read_blobs(git, [blob for _, blob, _ in batch])) as objects:
+        return [_parse_one(*need, *obj) for need, obj in zip(batch, objects, strict=True)]
 
 
 def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | None) -> _Row:
