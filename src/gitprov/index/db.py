@@ -10,7 +10,6 @@ bare. WAL mode lets readers read while one process catches the index up.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from contextlib import suppress
@@ -30,9 +29,10 @@ def warn(message: str, *args: object) -> None:
 #: The format of the file (``PRAGMA user_version``); another one is rebuilt, or bypassed
 #: when newer. Bumped also when what a record is read as changes (6: integers beyond a
 #: float's range, ``git`` keys with dots, the reader's depth and node limits), so that no
-#: file keeps an answer the reader would no longer give. 7: each distinct value stored
-#: once (``vals``), runs found by status through an index.
-FORMAT = 7
+#: file keeps an answer the reader would no longer give. 8: each distinct value stored
+#: once (``vals``); the record that stands for a session marked in ``recs``; statuses
+#: indexed.
+FORMAT = 8
 INDEX_FILE = ("gitprov", "index.sqlite")  # of the default records ref (see index_path)
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
@@ -46,12 +46,15 @@ SCHEMA = (
     "CREATE INDEX files_sid ON files (sid, tomb)",
     # what a source holds that was left out (untrusted.LeftOut), named to the caller
     "CREATE TABLE left_out (ref TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL)",
-    # one parsed record (a blob read as a session's): ok = it parsed
+    # one parsed record (a blob read as a session's): ok = it parsed; ref = the source it
+    # is listed from, when it stands for its session (else NULL: one record a session)
     "CREATE TABLE recs (id INTEGER PRIMARY KEY, sid TEXT NOT NULL, blob TEXT NOT NULL, "
     "ok INTEGER NOT NULL, started REAL, started_at TEXT, duration REAL, status TEXT, "
     "commit_ TEXT, branch TEXT, dirty INTEGER, snapshot TEXT, what TEXT, user TEXT, "
-    "problem TEXT, UNIQUE (sid, blob))",
+    "problem TEXT, ref TEXT, UNIQUE (sid, blob))",
     "CREATE INDEX recs_broken ON recs (sid) WHERE ok = 0",
+    # the listing, in its order
+    "CREATE INDEX recs_listed ON recs (started, sid) WHERE ref IS NOT NULL",
     # the leaves worth querying (extract.in_table): each distinct value of a key once (most
     # recur: a hundred thousand records hold a few hundred thousand values, not millions),
     # and which record holds which; num: numbers, and dates as epoch seconds
@@ -60,10 +63,6 @@ SCHEMA = (
     "text TEXT NOT NULL, num)",
     "CREATE TABLE kv (rec INTEGER NOT NULL, kid INTEGER NOT NULL, val INTEGER NOT NULL, "
     "PRIMARY KEY (rec, kid)) WITHOUT ROWID",
-    # the answer: each listed session and the record that stands for it
-    "CREATE TABLE runs (sid TEXT PRIMARY KEY, rec INTEGER NOT NULL, ref TEXT NOT NULL, "
-    "started REAL)",
-    "CREATE INDEX runs_started ON runs (started, sid)",
 )
 
 
@@ -75,7 +74,8 @@ LATE_INDEXES = (
      "WHERE num IS NOT NULL"),
     ("vals_text", "CREATE INDEX IF NOT EXISTS vals_text ON vals (kid, text, kind, num)"),
     ("kv_val", "CREATE INDEX IF NOT EXISTS kv_val ON kv (val)"),
-    ("recs_status", "CREATE INDEX IF NOT EXISTS recs_status ON recs (status)"),
+    ("recs_status", "CREATE INDEX IF NOT EXISTS recs_status ON recs (status) "
+     "WHERE ref IS NOT NULL"),
 )  # fmt: skip
 
 
@@ -130,6 +130,8 @@ def index_path(git: Git, ref: str) -> Path:
 
     if ref == DEFAULT_REF:
         return git.common_dir.joinpath(*INDEX_FILE)
+    import hashlib  # only for another ref than the default: not at every command's start
+
     digest = hashlib.sha256(ref.encode()).hexdigest()[:16]
     return git.common_dir.joinpath(INDEX_FILE[0], f"index-{digest}.sqlite")
 

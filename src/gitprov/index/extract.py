@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -267,7 +266,12 @@ def extract(record: Mapping[str, Any]) -> Extracted:
         read.odd("git.dirty", dirty, "true or false")
     pipelines = read.strings(run, "pipeline_names", "run.")
     argv = read.strings(run, "argv", "run.")
-    out.what = ", ".join(pipelines) if pipelines else shlex.join(argv) if argv else ""
+    if pipelines:
+        out.what = ", ".join(pipelines)
+    elif argv:
+        import shlex  # commands are a part of the records: not at every command's start
+
+        out.what = shlex.join(argv)
     user = run.get("user")
     name = read.text(user, "name", "run.user.") if isinstance(user, Mapping) else None
     out.user = name or read.text(record, "username", "")

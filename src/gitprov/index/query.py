@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,9 +57,12 @@ _FEW = 2000
 _BATCH = 5000
 
 _COLUMNS = (
-    "r.sid, r.ref, c.started, c.started_at, c.duration, c.status, c.commit_, c.branch, "
-    "c.dirty, c.snapshot, c.what, c.user, c.blob, c.problem, c.id"
+    "c.sid, c.started, c.started_at, c.duration, c.status, c.commit_, c.branch, c.dirty, "
+    "c.snapshot, c.what, c.user, c.ref, c.blob, c.problem, c.id"
 )
+#: The fields of an entry the columns above give, in their order (``values`` follows).
+_ENTRY_FIELDS = tuple(f.name for f in fields(IndexEntry))[:14]
+_new = object.__new__
 #: The value a record ``c`` holds of a key (``?``), for a test of it to follow.
 _HELD = "SELECT 1 FROM kv JOIN vals ON vals.id = kv.val WHERE kv.rec = c.id AND kv.kid = ?"
 
@@ -243,7 +246,7 @@ class QueryIndex:
         a caller that must name them whatever it lists; no catching up of its own)."""
         rows = self.db.execute(
             f"SELECT {_COLUMNS} FROM recs c INDEXED BY recs_broken "  # noqa: S608
-            "JOIN runs r ON r.sid = c.sid AND r.rec = c.id WHERE c.ok = 0 ORDER BY c.sid"
+            "WHERE c.ok = 0 AND c.ref IS NOT NULL ORDER BY c.sid"
         )
         return [self._entry(row, ()) for row in rows]
 
@@ -251,22 +254,21 @@ class QueryIndex:
         """``(session, commit, snapshot, problem)`` of every listed session, by id: what
         ``verify`` checks, without building entries (no catching up of its own)."""
         return self.db.execute(
-            "SELECT r.sid, c.commit_, c.snapshot, c.problem FROM runs r "
-            "JOIN recs c ON c.id = r.rec ORDER BY r.sid"
+            "SELECT sid, commit_, snapshot, problem FROM recs WHERE ref IS NOT NULL ORDER BY sid"
         ).fetchall()
 
     def _select(self, q: Query) -> list[IndexEntry]:
-        where: list[str] = []
+        where = ["c.ref IS NOT NULL"]  # the records that stand for their sessions
         params: list[Any] = []
         self._tests = []
         self._gathered = False
         if q.since is not None:
-            where.append("r.started >= ?")
+            where.append("c.started >= ?")
             params.append(q.since)
         if q.until is not None:
-            where.append("r.started <= ?")
+            where.append("c.started <= ?")
             params.append(q.until)
-        for column, values in (("c.status", q.status), ("c.commit_", q.commits), ("r.sid", q.ids)):
+        for column, values in (("c.status", q.status), ("c.commit_", q.commits), ("c.sid", q.ids)):
             if values is not None and (values or column != "c.status"):
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
@@ -282,18 +284,11 @@ class QueryIndex:
                 return []  # a key no record has
             where.append(clause)
         order = "DESC" if q.newest_first else "ASC"
-        # few matching records: found first, then sorted (CROSS JOIN fixes SQLite's order),
-        # rather than sought in the listing's order
-        joined = (
-            "recs c CROSS JOIN runs r ON r.sid = c.sid AND r.rec = c.id"
-            if self._gathered
-            else "runs r JOIN recs c ON c.id = r.rec"
-        )
-        # only fixed fragments are joined; every value is a parameter
-        sql = f"SELECT {_COLUMNS} FROM {joined}"  # noqa: S608
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY r.started {order}, r.sid {order}"
+        # only fixed fragments are joined; every value is a parameter. Few matching
+        # records: found first, then sorted ("+": not sought in the listing's order)
+        sorted_by = "+c.started" if self._gathered else "c.started"
+        sql = f"SELECT {_COLUMNS} FROM recs c WHERE {' AND '.join(where)}"  # noqa: S608
+        sql += f" ORDER BY {sorted_by} {order}, c.sid {order}"
         if q.limit is not None:
             sql += " LIMIT ?"
             params.append(q.limit)
@@ -371,24 +366,15 @@ class QueryIndex:
                 if found:
                     values[column] = found[0]
                     break
-        sid, source, started, started_at, duration, status, commit, branch, dirty = row[:9]
-        return IndexEntry(  # by position: a third cheaper for thousands of entries
-            sid,
-            started,
-            started_at,
-            duration,
-            status,
-            commit,
-            branch,
-            None if dirty is None else bool(dirty),
-            row[9],  # snapshot
-            row[10],  # what
-            row[11],  # user
-            source,
-            row[12],  # blob
-            problem=row[13],
-            values=values,
-        )
+        # filled as its fields are laid out (the row's first ones, in their order): a frozen
+        # dataclass's __init__ sets them one by one, twice the time for thousands of entries
+        entry = _new(IndexEntry)
+        fields_ = entry.__dict__
+        fields_.update(zip(_ENTRY_FIELDS, row, strict=False))  # the row ends with its id
+        if row[7] is not None:
+            fields_["dirty"] = bool(row[7])
+        fields_["values"] = values
+        return entry
 
     # -- catching up ----------------------------------------------------------------------
 
@@ -707,16 +693,22 @@ class QueryIndex:
         """Choose again the record that stands for each session touched, and drop the
         parsed records no source holds any more."""
         db = self.db
-        db.execute("DELETE FROM runs WHERE sid IN (SELECT sid FROM touched)")
+        db.execute("UPDATE recs SET ref = NULL WHERE ref IS NOT NULL AND sid IN touched")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen (rec INTEGER PRIMARY KEY, ref TEXT)")
+        db.execute("DELETE FROM chosen")
         db.execute(
-            "INSERT INTO runs (sid, rec, ref, started) SELECT sid, rec, ref, started FROM ("
-            " SELECT f.sid AS sid, c.id AS rec, f.ref AS ref, c.started AS started,"
+            "INSERT INTO chosen SELECT rec, ref FROM ("
+            " SELECT c.id AS rec, f.ref AS ref,"
             "  ROW_NUMBER() OVER (PARTITION BY f.sid ORDER BY s.pos = 0 DESC, c.ok DESC,"
             "   s.pos) AS n"
             " FROM touched t JOIN files f ON f.sid = t.sid AND f.tomb = 0"
             " JOIN sources s ON s.ref = f.ref JOIN recs c ON c.sid = f.sid AND c.blob = f.blob"
             " WHERE NOT EXISTS (SELECT 1 FROM files g WHERE g.sid = f.sid AND g.tomb = 1)"
             ") WHERE n = 1"
+        )
+        db.execute(
+            "UPDATE recs SET ref = (SELECT ref FROM chosen WHERE rec = recs.id) "
+            "WHERE id IN (SELECT rec FROM chosen)"
         )
         db.execute("CREATE TEMP TABLE IF NOT EXISTS unused (id INTEGER PRIMARY KEY)")
         db.execute("DELETE FROM unused")
