@@ -20,7 +20,6 @@ import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, fields
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -579,12 +578,15 @@ class QueryIndex:
                     db.execute(f"DROP INDEX IF EXISTS {name}")
         pool = _pool() if big else None
         try:
-            with Progress("Indexing records", len(needed)) as bar:
-                batches = _batches(iter(needed), _CHUNK)
-                # each process reads its own batches from git: the records' bytes never
-                # pass through this one, which keeps the index
-                work = partial(_parse_batch, self.git)
-                done = pool.imap(work, batches) if pool else map(work, batches)
+            with (
+                Progress("Indexing records", len(needed)) as bar,
+                # one reader for all: a cat-file a batch would resolve the pack's deltas
+                # anew each time (four times the reading)
+                closing(_read_blobs(self.git, [blob for _, blob, _ in needed])) as objects,
+            ):
+                found = ((*need, *obj) for need, obj in zip(needed, objects, strict=False))
+                batches = _batches(found, _CHUNK)
+                done = pool.imap(_parse_batch, batches) if pool else map(_parse_batch, batches)
                 rows: list[_Row] = []
                 for batch in done:
                     rows += batch
@@ -838,11 +840,8 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _parse_batch(git: Git, batch: list[tuple[str, str, str]]) -> list[_Row]:
-    """The rows of the records ``batch`` names (session, blob, where), read through one
-    ``cat-file``."""
-    with closing(_read_blobs(git, [blob for _, blob, _ in batch])) as objects:
-        return [_parse_one(*need, *obj) for need, obj in zip(batch, objects, strict=True)]
+def _parse_batch(batch: list[tuple[str, str, str, str | None, bytes | None]]) -> list[_Row]:
+    return [_parse_one(*item) for item in batch]
 
 
 def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | None) -> _Row:
