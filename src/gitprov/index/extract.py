@@ -134,9 +134,14 @@ def _float(value: int) -> float:
 def leaf(key: str, value: Any) -> Leaf:
     """One flattened value as stored: its kind, its text (what ``=`` and ``~`` compare)
     and its number (numbers, and dates as epoch seconds)."""
-    if type(value) is str:  # the most common, first
+    kind = type(value)  # the common types first, by identity (a bool is no int here)
+    if kind is str:
         when = instant(value)
         return key, (TEXT if when is None else INSTANT), value, when
+    if kind is float:
+        return key, FLOAT, repr(value), value
+    if kind is int:
+        return key, INT, str(value), value if -(2**63) <= value < 2**63 else _float(value)
     if isinstance(value, bool):
         return key, BOOL, "true" if value else "false", None
     if isinstance(value, int):  # beyond a float's range: an infinity, still ordered

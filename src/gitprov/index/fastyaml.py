@@ -251,6 +251,11 @@ def read(text: str) -> dict[Any, Any]:
     """The mapping ``text`` holds, as ``yaml.load`` reads it; :class:`Unrecognised` when
     it is not in the shape this reads (then ask the real loader)."""
     _whole(text)
+    return _read_lines(text)
+
+
+def _read_lines(text: str) -> dict[Any, Any]:
+    """:func:`read` of a text :func:`_whole` passed."""
     tokens: list[_Token] = _LINE.findall(text, 0, len(text) - 1)
     if len(tokens) != text.count("\n") or tokens[0][0] or tokens[0][1]:
         raise Unrecognised("not a plain block mapping")
@@ -307,8 +312,10 @@ def _sound_entries() -> re.Pattern[str]:
     return re.compile(f"(?:{_entry(2, _SKIP_DEPTH)})++")
 
 
-#: A top-level section that is a mapping two columns in: its name, then its lines.
-_SECTION = re.compile(r"^([A-Za-z_]++):\n((?:  [^\n]*+\n)++)", re.M)
+#: Short entries already checked, and whether they passed.
+_SOUND: dict[str, bool] = {}
+#: The lines of a top-level section (after its ``name:`` line) that are two columns in.
+_BODY = re.compile(r"(?:  [^\n]*+\n)++")
 
 
 def entries(*, named: Iterable[str] = (), but: Iterable[str] | None = None) -> re.Pattern[str]:
@@ -336,24 +343,50 @@ def skim(text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
     out: list[str] = []
     end = 0
     sound = _sound_entries().fullmatch
-    for section in _SECTION.finditer(text):
-        pattern = skipped.get(section[1])
-        first, last = section.span(2)
-        if pattern is None or text[first + 2] in " -":  # not a mapping at column 2
+    for name, pattern, first in _sections(text, skipped):
+        body = _BODY.match(text, first)
+        if body is None or text[first + 2] in " -":  # not a mapping at column 2
             continue
+        last = body.end()
         removed = 0
         for found in pattern.finditer(text, first - 1, last):
             start, stop = found.span(1)
-            if sound(text, start, stop):
+            if stop - start > 256:
+                passed = sound(text, start, stop) is not None
+            else:  # short entries recur (a format, a host, a policy): checked once
+                entries = text[start:stop]
+                known = _SOUND.get(entries)
+                if known is None:
+                    if len(_SOUND) > 50_000:
+                        _SOUND.clear()
+                    known = _SOUND[entries] = sound(entries) is not None
+                passed = known
+            if passed:
                 out.append(text[end:start])
                 end = stop
                 removed += stop - start
         if removed == last - first:  # nothing left: the section is an empty mapping
-            out[-1] = f"{out[-1][: -len(section[1]) - 2]}{section[1]}: {{}}\n"
+            out[-1] = f"{out[-1][: -len(name) - 2]}{name}: {{}}\n"
     if not out:
-        return read(text)
+        return _read_lines(text)
     out.append(text[end:])
-    return read("".join(out))
+    return _read_lines("".join(out))
+
+
+def _sections(
+    text: str, skipped: Mapping[str, re.Pattern[str]]
+) -> list[tuple[str, re.Pattern[str], int]]:
+    """Each top-level line ``name:`` of a section in ``skipped`` (not the first line: a
+    record's is its id), with where its lines start, in the text's order: found as text,
+    which is many times faster than a pattern tried at every character."""
+    found = []
+    for name, pattern in skipped.items():
+        header = f"\n{name}:\n"
+        at = text.find(header)
+        while at >= 0:
+            found.append((at, name, pattern))
+            at = text.find(header, at + 1)
+    return [(name, pattern, at + len(name) + 3) for at, name, pattern in sorted(found)]
 
 
 def parse_record(
