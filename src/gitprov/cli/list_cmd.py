@@ -105,7 +105,7 @@ def _rows(entries: list[IndexEntry], columns: list[str]) -> list[list[str]]:
     started, duration = query.started, query.duration
     cell = {v: _cell(v) for v in {v for e in entries for v in (e.status, e.branch, e.user)}}
     what = {v: query.shorten(_cell(v)) for v in {e.what for e in entries}}
-    return [
+    rows = [
         [
             e.session_id,  # a valid id: one word
             started(e.started),
@@ -116,10 +116,13 @@ def _rows(entries: list[IndexEntry], columns: list[str]) -> list[list[str]]:
             "-" if e.dirty is None else "dirty" if e.dirty else "clean",
             what[e.what],
             cell[e.user],
-            *[_cell(e.values.get(key)) for key in columns],
         ]
         for e in entries
     ]
+    if columns:
+        for row, e in zip(rows, entries, strict=True):
+            row += [_cell(e.values.get(key)) for key in columns]
+    return rows
 
 
 def _objects(entries: Iterable[IndexEntry], columns: list[str]) -> list[dict[str, Any]]:
