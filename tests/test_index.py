@@ -587,6 +587,30 @@ def test_values_another_process_stored_or_forget_dropped_are_never_named_wrongly
     other.close()
 
 
+def test_an_sqlite_without_json_functions_keeps_the_same_rows(repo: Path) -> None:
+    """Records' value ids are handed to SQLite as one JSON array a record; an SQLite built
+    without its JSON functions (before 3.38 they were optional) gets them row by row."""
+    for n in range(3):
+        run(repo, params={"lr": n / 10, "opt": ["adam", "sgd"][n % 2]}, metrics={"auc": 0.9})
+
+    def rows(json: bool) -> list[tuple[Any, ...]]:
+        path = repo / ".git" / "gitprov" / "index.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with index_of(repo) as index:
+            index._vals.json = json
+            index.refresh()
+            assert ids(index.query(Query(where=(Condition("params.opt", "=", "sgd"),))))
+            return index.db.execute(
+                "SELECT r.sid, k.key, v.kind, v.text FROM kv JOIN recs r ON r.id = kv.rec "
+                "JOIN keys k ON k.id = kv.kid JOIN vals v ON v.id = kv.val ORDER BY 1, 2"
+            ).fetchall()
+
+    with_json = rows(json=True)
+    assert len(with_json) > 20
+    assert rows(json=False) == with_json
+
+
 def _stderr_on_a_terminal(script: str, *args: str) -> bytes:
     """What ``python -c script args`` writes to stderr when stderr is a terminal."""
     import os

@@ -754,6 +754,7 @@ class _Values:
         self.codes: dict[Leaf, int] = {}  # by the leaf as extracted
         self.whole = False  # every value stored is in codes
         self.version: int | None = None
+        self.json: bool | None = None  # whether SQLite has its JSON functions (3.38+: built in)
 
     def forget(self) -> None:
         """Values were deleted (by this process: the version does not tell)."""
@@ -790,10 +791,10 @@ class _Values:
                     codes[leaf_] = row[0]
         new: list[tuple[int, int, str, str, Any]] = []
         vid = db.execute("SELECT COALESCE(MAX(id), 0) FROM vals").fetchone()[0]
-        pairs = []
+        named: list[tuple[int, list[int]]] = []
         get = codes.get
         for rec, found in held:
-            named = []
+            of_rec = []
             for leaf_ in found:
                 code = get(leaf_)
                 if code is None:  # (a NaN is never found: stored again, harmless)
@@ -801,15 +802,25 @@ class _Values:
                     vid += 1
                     code = codes[leaf_] = keys[key] << 32 | vid
                     new.append((vid, keys[key], kind, text, num))
-                named.append(code)
-            pairs.append((rec, json.dumps(named)))
+                of_rec.append(code)
+            named.append((rec, of_rec))
         db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?)", new)
-        # one statement a record, its pairs unpacked by SQLite: millions of rows bound one
-        # by one would take most of a first build
-        db.executemany(
-            "INSERT OR REPLACE INTO kv SELECT ?, value >> 32, value & 4294967295 FROM json_each(?)",
-            pairs,
-        )
+        if self.json is None:
+            try:
+                self.json = db.execute("SELECT json_valid('[]')").fetchone()[0] == 1
+            except sqlite3.OperationalError:  # an SQLite built without them
+                self.json = False
+        if self.json:  # one statement a record, its pairs unpacked by SQLite: millions of
+            db.executemany(  # rows bound one by one would take most of a first build
+                "INSERT OR REPLACE INTO kv SELECT ?, value >> 32, value & 4294967295 "
+                "FROM json_each(?)",
+                [(rec, json.dumps(of_rec)) for rec, of_rec in named],
+            )
+        else:
+            db.executemany(
+                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
+                [(rec, code >> 32, code & 0xFFFFFFFF) for rec, of_rec in named for code in of_rec],
+            )
 
 
 #: A parsed record as stored: its ``recs`` row, and its leaves.
