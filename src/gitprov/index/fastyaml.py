@@ -91,6 +91,8 @@ _LINE = re.compile(
     r"|([^\n]*+))$".replace("+", "" if sys.version_info < (3, 11) else "+"),
     re.M,
 )
+#: The longest key YAML reads, quotes included (a longer one is no "simple key").
+_KEY_CHARS = 1024
 #: Scalars already read (most values recur: statuses, branches, parameters).
 _SEEN: dict[str, Any] = {}
 
@@ -113,7 +115,10 @@ def _plain(text: str) -> Any:
     if tag == "bool":
         return text.lower() in _TRUE
     if tag == "int" and _INT.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts: the loader fails too
+            raise Unrecognised(text) from None
     if tag == "float" and _FLOAT.fullmatch(text):
         return float(text)
     raise Unrecognised(text)  # timestamps, octal, sexagesimal, .inf, merge keys...
@@ -183,7 +188,7 @@ def _mapping(tokens: list[_Token], at: int, column: int, depth: int) -> tuple[di
         here = len(indent)
         if here < column:
             break
-        if here > column or dashes or not key:
+        if here > column or dashes or not key or len(key) > _KEY_CHARS:
             raise Unrecognised("not a mapping entry")
         at += 1
         name = seen.get(key, missing)
@@ -243,6 +248,8 @@ def _whole(text: str) -> None:
         odd = _ODD.search(text) is not None
     if odd or not text.endswith("\n"):
         raise Unrecognised("odd characters")
+    if "\n... " in text or text.startswith("... "):  # a document's end, not a key's start
+        raise Unrecognised("a document marker")
     if text.count("\n") * 3 + text.count("- ") > MAX_YAML_NODES:
         raise Unrecognised("too many nodes")
 
@@ -270,10 +277,10 @@ def _read_lines(text: str) -> dict[Any, Any]:
 #: A key, and a value that YAML reads (as *something*: a text, number, boolean or null) on
 #: one line: plain ones that cannot be a date, a merge, an alias or a tag; quoted ones
 #: without escapes; empty flow collections.
-_SAFE_KEY = r"[A-Za-z_][A-Za-z0-9_.-]*+"
+_SAFE_KEY = rf"[A-Za-z_][A-Za-z0-9_.-]{{0,{_KEY_CHARS - 1}}}+"
 _SAFE_VALUE = (
     r"(?:[A-Za-z_/][^\n: #]*+(?:(?::(?=[^ \n])| (?=[^ #\n]))[^\n: #]*+)*+"  # no ": ", " #", ":\n"
-    r"|-?[0-9][0-9A-Za-z.+]*+"  # a number, or a text such as a short commit id: no date
+    r"|-?[0-9][0-9A-Za-z.+]{0,511}+"  # a number (one int() reads), a text (a commit id): no date
     r"|'[^'\n]*+(?:''[^'\n]*+)*+'|\"[^\"\\\n]*+\"|\[\]|\{\})"
 )
 #: Deepest a skipped value nests (a deeper one is read, not skipped).
@@ -324,7 +331,7 @@ def entries(*, named: Iterable[str] = (), but: Iterable[str] | None = None) -> r
     before them): those ``named``, or all ``but`` those (by their plain names)."""
     if but is not None:
         keys = "|".join(map(re.escape, sorted(but)))
-        name = rf"(?!(?:{keys}):){_SAFE_KEY}"
+        name = rf"(?!(?:{keys})[:.]){_SAFE_KEY}"  # ``commit.x`` flattens under git.commit
     else:
         name = "(?:" + "|".join(map(re.escape, sorted(named))) + ")"
     entry = rf"  {name}:[^\n]*+\n(?:(?:   |  - )[^\n]*+\n)*+"

@@ -1,0 +1,312 @@
+"""Attacks on the index's record reader (issue 15): whatever the bytes, skimming a record
+(``parse_record(..., skimmed())``) indexes what reading it whole indexes, and both refuse
+exactly what :func:`gitprov.model.document.load` refuses."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+import gitprov.errors
+from gitprov.index.extract import extract, skimmed
+from gitprov.index.fastyaml import parse_record
+from gitprov.model.document import dump, load
+
+#: Texts after ``session_id: s1\n``. The first ones were answered wrongly (see each).
+_SHAPES = [
+    # a git key flattened under a kept one (git.commit.x is a row): it was skimmed away
+    "git:\n  commit.x: 1\n  branch: main\n",
+    "git:\n  branch.y:\n    outcome: clean\n",
+    "git:\n  dirty.z: 1\n",
+    # a key beyond YAML's 1024 characters of a simple key: load refuses, both readers took it
+    f"git:\n  {'k' * 1025}: 1\n  branch: main\n",
+    f"{'k' * 1025}: 1\n",
+    f"'{'k' * 1023}': 1\n",
+    f"run:\n  inputs:\n  - {'k' * 1025}: 1\n",
+    # an int of more digits than int() converts: load refuses; the whole reader crashed with
+    # a ValueError and skimming indexed the record as readable
+    "git:\n  ahead: " + "1" * 5000 + "\n  branch: main\n",
+    "x: " + "1" * 5000 + "\n",
+    "run:\n  tags:\n  - " + "9" * 5000 + "\n",
+    # a document's end at column 0 followed by a key: load refuses, the reader took a key
+    "a: 1\n...  b: 2\n",
+    "run:\n  status: ok\n... cwd: x\n",
+    # what held
+    f"git:\n  {'k' * 1024}: 1\n",
+    f"'{'k' * 1022}': 1\n",
+    "git:\n  ahead: " + "1" * 4000 + "\n",
+    "git:\n  ahead: 0x" + "f" * 5000 + "\n",
+    "git:\n  ahead: " + "1" * 600 + ".5\n",
+    "a: 1\n...: 2\n",
+    "a: 1\n...x: 2\n",
+    "a: 1\n---x: 2\n",
+    "a: 1\n---\nb: 2\n",
+    "a: 1\n...\n",
+    "git:\n  commit_sha: x\n  commitx: 1\n  commit: abc\n",
+    "run:\n  inputs.x: 1\n",
+    "provenance:\n  saved_at.x: 1\n  saved_at: '2024-01-01T00:00:00Z'\n",
+    "run:\n  cwd: 0b\n  tags: 0x\n  error: 1_0\n",
+    "run:\n  cwd: 0b2\n  error: 09\n  tags: 1e+5\n  signal: 1.e+5\n",
+    "run:\n  cwd: 1:30\n",
+    "run:\n  cwd: 12:30:45\n",
+    "run:\n  cwd: 2024-1-1\n",
+    "run:\n  cwd: 2024-01-01 1:00:00\n",
+    "run:\n  cwd: 2024-02-30\n",
+    "run:\n  cwd: <<\n",
+    "run:\n  <<: {}\n",
+    "run:\n  cwd: a'b\n  error: a\"b\n  tags: a\\b\n",
+    "run:\n  cwd: a[b]{c},d\n",
+    "run:\n  cwd: a%b@c`d\n",
+    "run:\n  cwd: 'a\\'\n",
+    'run:\n  cwd: "a\\"\n',
+    "run:\n  cwd: a:b\n",
+    "run:\n  cwd: a:\n",
+    "run:\n  cwd: a :b\n",
+    "run:\n  cwd: a  b\n",
+    "run:\n  cwd: a \n",
+    "run:\n  cwd: x\n  # c\n",
+    "run:\n  cwd: x\n   # c\n",
+    "run:\n  cwd: x # c\n",
+    "run:\n  cwd:\n",
+    "run:\n  cwd:\n  status: x\n",
+    "run:\n  cwd: -\n",
+    "run:\n  tags:\n  -\n",
+    "run:\n  tags:\n  - \n",
+    "run:\n  tags:\n  - - a\n",
+    "run:\n  tags:\n  - a\n   - b\n",
+    "run:\n  tags:\n   - a\n",
+    "run:\n  config:\n     x: 1\n",
+    "run:\n  config:\n    x: 1\n     y: 2\n",
+    "run:\n  cwd: é\u00a0x\n",
+    "run:\n  cwd: x\u0085y\n",
+    "run:\n  cwd: x\u2028y\n",
+    "run:\n  cwd: x\ty\n",
+    "run:\n  cwd: x\r\n",
+    "\ufeffrun:\n  cwd: x\n",
+    "run:\n  cwd: x",
+    "run:\n  cwd: x\nrun:\n",
+    "run:\n  cwd: x\nrun: 5\n",
+    "run: 5\nrun:\n  cwd: x\n",
+    "run:\n  cwd: x\n\n",
+    "run:\n  cwd: x\n  \n",
+    "run:\n\n  cwd: x\n",
+    "run:\n  cwd: 'x\n  y'\n",
+    'run:\n  cwd: "x\n  y"\n',
+    "run:\n  cwd: [a,\n    b]\n",
+    "run:\n  cwd: &a x\n  error: *a\n",
+    "run:\n  cwd: !!str x\n",
+    "run:\n  cwd: !!int x\n",
+    "'run':\n  cwd: x\n",
+    '"git":\n  remotes: x\n',
+    "run :\n  cwd: x\n",
+    "run:\n  'cwd': x\n",
+    "run:\n  cwd: x\ngit:\n  remotes: y\nprovenance:\n  format: 2\n",
+    "git:\n  remotes:\n    origin: u\n  policy: {}\n",
+    "git:\n  remotes: []\n  commit: abc\n  remotes: 1\n",
+    "git:\n  yes: 1\n  null: 2\n  'on': 3\n",
+    "git:\n- remotes\n",
+    "git: []\n",
+    "git: ''\n",
+    "git:\n  remotes:\n    a:\n      b:\n        c:\n          d:\n            e: 1\n",
+    "run:\n  status: failed\n  error:\n    type: X\n    message: 'it''s'\n",
+    "exception:\n  type: X\nrun:\n  error: x\n",
+    "a: '\nrun:\n  cwd: x'\n",
+    "a: |\n  x\nrun:\n  cwd: y\n",
+    "a: >\n  x\nrun:\n  cwd: y\n",
+    "a: x\n  y\nrun:\n  cwd: z\n",
+    "? run\n: x\n",
+    "%YAML 1.1\n---\nrun:\n  cwd: x\n",
+    "git:\n  commit: abc\n  " + "x: 1\n  " * 3000 + "branch: main\n",
+]
+
+
+def _indexed(data: bytes, skim: bool) -> Any:
+    """What the index keeps of a record (its fields and rows), or that it is refused."""
+    try:
+        return repr(extract(parse_record(data, "s1", "w", skimmed() if skim else None)))
+    except gitprov.errors.CorruptRecordError:
+        return "refused"
+
+
+def _check(text: str) -> None:
+    data = text.encode()
+    whole = _indexed(data, skim=False)
+    assert _indexed(data, skim=True) == whole, text
+    try:
+        load(data, "s1", "w")
+    except gitprov.errors.CorruptRecordError:
+        assert whole == "refused", text
+    else:
+        assert whole != "refused", text
+
+
+@pytest.mark.parametrize("shape", _SHAPES)
+def test_a_shape_is_indexed_as_load_reads_it(shape: str) -> None:
+    _check(f"session_id: s1\n{shape}")
+
+
+def _kedro(n: int) -> str:
+    """A record in the shape the Kedro hooks save."""
+    rng = random.Random(n)
+    return dump(
+        {
+            "session_id": "s1",
+            "project_path": "/home/ada/spaceflights",
+            "run": {
+                "status": rng.choice(["success", "failed"]),
+                "pipeline_names": ["__default__"],
+                "tags": [],
+                "user": {"name": "Ada", "email": "ada@example.com"},
+                "params": {"lr": rng.choice([0.1, 0.01]), "epochs": n, "opts": {"seed": 3}},
+                "config": {"env": "local", "files": [{"path": "conf/p.yml", "digest": "ab12"}]},
+                "inputs": [{"dataset": "companies", "version": None, "size": 1810000}],
+                "started_at": "2026-03-27T00:00:00.004Z",
+                "finished_at": "2026-03-27T00:03:36.267Z",
+                "duration_s": 216.263,
+                "nodes": {"total": 6, "completed": ["a_node", "b_node"], "failed": []},
+                "failed_node": None,
+                "error": None,
+            },
+            "git": {
+                "commit_sha": "aaaaaaa",
+                "dirty": bool(n % 2),
+                "commit": "a" * 40,
+                "branch": "main",
+                "ahead": 1,
+                "changes": [{"path": "src/model.py", "status": "modified"}],
+                "remotes": {"origin": "https://github.com/example/spaceflights.git"},
+                "describe": "v0.2.0-5-gaaaaaaa",
+                "snapshot": None,
+                "policy": {"dirty": "allow", "require_pushed": False},
+            },
+            "provenance": {
+                "format": 2,
+                "saved_at": "2026-03-27T00:03:36.467Z",
+                "gitprov": "0.1.0",
+                "host": {"hostname": "gpu-box-3", "python": "3.11.9"},
+            },
+        }
+    ).decode()
+
+
+_PIECES = [
+    "0b",
+    "0x",
+    "1_0",
+    ".inf",
+    "1:30",
+    "2024-01-01",
+    "<<",
+    "=",
+    "~",
+    "null",
+    "yes",
+    "[]",
+    "{}",
+    "[a]",
+    "-",
+    "-1",
+    "|",
+    ">",
+    "'",
+    '"',
+    "%x",
+    "@x",
+    "?x",
+    ",x",
+    "x,",
+    "a#b",
+    "a:b",
+    "a:_b",
+    "x...",
+    "0o7",
+    "09",
+    "1e+5",
+    "1.e+5",
+    "-.5",
+    "+1",
+    "-0",
+    "1.",
+    "_",
+    "/a/b",
+    "a'b",
+    "a\\b",
+    "Null",
+    "NO",
+    "inputs",
+    "commit",
+    "commit.x",
+    "branch.y",
+    "dirty.z",
+    "git",
+    "run",
+    "provenance",
+    "saved_at",
+    "status",
+    "started_at",
+    "duration_s",
+    "cwd",
+    "tags",
+    "...",
+    "---",
+    "{a: 1}",
+    "a #b",
+    "a: b",
+    "- ",
+    "!!str x",
+    "&a x",
+    "*a",
+    "x y",
+    "x  y",
+    "x ",
+    "'a''b'",
+    '"a\\tb"',
+    "é",
+    "\x85",
+    "\u2028",
+    "\t",
+    "\r",
+    "\ufeff",
+    " ",
+    "  ",
+    "#c",
+    "... ",
+    "1" * 4400,
+    "k" * 1030,
+]
+
+
+def _mutated(rng: random.Random, text: str) -> str:
+    lines = text.split("\n")
+    for _ in range(rng.randint(1, 3)):
+        at = rng.randrange(len(lines))
+        line, piece, how = lines[at], rng.choice(_PIECES), rng.random()
+        if how < 0.3:  # a piece put into a line
+            cut = rng.randint(0, len(line))
+            lines[at] = line[:cut] + piece + line[cut:]
+        elif how < 0.5 and ": " in line:  # a value replaced
+            lines[at] = f"{line.partition(': ')[0]}: {piece}"
+        elif how < 0.65:  # a line added
+            indent = " " * rng.choice([0, 1, 2, 3, 4, 6])
+            added = rng.choice([f"{piece}: {rng.choice(_PIECES)}", f"- {piece}", f"{piece}:"])
+            lines.insert(at, indent + added)
+        elif how < 0.75:  # a line repeated
+            lines.insert(at, lines[rng.randrange(len(lines))])
+        elif how < 0.85:
+            del lines[at]
+        else:  # indented otherwise
+            lines[at] = " " * rng.choice([0, 1, 3]) + line.lstrip(" ")
+    return "\n".join(lines)
+
+
+def test_mutated_records_are_indexed_as_load_reads_them() -> None:
+    rng = random.Random(15)
+    small = (
+        "session_id: s1\nrun:\n  status: ok\n  inputs: x\n  cwd: /a\ngit:\n  commit: abc\n"
+        "  remotes:\n    origin: u\nprovenance:\n  format: 2\n  saved_at: '2024-01-01T00:00:00Z'\n"
+    )
+    texts = [small, *(_kedro(n) for n in range(4))]
+    for _ in range(1500):
+        _check(_mutated(rng, rng.choice(texts)))
