@@ -576,6 +576,10 @@ class QueryIndex:
             with self._transaction() as db:
                 for name, _ in database.LATE_INDEXES:
                     db.execute(f"DROP INDEX IF EXISTS {name}")
+            # pages written once to the log and copied once at the end (see refresh), not
+            # copied back every few megabytes and written again as the next rows land
+            self.db.execute("PRAGMA wal_autocheckpoint = 0")
+            self.db.execute("PRAGMA cache_size = -65536")
         pool = _pool() if big else None
         try:
             with (
@@ -599,6 +603,8 @@ class QueryIndex:
             if pool is not None:
                 pool.close()
                 pool.join()
+            if big:
+                self.db.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default
         if big:  # whoever else dropped them meanwhile, the indexes are back
             with self._transaction() as db:
                 for _, statement in database.LATE_INDEXES:
