@@ -310,3 +310,70 @@ def test_mutated_records_are_indexed_as_load_reads_them() -> None:
     texts = [small, *(_kedro(n) for n in range(4))]
     for _ in range(1500):
         _check(_mutated(rng, rng.choice(texts)))
+
+
+# -- answers: the index's SQL against the records read one by one ---------------------------
+
+_ODD_VALUES = [
+    ".nan", ".inf", "-.inf", "-0.0", "0.0", "0", "1", "1.0", "true", "'true'", "null", "'1'",
+    "2024-01-02", "'2024-01-02T00:00:00Z'", "2024-01-02 10:00:00", "1" + "0" * 30,
+    str(2**63), str(2**63 - 1), "9007199254740993", "abc", "'abc '", "[]", "{}", "[1, 2]",
+    "1.0e+308", "''", "0x1f", "0o7", "1_000", "'-0'", "'nan'", "é",
+]  # fmt: skip
+_ASKED = [
+    "1", "1.0", "0", "-0", "nan", "inf", "-inf", "true", "null", "2024-01-02", "abc", "",
+    "9007199254740992", "9223372036854775807", "1e30", "1e+30", "é", "[]", "31", "1000",
+]  # fmt: skip
+
+
+def test_where_answers_as_each_record_read_whole(repo: Any) -> None:
+    """Every operator on odd values, under a key as written and under ``run.`` (both
+    present in some records: the written one decides), with and without a status and a
+    limit, answers what testing each record read whole answers."""
+    from gitprov.audit.compare import flatten_record
+    from gitprov.audit.log import SessionLog
+    from gitprov.git import Git
+    from gitprov.index import open_index
+    from gitprov.index.api import OPS, Condition, Query
+    from gitprov.index.query import _Test
+    from gitprov.store.records import RecordStore
+
+    rng = random.Random(8)
+    store = RecordStore(Git.discover(repo))
+    for n, value in enumerate(_ODD_VALUES * 2):
+        other = rng.choice(_ODD_VALUES)
+        lines = [f"session_id: s{n}", f"params:\n  x: {value}" if n % 3 else "params: {}"]
+        lines.append(f"run:\n  status: {rng.choice(['success', 'failed'])}")
+        lines.append(f"  started_at: '2024-01-01T00:00:{n:02d}Z'")
+        if n % 2:
+            lines.append(f"  params:\n    x: {other}")
+        store.save(f"s{n}", ("\n".join(lines) + "\n").encode())
+    log = SessionLog(repo)
+    flat = {sid: flatten_record(record) for sid, record in log.items()}
+    index = open_index(log)
+    wrong, matched = [], 0
+    for key in ("params.x", "run.params.x"):
+        for op in OPS:
+            for asked in _ASKED:
+                condition = Condition(key, op, asked)
+                test = _Test(condition)
+                for status, limit in (((), None), (("failed",), None), ((), 3)):
+                    want = sorted(
+                        sid
+                        for sid, leaves in flat.items()
+                        if test.record(leaves)
+                        and (not status or leaves.get("run.status") in status)
+                    )
+                    matched += len(want)
+                    got = [e.session_id for e in index.query(Query((condition,), status=status))]
+                    if limit is not None:
+                        few = index.query(Query((condition,), status=status, limit=limit))
+                        ok = {e.session_id for e in few} <= set(want) and len(few) == min(
+                            limit, len(want)
+                        )
+                    else:
+                        ok = sorted(got) == want
+                    if not ok:
+                        wrong.append((key, op, asked, status, limit, sorted(got), want))
+    assert not wrong, wrong[:5]
+    assert len(flat) == 2 * len(_ODD_VALUES) and matched > 1000, matched
