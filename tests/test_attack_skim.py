@@ -377,3 +377,69 @@ def test_where_answers_as_each_record_read_whole(repo: Any) -> None:
                         wrong.append((key, op, asked, status, limit, sorted(got), want))
     assert not wrong, wrong[:5]
     assert len(flat) == 2 * len(_ODD_VALUES) and matched > 1000, matched
+
+
+def test_where_answers_follow_fetched_copies_forgets_and_two_indexes(tmp_path: Any) -> None:
+    """The record standing for a session (local first, a copy that parses over one that
+    does not, none once forgotten) is the one conditions test, as ``SessionLog`` reads
+    it; two indexes of one file, each catching up after the other wrote, agree."""
+    from gitprov.audit.compare import flatten_record
+    from gitprov.audit.log import SessionLog
+    from gitprov.git import Git
+    from gitprov.index.api import Condition, Query
+    from gitprov.index.query import QueryIndex, _Test
+    from gitprov.store.records import RecordStore
+
+    from conftest import git, make_repo
+
+    mine, theirs = make_repo(tmp_path / "mine"), make_repo(tmp_path / "theirs")
+
+    def save(where: Any, sid: str, x: str, status: str = "success") -> None:
+        text = f"session_id: {sid}\nparams:\n  x: {x}\nrun:\n  status: {status}\n"
+        RecordStore(Git.discover(where)).save(sid, text.encode())
+
+    def fetch() -> None:
+        git(mine, "fetch", "-q", str(theirs), "+refs/provenance/sessions:" + TRACKING)
+
+    conditions = [Condition("params.x", op, v) for op in ("=", "!=", ">") for v in ("1", "2")]
+
+    def check(index: QueryIndex) -> None:
+        log = SessionLog(mine)
+        flat = {sid: flatten_record(record) for sid, record in log.items(broken={})}
+        for condition in conditions:
+            for status in ((), ("failed",)):
+                want = sorted(
+                    sid
+                    for sid, leaves in flat.items()
+                    if _Test(condition).record(leaves)
+                    and (not status or leaves.get("run.status") in status)
+                )
+                got = index.query(Query((condition,), status=status))
+                assert sorted(e.session_id for e in got) == want, (condition, status)
+
+    one = QueryIndex(Git.discover(mine), SessionLog(mine).ref)
+    two = QueryIndex(Git.discover(mine), SessionLog(mine).ref)
+    save(mine, "shared", "1")
+    save(theirs, "shared", "2", "failed")
+    save(theirs, "theirs", "2", "failed")
+    save(theirs, "broken-here", "1")
+    RecordStore(Git.discover(mine)).save("broken-here", b"session_id: broken-here\nx: [\n")
+    fetch()
+    check(one)
+    save(mine, "new", "2")
+    check(two)
+    SessionLog(mine).forget(["shared"], "gone")  # their copy is hidden too
+    check(one)
+    SessionLog(theirs).forget(["theirs"], "gone")
+    save(theirs, "later", "1", "failed")
+    fetch()
+    check(two)
+    check(one)
+    save(mine, "shared2", "1")
+    check(one)
+    check(two)
+    one.close()
+    two.close()
+
+
+TRACKING = "refs/provenance/remotes/origin/sessions"
