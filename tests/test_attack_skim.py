@@ -119,6 +119,13 @@ _SHAPES = [
     "? run\n: x\n",
     "%YAML 1.1\n---\nrun:\n  cwd: x\n",
     "git:\n  commit: abc\n  " + "x: 1\n  " * 3000 + "branch: main\n",
+    # nested about as deep as load allows (100 collections)
+    *(
+        "".join(f"{'  ' * i}k{i}:\n" for i in range(d)) + f"{'  ' * d}v: {{}}\n"
+        for d in (98, 99, 100)
+    ),
+    *(f"a:\n{'- ' * d}{{}}\n" for d in (97, 98, 99)),
+    *(f"run:\n  tags:\n  {'- ' * d}x\n" for d in (97, 98, 99)),
 ]
 
 
