@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-import gitprov.errors
-from gitprov.index.extract import extract, skimmed
-from gitprov.index.fastyaml import parse_record
-from gitprov.model.document import dump, load
+from gitprov.model.document import dump
+from test_index import check_indexed_as_loaded
 
 #: Texts after ``session_id: s1\n``. The first ones were answered wrongly (see each).
 _SHAPES = [
@@ -129,29 +127,9 @@ _SHAPES = [
 ]
 
 
-def _indexed(data: bytes, skim: bool) -> Any:
-    """What the index keeps of a record (its fields and rows), or that it is refused."""
-    try:
-        return repr(extract(parse_record(data, "s1", "w", skimmed() if skim else None)))
-    except gitprov.errors.CorruptRecordError:
-        return "refused"
-
-
-def _check(text: str) -> None:
-    data = text.encode()
-    whole = _indexed(data, skim=False)
-    assert _indexed(data, skim=True) == whole, text
-    try:
-        load(data, "s1", "w")
-    except gitprov.errors.CorruptRecordError:
-        assert whole == "refused", text
-    else:
-        assert whole != "refused", text
-
-
 @pytest.mark.parametrize("shape", _SHAPES)
 def test_a_shape_is_indexed_as_load_reads_it(shape: str) -> None:
-    _check(f"session_id: s1\n{shape}")
+    check_indexed_as_loaded(f"session_id: s1\n{shape}")
 
 
 def _kedro(n: int) -> str:
@@ -316,7 +294,7 @@ def test_mutated_records_are_indexed_as_load_reads_them() -> None:
     )
     texts = [small, *(_kedro(n) for n in range(4))]
     for _ in range(1500):
-        _check(_mutated(rng, rng.choice(texts)))
+        check_indexed_as_loaded(_mutated(rng, rng.choice(texts)))
 
 
 # -- answers: the index's SQL against the records read one by one ---------------------------

@@ -203,13 +203,28 @@ def _as_indexed(data: bytes, skim: bool) -> Any:
     return repr(extract(record))
 
 
+def check_indexed_as_loaded(text: str) -> None:
+    """``text`` as a stored record is indexed alike skimmed and read whole, and refused
+    exactly when ``load`` refuses it."""
+    from gitprov.model.document import load
+
+    data = text.encode()
+    whole = _as_indexed(data, skim=False)
+    assert _as_indexed(data, skim=True) == whole, text
+    try:
+        load(data, "s1", "w")
+    except gitprov.errors.CorruptRecordError:
+        assert whole == "refused", text
+    else:
+        assert whole != "refused", text
+
+
 def test_skimming_keeps_what_the_index_reads_and_refuses_what_load_refuses() -> None:
     """The index's reader takes out of a record what neither its rows nor its fields read,
     checking without building it: each text is indexed as the whole reader and ``load``
     index it, and the shortcut is taken often."""
     from gitprov.index.extract import skimmed
     from gitprov.index.fastyaml import skim
-    from gitprov.model.document import load
 
     rng = random.Random(17)
     texts = [f"session_id: s1\n{shape}" for shape in _SKIMMED_SHAPES]
@@ -226,13 +241,7 @@ def test_skimming_keeps_what_the_index_reads_and_refuses_what_load_refuses() -> 
         texts.append(dump(record).decode())
     skimmed_some = 0
     for text in texts:
-        data = text.encode()
-        expected = _as_indexed(data, skim=False)
-        assert _as_indexed(data, skim=True) == expected, text
-        try:
-            load(data, "s1", "w")
-        except gitprov.errors.CorruptRecordError:
-            assert expected == "refused", text
+        check_indexed_as_loaded(text)
         try:
             skimmed_some += skim(text, skimmed()) != read(text)
         except Unrecognised:
