@@ -361,12 +361,12 @@ def skim(text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
             if stop - start > 256:
                 passed = sound(text, start, stop) is not None
             else:  # short entries recur (a format, a host, a policy): checked once
-                entries = text[start:stop]
-                known = _SOUND.get(entries)
+                run = text[start:stop]
+                known = _SOUND.get(run)
                 if known is None:
                     if len(_SOUND) > 50_000:
                         _SOUND.clear()
-                    known = _SOUND[entries] = sound(entries) is not None
+                    known = _SOUND[run] = sound(run) is not None
                 passed = known
             if passed:
                 out.append(text[end:start])
