@@ -24,7 +24,7 @@ from gitprov.audit.log import SessionLog
 from gitprov.git import Git
 from gitprov.index import open_index
 from gitprov.index.api import UNREADABLE, Condition, Query
-from gitprov.index.db import FORMAT, INDEX_FILE
+from gitprov.index.db import FORMAT, INDEX_FILE, remove
 from gitprov.index.extract import extract, in_table, leaf
 from gitprov.index.fastyaml import Unrecognised, parse_record, read
 from gitprov.index.query import QueryIndex
@@ -603,9 +603,7 @@ def test_an_sqlite_without_json_functions_keeps_the_same_rows(repo: Path) -> Non
         run(repo, params={"lr": n / 10, "opt": ["adam", "sgd"][n % 2]}, metrics={"auc": 0.9})
 
     def rows(json: bool) -> list[tuple[Any, ...]]:
-        path = repo / ".git" / "gitprov" / "index.sqlite"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        remove(_file(repo))
         with index_of(repo) as index:
             index._vals.json = json
             index.refresh()

@@ -153,3 +153,14 @@ def start_pager(argv: Sequence[str]) -> subprocess.Popen[bytes] | None:
         return subprocess.Popen(list(argv), stdin=subprocess.PIPE, env=env)
     except OSError:
         return None
+
+
+def wait_pager(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for the pager to end, through Ctrl-C as git does (less stays in charge of
+    the terminal until the user quits it)."""
+    while True:
+        try:
+            proc.wait()
+            return
+        except KeyboardInterrupt:
+            continue

@@ -232,7 +232,9 @@ def pager() -> Iterator[None]:
         for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)
-        _wait(proc)
+        from gitprov.child import wait_pager
+
+        wait_pager(proc)
 
 
 def _drop_output() -> None:
@@ -246,14 +248,3 @@ def _drop_output() -> None:
         pass
     finally:
         os.close(devnull)
-
-
-def _wait(proc: subprocess.Popen[bytes]) -> None:
-    """Wait for the pager to end, through Ctrl-C as git does (less stays in charge of
-    the terminal until the user quits it)."""
-    while True:
-        try:
-            proc.wait()
-            return
-        except KeyboardInterrupt:
-            continue

@@ -39,6 +39,7 @@ from gitprov.index.extract import (
     in_table,
     instant,
     leaf,
+    skimmed,
     value_of,
 )
 from gitprov.index.extract import number as as_number
@@ -578,6 +579,7 @@ class QueryIndex:
                     db.execute(f"DROP INDEX IF EXISTS {name}")
             # pages written once to the log and copied once at the end (see refresh), not
             # copied back every few megabytes and written again as the next rows land
+            checkpoints = self.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
             self.db.execute("PRAGMA wal_autocheckpoint = 0")
             self.db.execute("PRAGMA cache_size = -65536")
         pool = _pool() if big else None
@@ -604,7 +606,7 @@ class QueryIndex:
                 pool.close()
                 pool.join()
             if big:
-                self.db.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default
+                self.db.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoints)}")
         if big:  # whoever else dropped them meanwhile, the indexes are back
             with self._transaction() as db:
                 for _, statement in database.LATE_INDEXES:
@@ -864,7 +866,6 @@ def _parse_batch(batch: list[tuple[str, str, str, str | None, bytes | None]]) ->
 def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | None) -> _Row:
     """One record's row: what it holds, or why it cannot be read (never an exception: one
     odd record never stops the rest)."""
-    from gitprov.index.extract import skimmed
     from gitprov.index.fastyaml import parse_record
 
     problem = f"the stored record of session {sid} ({where}) cannot be read"
