@@ -131,6 +131,12 @@ def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess
             "git is not installed or not on PATH. gitprov needs git >= 2.30: install it "
             "(e.g. `apt-get install git`) and make sure `git --version` works in this shell."
         ) from exc
+    except (PermissionError, NotADirectoryError) as exc:  # a `git` not executable, a file on PATH
+        raise GitNotFoundError(
+            f"git could not be started ({exc.strerror}): PATH holds a `git` that cannot be "
+            f"run or an entry that is not a folder. Fix PATH so that `git --version` works "
+            f"in this shell."
+        ) from exc
 
 
 class Started(NamedTuple):
