@@ -80,3 +80,29 @@ def test_list_names_a_record_spooled_in_the_cache_folder(
         cli("-C", str(repo), "list").stderr
     )
     assert os.listdir(folder) == ["s1.1.yaml"]
+
+
+def test_the_command_runs_with_the_collector_on_and_its_modules_frozen(repo: Path) -> None:
+    """The installed command pauses the cyclic collector while its modules load, then
+    freezes them out of its scans: the command itself runs with the collector on."""
+    code = (
+        "import atexit, gc, sys\n"
+        "from gitprov.__main__ import run\n"
+        "atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 1000))\n"
+        "sys.argv = ['gitprov', '-C', sys.argv[1], 'list']\n"
+        "run()\n"
+    )
+    with gitprov.record(repo, "s1"):
+        pass
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(repo)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "True True"
+    assert "s1" in out.stdout
+    entry = subprocess.run(
+        [sys.executable, "-m", "gitprov", "-C", str(repo), "list", "--format", "ids"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert entry.stdout == "s1\n"

@@ -183,6 +183,7 @@ class SessionLog:
         are then left out too, named in a warning."""
         from gitprov.audit.query import build
         from gitprov.index import open_index
+        from gitprov.index.api import UNREADABLE
 
         commits = None if commit is None else (self._commit_id(commit),)
         asked = build(
@@ -201,7 +202,8 @@ class SessionLog:
         with open_index(self) as index:
             found = index.query(asked)
             if broken is not None:
-                found = [e for e in found if not _unreadable(e)]
+                # a record that could not be parsed at all (not merely an odd field)
+                found = [e for e in found if e.problem is None or e.status != UNREADABLE]
                 for entry in index.unreadable():
                     if entry.source == self.ref:  # a fetched copy's: skipped, warned
                         broken[entry.session_id] = CorruptRecordError(entry.problem)
@@ -554,10 +556,3 @@ class SessionLog:
             + (f"; did you mean {guess}?" if near else ";")
             + " `gitprov list` shows the recorded ids"
         )
-
-
-def _unreadable(entry: IndexEntry) -> bool:
-    """Whether the index could not parse the record at all (not merely an odd field)."""
-    from gitprov.index.api import UNREADABLE
-
-    return entry.problem is not None and entry.status == UNREADABLE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -155,12 +156,14 @@ def table(rows: list[list[str]], paint: Callable[[int, str], str] | None = None)
     """``rows`` (the first: the headings) as aligned columns; ``paint(column, cell)``
     colours a body cell once padded (colour codes take no width). A record's control
     characters are shown escaped, never sent to the terminal."""
-    # one test per row, escaping only a row that needs it: thousands of rows stay cheap
-    rows = [row if "".join(row).isprintable() else [printable(c) for c in row] for row in rows]
+    # one test of every cell at once, escaping only a row that needs it: thousands of rows
+    # stay cheap
+    if not "".join(chain.from_iterable(rows)).isprintable():
+        rows = [r if "".join(r).isprintable() else [printable(c) for c in r] for r in rows]
     widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     if paint is None:
-        line = "  ".join(f"{{:<{w}}}" for w in widths)  # every row through one format
-        return "\n".join(line.format(*row).rstrip() for row in rows)
+        line = "  ".join(f"%-{w}s" for w in widths)  # every row through one format
+        return "\n".join([(line % tuple(row)).rstrip() for row in rows])
     return "\n".join(
         "  ".join(
             paint(i, cell.ljust(w)) if n else cell.ljust(w)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitprov.errors import (
     GitCommandError,
@@ -28,6 +27,9 @@ from gitprov.errors import (
     UnsafeRepositoryError,
 )
 from gitprov.git.reffiles import common_dir_of
+
+if TYPE_CHECKING:
+    import subprocess  # imported when a git process starts: reading commands start none
 
 #: Variables that re-point git at another repository, index or object store.
 _SCRUBBED = (
@@ -124,6 +126,8 @@ def map_error(args: Sequence[str], returncode: int, stderr: bytes, where: Path) 
 
 
 def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
+    import subprocess
+
     try:
         return subprocess.Popen(argv, env=env, **kwargs)  # type: ignore[call-overload,no-any-return]
     except FileNotFoundError as exc:
@@ -177,6 +181,8 @@ class Runner(NamedTuple):
 
     def start(self, *args: str, stdin: bool = False, env: dict[str, str] | None = None) -> Started:
         """Start git without waiting, so several probes can run at once."""
+        import subprocess
+
         proc = _spawn(
             ["git", "-C", str(self.root), *args],
             git_env(env),
