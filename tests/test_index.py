@@ -710,3 +710,49 @@ def test_records_of_every_entry_point_read_fast_as_yaml_reads_them(repo: Path) -
     for text in texts:
         assert repr(read(text)) == repr(yaml.load(text, Loader=yaml.CSafeLoader)), text
         assert _as_indexed(text.encode(), skim=True) == _as_indexed(text.encode(), skim=False)
+
+
+def _rows_of(repo: Path) -> list[Any]:
+    """Every indexed row of ``repo``'s index file, and the values each record holds."""
+    with sqlite3.connect(repo / ".git" / Path(*INDEX_FILE)) as db:
+        recs = db.execute(
+            "SELECT sid, blob, ok, started, status, commit_, branch, dirty, what, user, "
+            "problem, ref FROM recs ORDER BY sid"
+        ).fetchall()
+        held = db.execute(
+            "SELECT r.sid, k.key, v.kind, v.text FROM kv JOIN recs r ON r.id = kv.rec "
+            "JOIN keys k ON k.id = kv.kid JOIN vals v ON v.id = kv.val ORDER BY 1, 2"
+        ).fetchall()
+    return [recs, held]
+
+
+def test_a_big_build_in_parsing_processes_indexes_what_one_process_does(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a size the first build parses in a process per core, with its late indexes
+    and the cyclic collector off meanwhile: the rows are the same, the indexes are back,
+    and the collector runs again after it."""
+    import gc
+
+    for n in range(40):
+        odd = "params: [1, 2]\n" if n == 7 else ""
+        save(repo, f"s{n:02d}", f"session_id: s{n:02d}\nparams:\n  n: {n}\n  lr: 0.{n % 3}\n{odd}")
+    save(repo, "broken", "session_id: broken\nparams: [unclosed\n")
+    with index_of(repo) as index:
+        index.refresh()  # one process: fewer records than a big build takes
+    serial = _rows_of(repo)
+    remove(repo / ".git" / Path(*INDEX_FILE))
+    monkeypatch.setattr(gitprov.index.query, "_PARALLEL", 8)
+    monkeypatch.setattr(gitprov.index.query, "_CHUNK", 3)
+    monkeypatch.setattr(gitprov.index.query, "_BATCH", 7)
+    with index_of(repo) as index:
+        index.refresh()
+        assert index._built  # the big way
+        assert ids(index.query(Query(where=(Condition("params.lr", "=", "0.2"),)))) == [
+            f"s{n:02d}" for n in range(38, -1, -1) if n % 3 == 2
+        ]
+    assert _rows_of(repo) == serial
+    assert gc.isenabled()
+    with sqlite3.connect(repo / ".git" / Path(*INDEX_FILE)) as db:
+        names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert {name for name, _ in gitprov.index.db.LATE_INDEXES} <= names

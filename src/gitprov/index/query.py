@@ -14,6 +14,7 @@ stands for it, else the first fetched copy whose record parses.
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -582,6 +583,10 @@ class QueryIndex:
             checkpoints = self.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
             self.db.execute("PRAGMA wal_autocheckpoint = 0")
             self.db.execute("PRAGMA cache_size = -65536")
+            # what a build makes lives until it is written, so the cyclic collector only
+            # rescans it, ever longer as it grows: off until the build ends
+            collecting = gc.isenabled()
+            gc.disable()
         pool = _pool() if big else None
         try:
             with (
@@ -607,6 +612,8 @@ class QueryIndex:
                 pool.join()
             if big:
                 self.db.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoints)}")
+                if collecting:
+                    gc.enable()
         if big:  # whoever else dropped them meanwhile, the indexes are back
             with self._transaction() as db:
                 for _, statement in database.LATE_INDEXES:
@@ -845,7 +852,8 @@ def _pool() -> Any:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if (cores or 1) < 2:
         return None
-    return multiprocessing.get_context().Pool(min(cores or 1, 4))
+    # a parsing process keeps nothing beyond its batch: no cyclic collection needed
+    return multiprocessing.get_context().Pool(min(cores or 1, 4), initializer=gc.disable)
 
 
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
