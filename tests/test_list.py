@@ -351,3 +351,24 @@ def test_parse_and_show_helpers() -> None:
     assert {query.duration(s) for s in (-1.0, float("nan"), float("inf"))} == {"-"}
     assert query.shorten("a  b\nc") == "a b c" and len(query.shorten("x" * 99)) == 40
     assert query.started(None) == query.started(1e20) == query.started(float("nan")) == "-"
+
+
+def test_no_match_is_an_empty_document_in_json_yaml_and_csv(repo: Path) -> None:
+    """A script reading ``--format json`` gets ``[]`` when nothing matches, not nothing."""
+    with gitprov.record(repo, "s1", params={"lr": 0.1}):
+        pass
+    nothing = ["--where", "params.lr=5"]
+    outputs = {
+        fmt: cli("-C", str(repo), "list", *nothing, "--format", fmt)
+        for fmt in ("json", "yaml", "csv", "ids", "table")
+    }
+    assert all(proc.returncode == 0 and proc.stderr == "" for proc in outputs.values())
+    assert json.loads(outputs["json"].stdout) == []
+    assert yaml.safe_load(outputs["yaml"].stdout) == []
+    assert (
+        outputs["csv"].stdout.startswith("session_id,") and outputs["csv"].stdout.count("\n") == 1
+    )
+    assert outputs["ids"].stdout == outputs["table"].stdout == ""
+    assert (
+        json.loads(cli("-C", str(repo), "list", "--format", "json").stdout)[0]["session_id"] == "s1"
+    )

@@ -21,6 +21,8 @@ from gitprov.errors import CorruptRecordError
 from gitprov.index.api import IndexEntry
 
 FORMATS = ("table", "ids", "json", "yaml", "csv")
+#: The formats whose output is one document, printed even when no run matches.
+DOCUMENTS = ("json", "yaml", "csv")
 HEADINGS = ["SESSION", "STARTED", "DURATION", "STATUS", "COMMIT", "BRANCH", "TREE", "WHAT", "USER"]
 STATUS = HEADINGS.index("STATUS")
 #: The entry's fields in json, yaml and csv (its ``values`` become the asked columns).
@@ -57,10 +59,10 @@ def list_cmd(
     entries = log.query(**filters, limit=limit, columns=columns, broken=broken)
     if reverse:
         entries.reverse()
-    if entries:
+    if entries or fmt in DOCUMENTS:  # a script reading json gets [] when none matches
         with pager():
             _show(entries, fmt, columns)
-    elif not broken and not log.query(limit=1):  # not one run: say how to get some
+    if not entries and not broken and not log.query(limit=1):  # not one run: how to get some
         hint = log.nothing_recorded()
         if hint is not None:
             click.echo(f"gitprov: {hint}", err=True)
