@@ -731,7 +731,7 @@ def test_a_big_build_in_parsing_processes_indexes_what_one_process_does(
 ) -> None:
     """Past a size the first build parses in a process per core, with its late indexes
     and the cyclic collector off meanwhile: the rows are the same, the indexes are back,
-    and the collector runs again after it."""
+    and the collector is as it was before."""
     import gc
 
     for n in range(40):
@@ -753,6 +753,14 @@ def test_a_big_build_in_parsing_processes_indexes_what_one_process_does(
         ]
     assert _rows_of(repo) == serial
     assert gc.isenabled()
+    run(repo)
+    gc.disable()  # a caller's own choice is left as it was
+    try:
+        with index_of(repo) as index:
+            index.refresh()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     with sqlite3.connect(repo / ".git" / Path(*INDEX_FILE)) as db:
         names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     assert {name for name, _ in gitprov.index.db.LATE_INDEXES} <= names
