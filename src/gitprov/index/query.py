@@ -784,8 +784,6 @@ class _Values:
     ) -> None:
         """Store that each record ``rec`` of ``held`` holds its leaves, storing the values
         not stored yet (``keys``: the key ids); in the caller's transaction."""
-        import json
-
         version = db.execute("PRAGMA data_version").fetchone()[0]
         if version != self.version:
             self.forget()
@@ -828,11 +826,13 @@ class _Values:
                 self.json = db.execute("SELECT json_valid('[]')").fetchone()[0] == 1
             except sqlite3.OperationalError:  # an SQLite built without them
                 self.json = False
-        if self.json:  # one statement a record, its pairs unpacked by SQLite: millions of
-            db.executemany(  # rows bound one by one would take most of a first build
+        if self.json:
+            # one statement a record, its codes (a JSON array of ints) unpacked by SQLite:
+            # millions of rows bound one by one would take most of a first build
+            db.executemany(
                 "INSERT OR REPLACE INTO kv SELECT ?, value >> 32, value & 4294967295 "
                 "FROM json_each(?)",
-                [(rec, json.dumps(of_rec)) for rec, of_rec in named],
+                [(rec, f"[{','.join(map(str, of_rec))}]") for rec, of_rec in named],
             )
         else:
             db.executemany(
