@@ -1,4 +1,4 @@
-"""Adversarial review of the start-up changes since 276aea4 (NamedTuple runner, ``_on_path``,
+"""Adversarial review of the start-up changes since 276aea4 (NamedTuple runner, ``on_path``,
 lazy hashlib/notes, the cache spool looked for only when it exists) and index format 8: saves
 racing git's own maintenance and kill -9, odd PATHs, git's failures provoked for real,
 secrets, and a hostile fetched copy read through the index."""
@@ -23,7 +23,7 @@ import gitprov
 from gitprov.audit.log import SessionLog
 from gitprov.errors import GitNotFoundError, PathRefusedError, RefLockedError, StaleValueError
 from gitprov.git import Git
-from gitprov.git.writing import _on_path
+from gitprov.git.writing import on_path
 
 from conftest import GIT_ENV, cli, git
 
@@ -167,12 +167,12 @@ def test_odd_paths_find_git_as_which_does_or_say_so(tmp_path: Path, repo: Path) 
         env.pop("PATH", None)
         if value is not None:
             env["PATH"] = value
-        with pytest.MonkeyPatch.context() as mp:  # _on_path against shutil.which
+        with pytest.MonkeyPatch.context() as mp:  # on_path against shutil.which
             if value is None:
                 mp.delenv("PATH", raising=False)
             else:
                 mp.setenv("PATH", value)
-            assert _on_path("git") == shutil.which("git"), name
+            assert on_path("git") == shutil.which("git"), name
         out = gitprov_process(repo, "list", env=env)
         assert "Traceback" not in out.stderr, (name, out.stderr)
         if out.returncode == 0 or "no session is recorded" in out.stderr:

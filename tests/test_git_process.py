@@ -11,6 +11,7 @@ import pytest
 from gitprov.errors import (
     GitCommandError,
     LostRaceError,
+    NotAGitRepositoryError,
     PathRefusedError,
     RefLockedError,
     StaleValueError,
@@ -146,3 +147,85 @@ def test_a_bare_repository_runs_in_its_git_dir(tmp_path: Path) -> None:
     g = Git.discover(tmp_path / "bare.git")
     assert g.worktree is None and g.root == g.git_dir == (tmp_path / "bare.git").resolve()
     assert g.run("rev-parse", "--is-bare-repository").text.strip() == "true"
+
+
+def _by_git(path: Path) -> tuple[Path, Path, Path, Path | None, str]:
+    """What ``git rev-parse`` says of the repository holding ``path``."""
+    git_dir, common, fmt, bare = Runner(path).run(
+        "rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-object-format",
+        "--is-bare-repository",
+    ).text.split("\n")[:4]  # fmt: skip
+    common_dir = (Path(common) if os.path.isabs(common) else path / common).resolve()
+    top = None
+    if bare != "true":
+        top = Path(Runner(path).run("rev-parse", "--show-toplevel").text.strip()).resolve()
+    root = top if top is not None else Path(git_dir)
+    return root, Path(git_dir).resolve(), common_dir, top, fmt
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["top", "below", "not-yet-created", "linked-worktree", "submodule", "bare", "inside-git-dir",
+     "worktree-config", "sha256", "core-bare", "include", "symlinked"],
+)  # fmt: skip
+def test_a_repository_is_found_as_git_finds_it_with_or_without_a_process(
+    tmp_path: Path, layout: str
+) -> None:
+    """A read command finds the plainest repository without starting git: whatever the
+    layout, the answer is git's (the others are asked of git)."""
+    from gitprov.git import repo as repo_module
+
+    repo = make_repo(tmp_path / "repo", {"src/pkg/mod.py": "x = 1\n"})
+    path = repo
+    plain = layout in ("top", "below", "not-yet-created", "symlinked")
+    if layout == "below":
+        path = repo / "src" / "pkg"
+    elif layout == "not-yet-created":
+        path = repo / "src" / "sessions" / "new"
+    elif layout == "linked-worktree":
+        git(repo, "worktree", "add", "-q", str(tmp_path / "wt"))
+        path = tmp_path / "wt"
+    elif layout == "submodule":
+        git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(repo), "sub")
+        path = repo / "sub"
+    elif layout == "bare":
+        git(tmp_path, "clone", "-q", "--bare", str(repo), "bare.git")
+        path = tmp_path / "bare.git"
+    elif layout == "inside-git-dir":
+        path = repo / ".git" / "refs"
+    elif layout == "worktree-config":
+        git(repo, "config", "extensions.worktreeConfig", "true")
+    elif layout == "sha256":
+        path = tmp_path / "sha"
+        git(tmp_path, "init", "-q", "--object-format=sha256", "sha")
+    elif layout == "core-bare":
+        git(repo, "config", "core.bare", "false")  # said, and false: still plain
+        plain = True
+    elif layout == "include":
+        git(repo, "config", "include.path", str(tmp_path / "more.cfg"))
+    elif layout == "symlinked":
+        (tmp_path / "link").symlink_to(repo, target_is_directory=True)
+        path = tmp_path / "link" / "src"
+    start = repo_module.nearest_existing(path)
+    assert (repo_module._plain(start) is not None) == plain, layout
+    if layout == "inside-git-dir":  # not a work tree: said as before
+        with pytest.raises(NotAGitRepositoryError, match=r"inside a \.git directory"):
+            Git.discover(path)
+        return
+    found = Git.discover(path)
+    expected = _by_git(start)
+    assert (found.root, found.git_dir, found.common_dir, found.worktree) == expected[:4]
+    assert found.object_format == expected[4]
+
+
+def test_a_repository_is_asked_of_git_when_a_ceiling_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitprov.git import repo as repo_module
+
+    repo = make_repo(tmp_path / "repo", {"src/x.py": "x = 1\n"})
+    assert repo_module._plain(repo / "src") == (repo / ".git").resolve()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(repo))
+    assert repo_module._plain(repo / "src") is None
+    with pytest.raises(NotAGitRepositoryError):
+        Git.discover(repo / "src")  # git stops below the ceiling, as it does alone

@@ -13,7 +13,7 @@ import pytest
 
 import gitprov
 from gitprov.git import Git
-from gitprov.git.writing import _on_path
+from gitprov.git.writing import on_path
 from gitprov.store import spool
 
 from conftest import cli
@@ -61,7 +61,7 @@ def test_git_is_found_on_path_as_shutil_finds_it(
     else:
         monkeypatch.setenv("PATH", path.format(**folders))
     monkeypatch.chdir(folders["bin"])  # where an empty entry of PATH looks
-    assert _on_path("git") == shutil.which("git")
+    assert on_path("git") == shutil.which("git")
 
 
 def test_list_names_a_record_spooled_in_the_cache_folder(

@@ -30,8 +30,12 @@ class Git:
 
     @classmethod
     def discover(cls, path: str | os.PathLike[str] = ".") -> Git:
-        """Find the repository containing ``path`` (or its nearest existing ancestor)."""
+        """Find the repository containing ``path`` (or its nearest existing ancestor): the
+        plainest kind without a process (:func:`_plain`), any other through git."""
         start = nearest_existing(Path(path))
+        plain = _plain(start)
+        if plain is not None:
+            return cls(Runner(plain.parent, plain), plain, plain, plain.parent, "sha1")
         out = Runner(start).run(
             "rev-parse",
             "--is-bare-repository",
@@ -102,3 +106,52 @@ class Git:
             yield reader
         finally:
             reader.close()
+
+
+def _plain(start: Path) -> Path | None:
+    """The git dir of the repository holding ``start`` when it is of the plainest kind, as
+    ``git rev-parse`` would find it (a read command so starts no process); ``None``: ask
+    git. Plainest: the nearest folder from ``start`` up (on one file system, no ceiling
+    set) with a ``.git`` folder (not a link file: a worktree's, a submodule's), owned by
+    this user as the folder is, and whose config sets no bare flag, work tree or
+    extension (such as sha256 objects). A git that cannot be run is git's to report, as
+    early as before (a writer is refused before its run, not at its save)."""
+    from gitprov.git.writing import config_from_files, on_path
+
+    if "GIT_CEILING_DIRECTORIES" in os.environ or "GIT_DISCOVERY_ACROSS_FILESYSTEM" in os.environ:
+        return None
+    if on_path("git") is None:
+        return None
+    try:
+        here = start.resolve()
+        device = here.stat().st_dev
+        for folder in (here, *here.parents):
+            if folder.stat().st_dev != device or _is_git_dir(folder):
+                return None  # git stops at a mount point, or start is inside a git dir
+            dot = folder / ".git"
+            if not os.path.lexists(dot):
+                continue
+            if dot.is_symlink() or not _is_git_dir(dot) or (dot / "commondir").exists():
+                return None
+            user = os.geteuid()
+            if dot.stat().st_uid != user or folder.stat().st_uid != user:
+                return None  # safe.directory's question: git's to answer
+            core = config_from_files(dot, "core")
+            if core is None or config_from_files(dot, "extensions") != {}:
+                return None
+            if core.get("core.bare", "false").lower() not in ("false", "no", "off", "0"):
+                return None
+            if "core.worktree" in core or core.get("core.repositoryformatversion", "0") != "0":
+                return None
+            return dot
+    except OSError:
+        return None
+    return None
+
+
+def _is_git_dir(folder: Path) -> bool:
+    """Whether ``folder`` looks like a git dir as git first tells one (``HEAD``,
+    ``objects/``, ``refs/``)."""
+    return (
+        (folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()
+    )

@@ -113,7 +113,7 @@ _KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*")
 _SYSTEM_CONFIG = Path("/etc/gitconfig")
 
 
-def _on_path(program: str) -> str | None:
+def on_path(program: str) -> str | None:
     """Where ``program`` is on PATH, found as :func:`shutil.which` finds it (whose imports,
     bz2 and lzma among them, would cost every command 3 ms of start-up)."""
     path = os.environ.get("PATH", os.defpath)
@@ -141,7 +141,7 @@ def _config_files(common_dir: Path) -> list[Path] | None:
         if system:
             files.append(Path(system))
         else:
-            found = _on_path("git")
+            found = on_path("git")
             if found is None or not os.path.realpath(found).startswith("/usr/bin/"):
                 return None
             files.append(_SYSTEM_CONFIG)
