@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,6 +109,15 @@ class Git:
             reader.close()
 
 
+#: Variables that change how git looks for a repository (or whether it trusts it) in
+#: ways :func:`_plain` leaves to git.
+_DISCOVERY_ENV = (
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    "GIT_TEST_ASSUME_DIFFERENT_OWNER",
+)
+
+
 def _plain(start: Path) -> Path | None:
     """The git dir of the repository holding ``start`` when it is of the plainest kind, as
     ``git rev-parse`` would find it (a read command so starts no process); ``None``: ask
@@ -118,7 +128,7 @@ def _plain(start: Path) -> Path | None:
     early as before (a writer is refused before its run, not at its save)."""
     from gitprov.git.writing import config_from_files, on_path
 
-    if "GIT_CEILING_DIRECTORIES" in os.environ or "GIT_DISCOVERY_ACROSS_FILESYSTEM" in os.environ:
+    if any(name in os.environ for name in _DISCOVERY_ENV):
         return None
     if on_path("git") is None:
         return None
@@ -150,8 +160,32 @@ def _plain(start: Path) -> Path | None:
 
 
 def _is_git_dir(folder: Path) -> bool:
-    """Whether ``folder`` looks like a git dir as git first tells one (``HEAD``,
-    ``objects/``, ``refs/``)."""
-    return (
-        (folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()
-    )
+    """Whether git takes ``folder`` for a git dir, as its ``is_git_directory`` does: a
+    valid ``HEAD`` (:func:`_valid_head`) and ``objects/`` and ``refs/`` it may enter, or
+    a ``commondir`` file (whose answer is git's to give)."""
+    if not _valid_head(folder / "HEAD"):
+        return False
+    if (folder / "commondir").exists():
+        return True
+    return os.access(folder / "objects", os.X_OK) and os.access(folder / "refs", os.X_OK)
+
+
+def _valid_head(head: Path) -> bool:
+    """``HEAD`` as git's ``validate_headref`` accepts it: a link whose text starts with
+    ``refs/``, or a file naming a ref (``ref: refs/...``) or a commit (40 hex digits
+    first). A ``.git`` with any other (an empty one, left by a crash) is passed over."""
+    if head.is_symlink():
+        return os.readlink(head).startswith("refs/")
+    try:
+        fd = os.open(head, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        text = os.read(fd, 255).partition(b"\0")[0]
+    except OSError:  # a folder
+        return False
+    finally:
+        os.close(fd)
+    if text.startswith(b"ref:") and text[4:].lstrip(b" \t\n\r").startswith(b"refs/"):
+        return True
+    return re.match(rb"[0-9a-fA-F]{40}", text) is not None

@@ -169,8 +169,10 @@ def _section_values(text: str, section: str) -> dict[str, str] | None:
         if header is not None:
             current = header.group(1).lower() + ("" if header.group(2) is None else ".sub")
             line = header.group(3)
-        elif line.lstrip().startswith("["):
-            return None  # a header this reader does not follow (escapes in a subsection)
+        if line.lstrip().startswith("["):
+            # a header this reader does not follow (escapes in a subsection), or a second
+            # one on the line (`[alias][core]`: git opens [core] there)
+            return None
         line = line.split("#", 1)[0].split(";", 1)[0]
         if not line.strip():
             continue
