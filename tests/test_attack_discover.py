@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitprov.errors import GitNotFoundError, UnsafeRepositoryError
+from gitprov.errors import GitNotFoundError, GitProvError, UnsafeRepositoryError
 from gitprov.git import repo as repo_module
 from gitprov.git.repo import Git
 from test_git_process import _by_git
@@ -149,3 +149,20 @@ def test_leaked_repository_variables_change_neither_answer(
     monkeypatch.setenv("GIT_WORK_TREE", str(other))
     assert repo_module._plain(repo / "src") == (repo / ".git").resolve()
     assert _same_as_git(repo / "src").root == repo.resolve()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["[ core]\n\tbare = false\n", "[core ]\n\tbare = false\n", '[remote "o" ]\n\turl = x\n',
+     "[alias]\n\tnot a key line\n"],
+)  # fmt: skip
+def test_a_config_git_refuses_is_left_to_git(tmp_path: Path, extra: str) -> None:
+    """A config git stops at (a header with spaces inside, a line that is no key) is not
+    read in-process: git says what is wrong with it, as it would for any git command."""
+    repo = make_repo(tmp_path / "repo", {"src/a.py": "x = 1\n"})
+    config = repo / ".git" / "config"
+    config.write_text(config.read_text() + extra)
+    assert git(repo, "config", "--list", check=False) == ""  # git refuses it
+    assert repo_module._plain(repo / "src") is None
+    with pytest.raises(GitProvError, match="bad config"):
+        Git.discover(repo / "src")

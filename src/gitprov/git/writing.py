@@ -105,7 +105,9 @@ def _fsync_components(value: str) -> frozenset[str]:
 #: Environment variables that add or redirect config in ways only git itself resolves.
 _CONFIG_ENV = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG")
 
-_SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\s*\](.*)')
+#: A section header as git reads one: no space inside the brackets but before a quoted
+#: subsection (``[ core]`` is an error to git, so it is left to git).
+_SECTION = re.compile(r'\s*\[([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\](.*)')
 _KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*")
 
 
@@ -158,7 +160,7 @@ def _config_files(common_dir: Path) -> list[Path] | None:
 def _section_values(text: str, section: str) -> dict[str, str] | None:
     """The keys of ``[section]`` in one config file (``section.key``, lowercased), or
     ``None`` when the file holds anything whose meaning only git can tell (includes,
-    per-worktree config, quoting, escapes, continuation lines)."""
+    per-worktree config, quoting, escapes, continuation lines, a line git refuses)."""
     if "include" in text.lower() or "worktreeconfig" in text.lower():
         return None
     values: dict[str, str] = {}
@@ -176,12 +178,12 @@ def _section_values(text: str, section: str) -> dict[str, str] | None:
         line = line.split("#", 1)[0].split(";", 1)[0]
         if not line.strip():
             continue
+        key = _KEY.fullmatch(line)
+        if key is None or not current:
+            return None  # a line git stops at (it fails every command there): git's to say
         if current != section:
             continue  # other sections (a remote's quoted URL): not ours to read
         if '"' in line or "\\" in line:
-            return None
-        key = _KEY.fullmatch(line)
-        if key is None:
             return None
         bare = key.group(2) is None  # `key` alone means true, as in git
         values[f"{section}.{key.group(1).lower()}"] = "true" if bare else key.group(2)
