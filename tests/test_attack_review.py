@@ -24,8 +24,9 @@ from gitprov.audit.log import SessionLog
 from gitprov.errors import GitNotFoundError, PathRefusedError, RefLockedError, StaleValueError
 from gitprov.git import Git
 from gitprov.git.writing import on_path
+from test_hostile_remote import plumb
 
-from conftest import GIT_ENV, cli, git
+from conftest import cli, git
 
 TOKEN = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
 RECORDS = "refs/provenance/sessions"
@@ -272,15 +273,6 @@ def test_secrets_from_params_argv_env_and_a_dirty_file_never_raw(
 
 
 # 6. a hostile fetched copy -----------------------------------------------------------------
-
-
-def plumb(repo: Path, *args: str, data: bytes = b"") -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], input=data, capture_output=True, env=env, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.decode().strip()
 
 
 def test_a_hostile_fetched_copy_is_named_never_crashes_never_pushed(

@@ -68,13 +68,10 @@ def _leaves(record: Mapping[str, Any]) -> list[Leaf]:
         name = str(key)
         if key in _SIFTED and isinstance(value, Mapping):
             # by the first part of its flattened key (``commit.x`` is under git.commit)
-            kept, left_out = KEPT.get(key), LEFT_OUT.get(key, frozenset())
             value = {
                 k: v
                 for k, v in value.items()
-                if (first := k if type(k) is str and "." not in k else str(k).partition(".")[0])
-                not in left_out
-                and (kept is None or first in kept)
+                if _kept(key, k if type(k) is str and "." not in k else str(k).partition(".")[0])
             }
         elif name.partition(".")[0] in _SIFTED:  # not a mapping, or a key spelt with dots
             sift = True

@@ -66,6 +66,8 @@ _ENTRY_FIELDS = tuple(f.name for f in fields(IndexEntry))[:14]
 _new = object.__new__
 #: The value a record ``c`` holds of a key (``?``), for a test of it to follow.
 _HELD = "SELECT 1 FROM kv JOIN vals ON vals.id = kv.val WHERE kv.rec = c.id AND kv.kid = ?"
+#: A record ``c`` has no value of a key (``?``): the key as written, before ``run.``'s.
+_LACKS = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ?)"
 
 
 @dataclass
@@ -332,16 +334,14 @@ class QueryIndex:
                 # found under run.: only when the record has not the key as written
                 (written, written_params), (under, under_params) = searches
                 params.extend([*written_params, *under_params, present[0]])
-                lacks = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ?)"
-                return f"({held} IN ({written}) OR ({held} IN ({under}) AND {lacks}))"
+                return f"({held} IN ({written}) OR ({held} IN ({under}) AND {_LACKS}))"
             # many: each run tested as it comes, in order
             found = f"EXISTS ({_HELD} AND {row})"
             params.extend([present[0], *row_params])
             if len(present) == 1:
                 return found
             params.extend([present[0], present[1], *row_params])
-            lacks = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ?)"
-            return f"({found} OR ({lacks} AND {found}))"
+            return f"({found} OR ({_LACKS} AND {found}))"
         self._tests.append(test)  # gitprov's own fields: read from the whole record
         params.append(len(self._tests) - 1)
         return "gp_match(c.sid, c.blob, ?)"
