@@ -107,8 +107,10 @@ _CONFIG_ENV = ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG")
 
 #: A section header as git reads one: no space inside the brackets but before a quoted
 #: subsection (``[ core]`` is an error to git, so it is left to git).
-_SECTION = re.compile(r'\s*\[([A-Za-z0-9.-]+)(?:\s+"([^"\\]*)")?\](.*)')
-_KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*")
+#: Only space and tab are blanks to git (a form feed or no-break space is refused, or kept
+#: in a value).
+_SECTION = re.compile(r'[ \t]*\[([A-Za-z0-9.-]+)(?:[ \t]+"([^"\\]*)")?\](.*)')
+_KEY = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9-]*)[ \t]*(?:=[ \t]*(.*?))?[ \t]*")
 
 
 #: Where a git installed under /usr (every distribution's) reads its system config.
@@ -175,12 +177,15 @@ def _section_values(text: str, section: str) -> dict[str, str] | None:
             # a header this reader does not follow (escapes in a subsection), or a second
             # one on the line (`[alias][core]`: git opens [core] there)
             return None
-        line = line.split("#", 1)[0].split(";", 1)[0]
-        if not line.strip():
+        code = line.split("#", 1)[0].split(";", 1)[0]
+        if not code.strip(" \t"):
             continue
-        key = _KEY.fullmatch(line)
-        if key is None or not current:
-            return None  # a line git stops at (it fails every command there): git's to say
+        key = _KEY.fullmatch(code)
+        if key is None or not current or (key.group(2) is None and code != line):
+            # a line git stops at (it fails every command there; a comment after a bare
+            # key too): git's to say
+            return None
+        line = code
         if current != section:
             continue  # other sections (a remote's quoted URL): not ours to read
         if '"' in line or "\\" in line:
