@@ -31,8 +31,9 @@ def warn(message: str, *args: object) -> None:
 #: float's range, ``git`` keys with dots, the reader's depth and node limits), so that no
 #: file keeps an answer the reader would no longer give. 8: each distinct value stored
 #: once (``vals``); the record that stands for a session marked in ``recs``; statuses
-#: indexed.
-FORMAT = 8
+#: indexed. 9: a leaf a field says exactly is no row, only a bit of ``cols``
+#: (:data:`gitprov.index.extract.COLUMNED`).
+FORMAT = 9
 INDEX_FILE = ("gitprov", "index.sqlite")  # of the default records ref (see index_path)
 #: How long a process waits for another one catching the index up (seconds).
 TIMEOUT = 10.0
@@ -47,11 +48,12 @@ SCHEMA = (
     # what a source holds that was left out (untrusted.LeftOut), named to the caller
     "CREATE TABLE left_out (ref TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL)",
     # one parsed record (a blob read as a session's): ok = it parsed; ref = the source it
-    # is listed from, when it stands for its session (else NULL: one record a session)
+    # is listed from, when it stands for its session (else NULL: one record a session);
+    # cols = the leaves its fields say, which are no rows (extract.COLUMNED)
     "CREATE TABLE recs (id INTEGER PRIMARY KEY, sid TEXT NOT NULL, blob TEXT NOT NULL, "
     "ok INTEGER NOT NULL, started REAL, started_at TEXT, duration REAL, status TEXT, "
     "commit_ TEXT, branch TEXT, dirty INTEGER, snapshot TEXT, what TEXT, user TEXT, "
-    "problem TEXT, ref TEXT, UNIQUE (sid, blob))",
+    "problem TEXT, ref TEXT, cols INTEGER NOT NULL DEFAULT 0, UNIQUE (sid, blob))",
     "CREATE INDEX recs_broken ON recs (sid) WHERE ok = 0",
     # the listing, in its order
     "CREATE INDEX recs_listed ON recs (started, sid) WHERE ref IS NOT NULL",

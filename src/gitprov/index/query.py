@@ -33,6 +33,7 @@ from gitprov.git.reffiles import has_refs_under, read_ref_file
 from gitprov.index import db as database
 from gitprov.index.api import UNREADABLE, Condition, IndexEntry, Query
 from gitprov.index.extract import (
+    COLUMNED,
     INSTANT,
     NUMBERS,
     Leaf,
@@ -59,15 +60,33 @@ _BATCH = 5000
 
 _COLUMNS = (
     "c.sid, c.started, c.started_at, c.duration, c.status, c.commit_, c.branch, c.dirty, "
-    "c.snapshot, c.what, c.user, c.ref, c.blob, c.problem, c.id"
+    "c.snapshot, c.what, c.user, c.ref, c.blob, c.problem, c.id, c.cols"
 )
 #: The fields of an entry the columns above give, in their order (``values`` follows).
 _ENTRY_FIELDS = tuple(f.name for f in fields(IndexEntry))[:14]
 _new = object.__new__
 #: The value a record ``c`` holds of a key (``?``), for a test of it to follow.
 _HELD = "SELECT 1 FROM kv JOIN vals ON vals.id = kv.val WHERE kv.rec = c.id AND kv.kid = ?"
+#: A record ``c`` has a value of a key (``?``) as a row.
+_HAS = "EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ?)"
 #: A record ``c`` has no value of a key (``?``): the key as written, before ``run.``'s.
-_LACKS = "NOT EXISTS (SELECT 1 FROM kv WHERE rec = c.id AND kid = ?)"
+_LACKS = f"NOT {_HAS}"
+#: A leaf as SQL: its kind, text and number.
+_Sql = tuple[str, str, str]
+#: How a record ``c`` whose field says a leaf (:data:`COLUMNED`, its bit in ``c.cols``)
+#: reads it back, as :func:`~gitprov.index.extract.leaf` would have stored it.
+_SAID: dict[str, _Sql] = {
+    "run.status": ("'s'", "c.status", "NULL"),
+    "run.started_at": (
+        "CASE WHEN c.started IS NULL THEN 's' ELSE 'd' END",
+        "c.started_at",
+        "c.started",
+    ),
+    "run.duration_s": ("'f'", "gp_float(c.duration)", "c.duration"),
+    "git.commit": ("'s'", "c.commit_", "NULL"),
+    "git.branch": ("'s'", "c.branch", "NULL"),
+    "git.dirty": ("'b'", "CASE WHEN c.dirty THEN 'true' ELSE 'false' END", "NULL"),
+}
 
 
 @dataclass
@@ -96,6 +115,11 @@ def compare(op: str, left: Any, right: Any) -> bool:
     if op == ">":
         return bool(left > right)
     return bool(left >= right)
+
+
+def _float_text(value: float | None) -> str | None:
+    """A float's text as a leaf stores it (SQLite writes floats its own way)."""
+    return None if value is None else repr(float(value))
 
 
 class _Test:
@@ -128,31 +152,33 @@ class _Test:
                 return self.leaf(kind, text, num)
         return False
 
-    def branches(self) -> list[tuple[str, list[Any]]]:
-        """The test of one value (a ``vals`` row) as disjoint SQL terms, each answered by
-        one search of the index of numbers (``num`` set: numbers and dates) or of texts."""
+    def branches(self, value: _Sql = ("kind", "text", "num")) -> list[tuple[str, list[Any]]]:
+        """The test of one value (by default a ``vals`` row; else the SQL of its kind, text
+        and number) as disjoint SQL terms, each answered by one search of the index of
+        numbers (``num`` set: numbers and dates) or of texts."""
+        kind, text, num = value
         ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
         values: list[Any] = [self.value]
-        test = "instr(text, ?) > 0" if self.op == "~" else f"text {ops[self.op]} ?"
+        test = f"instr({text}, ?) > 0" if self.op == "~" else f"{text} {ops[self.op]} ?"
         compared = self.number if self.number is not None else self.instant
         if compared is None or self.op == "~":  # as text, whatever the row holds
             return [
-                (f"num IS NULL AND {test}", values),
-                (f"num IS NOT NULL AND kind IN ('i', 'f', 'd') AND {test}", values),
+                (f"{num} IS NULL AND {test}", values),
+                (f"{num} IS NOT NULL AND {kind} IN ('i', 'f', 'd') AND {test}", values),
             ]
         same = "'i', 'f'" if self.number is not None else "'d'"
         other = "'d'" if self.number is not None else "'i', 'f'"
-        nan = "" if self.op == "!=" else f" AND kind NOT IN ({same})"  # NaN: NULL
+        nan = "" if self.op == "!=" else f" AND {kind} NOT IN ({same})"  # NaN: NULL
         return [
-            (f"kind IN ({same}) AND num {ops[self.op]} ?", [compared]),
-            (f"num IS NULL{nan} AND {test}", values),
-            (f"num IS NOT NULL AND kind IN ({other}) AND {test}", values),
+            (f"{kind} IN ({same}) AND {num} {ops[self.op]} ?", [compared]),
+            (f"{num} IS NULL{nan} AND {test}", values),
+            (f"{num} IS NOT NULL AND {kind} IN ({other}) AND {test}", values),
         ]
 
-    def row(self) -> tuple[str, list[Any]]:
+    def row(self, value: _Sql = ("kind", "text", "num")) -> tuple[str, list[Any]]:
         """The same test of one value as one SQL expression (true, else false or NULL):
         any of :meth:`branches`."""
-        branches = self.branches()
+        branches = self.branches(value)
         return (
             "(" + " OR ".join(f"({test})" for test, _ in branches) + ")",
             [value for _, values in branches for value in values],
@@ -198,6 +224,7 @@ class QueryIndex:
 
     def _prepare(self) -> None:
         self.db.create_function("gp_match", 3, self._udf_match)
+        self.db.create_function("gp_float", 1, _float_text, deterministic=True)
         self._tests: list[_Test] = []
         self._gathered = False
         self._built = False
@@ -309,6 +336,8 @@ class QueryIndex:
     ) -> str | None:
         """SQL for one condition (``None``: no record can match). A record is judged by
         its key as written, else (when it has not that one) by the key under ``run.``."""
+        if any(key in _SAID for key in test.forms):
+            return self._each(test, params)
         if all(in_table(key) for key in test.forms):
             present = self._present(test.forms)
             if not present:
@@ -346,10 +375,49 @@ class QueryIndex:
         params.append(len(self._tests) - 1)
         return "gp_match(c.sid, c.blob, ?)"
 
-    def _value(self, sid: str, blob: str, rec: int, key: str) -> tuple[Any] | None:
+    def _each(self, test: _Test, params: list[Any]) -> str:
+        """SQL testing each run as it comes, for a condition on a key whose leaf a record's
+        field may say (:data:`_SAID`) or its rows hold. As :meth:`_condition`: the key as
+        written, else (when a run has not that one) the key under ``run.``."""
+        marks = ", ".join("?" * len(test.forms))
+        kids = dict(self.db.execute(f"SELECT key, id FROM keys WHERE key IN ({marks})", test.forms))  # noqa: S608
+        terms: list[tuple[list[str], list[Any], list[str], list[Any]]] = []
+        for key in test.forms:  # (has it, params, matches, params)
+            has: list[str] = []
+            has_params: list[Any] = []
+            matches: list[str] = []
+            match_params: list[Any] = []
+            said = _SAID.get(key)
+            if said is not None:
+                bit = COLUMNED[key][0]
+                row, row_params = test.row(said)
+                has.append(f"(c.cols & {bit})")
+                matches.append(f"((c.cols & {bit}) AND {row})")
+                match_params += row_params
+            if key in kids:
+                row, row_params = test.row()
+                has.append(_HAS)
+                has_params.append(kids[key])
+                matches.append(f"EXISTS ({_HELD} AND {row})")
+                match_params += [kids[key], *row_params]
+            terms.append((has, has_params, matches, match_params))
+        (has, has_params, matches, match_params), *under = terms
+        clause = " OR ".join(matches) or "0"
+        params.extend(match_params)
+        if under and under[0][2]:
+            _, _, under_matches, under_params = under[0]
+            lacks = f"NOT ({' OR '.join(has)}) AND " if has else ""
+            clause = f"({clause} OR ({lacks}({' OR '.join(under_matches)})))"
+            params.extend([*has_params, *under_params])
+        return clause
+
+    def _value(self, entry: IndexEntry, rec: int, cols: int, key: str) -> tuple[Any] | None:
         """``(value,)`` of ``key`` in a record, ``None`` when it has none."""
+        said = COLUMNED.get(key)
+        if said is not None and cols & said[0]:
+            return (getattr(entry, said[1]),)
         if not in_table(key):
-            whole = self._whole(sid, blob)
+            whole = self._whole(entry.session_id, entry.blob)
             return (whole[key],) if key in whole else None
         row = self.db.execute(
             "SELECT kind, text FROM keys CROSS JOIN kv ON kv.rec = ? AND kv.kid = keys.id "
@@ -360,20 +428,20 @@ class QueryIndex:
         return None if found is None else (value_of(*found),)
 
     def _entry(self, row: Sequence[Any], columns: Sequence[str]) -> IndexEntry:
-        values: dict[str, Any] = {}
-        for column in columns:
-            for key in (column, f"run.{column}"):
-                found = self._value(row[0], row[12], row[14], key)
-                if found:
-                    values[column] = found[0]
-                    break
         # filled as its fields are laid out (the row's first ones, in their order): a frozen
         # dataclass's __init__ sets them one by one, twice the time for thousands of entries
         entry = _new(IndexEntry)
         fields_ = entry.__dict__
-        fields_.update(zip(_ENTRY_FIELDS, row, strict=False))  # the row ends with its id
+        fields_.update(zip(_ENTRY_FIELDS, row, strict=False))  # the row ends with id, cols
         if row[7] is not None:
             fields_["dirty"] = bool(row[7])
+        values: dict[str, Any] = {}
+        for column in columns:
+            for key in (column, f"run.{column}"):
+                found = self._value(entry, row[14], row[15], key)
+                if found:
+                    values[column] = found[0]
+                    break
         fields_["values"] = values
         return entry
 
@@ -658,8 +726,8 @@ class QueryIndex:
             first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM recs").fetchone()[0]
             db.executemany(
                 "INSERT OR IGNORE INTO recs (id, sid, blob, ok, started, started_at, duration, "
-                "status, commit_, branch, dirty, snapshot, what, user, problem) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status, commit_, branch, dirty, snapshot, what, user, problem, cols) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(first + at, *row) for at, (row, _) in enumerate(rows)],
             )  # a record another process kept meanwhile is not kept twice:
             kept = {rec for (rec,) in db.execute("SELECT id FROM recs WHERE id >= ?", (first,))}
@@ -890,10 +958,10 @@ def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | 
         else:
             row = (
                 sid, blob, 1, f.started, f.started_at, f.duration, f.status, f.commit, f.branch,
-                f.dirty, f.snapshot, f.what, f.user, f.problem,
+                f.dirty, f.snapshot, f.what, f.user, f.problem, f.cols,
             )  # fmt: skip
             return row, f.leaves
-    unread = (None, None, None, UNREADABLE, None, None, None, None, "", None, problem)
+    unread = (None, None, None, UNREADABLE, None, None, None, None, "", None, problem, 0)
     return (sid, blob, 0, *unread), []
 
 
