@@ -146,6 +146,10 @@ def _odd_paths(tmp: Path) -> dict[str, str | None]:
     afile.write_text("")
     gitdir = tmp / "dir-named-git"
     (gitdir / "git").mkdir(parents=True)
+    garbage = tmp / "garbage"  # executable, but no program the system can run (ENOEXEC)
+    garbage.mkdir()
+    (garbage / "git").write_bytes(b"\x7fELF\x00not a program\n")
+    (garbage / "git").chmod(0o755)
     return {
         "empty": "",
         "nonexistent": str(tmp / "nowhere"),
@@ -157,6 +161,7 @@ def _odd_paths(tmp: Path) -> dict[str, str | None]:
         "non-executable git first": f"{noexec}:{real}",
         "a folder named git": str(gitdir),
         "a folder named git first": f"{gitdir}:{real}",
+        "an executable git that is no program": str(garbage),
         "unset": None,
     }
 
@@ -187,10 +192,11 @@ def test_a_git_that_cannot_run_is_a_git_not_found_error(
     tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     odd = _odd_paths(tmp_path)
-    for name in ("a file", "non-executable git only", "a folder named git"):
+    names = ("a file", "non-executable git only", "a folder named git")
+    for name in (*names, "an executable git that is no program"):
         monkeypatch.setenv("PATH", str(odd[name]))
-        with pytest.raises(GitNotFoundError, match="PATH"):
-            Git.discover(repo)
+        with pytest.raises(GitNotFoundError, match="PATH"):  # found from files, or by git
+            Git.discover(repo).run("version")
 
 
 # 4. git's failures, provoked for real ------------------------------------------------------

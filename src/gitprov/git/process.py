@@ -127,6 +127,7 @@ def map_error(args: Sequence[str], returncode: int, stderr: bytes, where: Path) 
 
 def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
     import subprocess
+    from errno import ENOEXEC
 
     try:
         return subprocess.Popen(argv, env=env, **kwargs)  # type: ignore[call-overload,no-any-return]
@@ -135,7 +136,9 @@ def _spawn(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess
             "git is not installed or not on PATH. gitprov needs git >= 2.30: install it "
             "(e.g. `apt-get install git`) and make sure `git --version` works in this shell."
         ) from exc
-    except (PermissionError, NotADirectoryError) as exc:  # a `git` not executable, a file on PATH
+    except OSError as exc:  # a `git` not executable or no program, a file on PATH
+        if not isinstance(exc, (PermissionError, NotADirectoryError)) and exc.errno != ENOEXEC:
+            raise
         raise GitNotFoundError(
             f"git could not be started ({exc.strerror}): PATH holds a `git` that cannot be "
             f"run or an entry that is not a folder. Fix PATH so that `git --version` works "
