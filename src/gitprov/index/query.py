@@ -402,7 +402,7 @@ class QueryIndex:
                 match_params += [kids[key], *row_params]
             terms.append((has, has_params, matches, match_params))
         (has, has_params, matches, match_params), *under = terms
-        clause = " OR ".join(matches) or "0"
+        clause = f"({' OR '.join(matches) or '0'})"  # one term: ANDed with the other filters
         params.extend(match_params)
         if under and under[0][2]:
             _, _, under_matches, under_params = under[0]
