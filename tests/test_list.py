@@ -158,6 +158,15 @@ def test_a_malformed_where_is_a_usage_error_showing_the_forms(runs: Path, bad: s
     assert "--where params.lr=0.01" in proc.stderr
 
 
+@pytest.mark.parametrize("option", ["--where=params.lr=", "--branch=m", "--user=", "--columns=a."])
+def test_an_argument_that_is_no_utf8_text_is_a_usage_error(runs: Path, option: str) -> None:
+    """Bytes that are no UTF-8 (``\\xff`` in argv, a lone surrogate in Python) are in no
+    record, and SQLite refuses them: a usage error naming them, no traceback."""
+    proc = cli("-C", str(runs), "list", option + "\udcff", process=True, text=False)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert b"\\xff' is not UTF-8 text" in proc.stderr and b"Traceback" not in proc.stderr
+
+
 def test_since_and_until(runs: Path) -> None:
     entries = listed(runs)
     started = {e["session_id"]: e["started"] for e in entries}

@@ -24,9 +24,21 @@ STATUSES = ("success", "failed", "interrupted")
 FILTERS = ("where", "since", "until", "status", "branch", "commit", "dirty", "user")
 
 
+def _text(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """``value`` (a text or several) when it is UTF-8 text: an argument of other bytes
+    (a lone surrogate here) is in no record, which are UTF-8, and SQLite refuses it."""
+    for text in [value] if isinstance(value, str) else value or ():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "surrogateescape")
+            raise click.BadParameter(f"{raw!r} is not UTF-8 text, as records are") from None
+    return value
+
+
 def _where(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> list[Condition]:
     try:
-        return [query.parse_where(text) for text in value]
+        return [query.parse_where(text) for text in _text(ctx, param, value)]
     except InvalidQueryError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -41,7 +53,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> floa
 
 
 def _columns(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> list[str]:
-    return list(query.column_keys(value))
+    return list(query.column_keys(_text(ctx, param, value)))
 
 
 def filter_options(command: F) -> F:
@@ -81,12 +93,13 @@ def filter_options(command: F) -> F:
             type=click.Choice(STATUSES),
             help="Only runs that ended so (repeat it for several).",
         ),
-        click.option("--branch", metavar="NAME", help="Only runs on this branch."),
+        click.option("--branch", metavar="NAME", callback=_text, help="Only runs on this branch."),
         click.option("--commit", metavar="REV", help="Only runs on this commit."),
         click.option("--dirty/--clean", default=None, help="Only dirty (or only clean) runs."),
         click.option(
             "--user",
             metavar="NAME",
+            callback=_text,
             help="Only runs by this user (git's user.name, else the OS user's).",
         ),
     ]
