@@ -325,11 +325,10 @@ class QueryIndex:
         entry, columns = self._entry, q.columns
         return [entry(row, columns) for row in self.db.execute(sql, params)]
 
-    def _present(self, keys: Sequence[str]) -> list[int]:
-        """The ids of those of ``keys`` the index has, in their order (one statement)."""
+    def _known(self, keys: Sequence[str]) -> dict[str, int]:
+        """The ids of those of ``keys`` the index has (one statement)."""
         marks = ", ".join("?" * len(keys))
-        found = dict(self.db.execute(f"SELECT key, id FROM keys WHERE key IN ({marks})", keys))  # noqa: S608
-        return [found[key] for key in keys if key in found]
+        return dict(self.db.execute(f"SELECT key, id FROM keys WHERE key IN ({marks})", keys))  # noqa: S608
 
     def _condition(
         self, test: _Test, params: list[Any], *, every: bool, driven: bool
@@ -339,7 +338,8 @@ class QueryIndex:
         if any(key in _SAID for key in test.forms):
             return self._each(test, params)
         if all(in_table(key) for key in test.forms):
-            present = self._present(test.forms)
+            known = self._known(test.forms)
+            present = [known[key] for key in test.forms if key in known]  # in their order
             if not present:
                 return None
             searches = [test.sql(kid) for kid in present]
@@ -379,8 +379,7 @@ class QueryIndex:
         """SQL testing each run as it comes, for a condition on a key whose leaf a record's
         field may say (:data:`_SAID`) or its rows hold. As :meth:`_condition`: the key as
         written, else (when a run has not that one) the key under ``run.``."""
-        marks = ", ".join("?" * len(test.forms))
-        kids = dict(self.db.execute(f"SELECT key, id FROM keys WHERE key IN ({marks})", test.forms))  # noqa: S608
+        kids = self._known(test.forms)
         terms: list[tuple[list[str], list[Any], list[str], list[Any]]] = []
         for key in test.forms:  # (has it, params, matches, params)
             has: list[str] = []
