@@ -13,7 +13,7 @@ import pytest
 from gitprov import GitProvError, GitSessionStore, NotAGitRepositoryError, SessionLog, capture
 from gitprov.errors import GitNotFoundError, UnsafeRepositoryError
 
-from conftest import make_repo
+from conftest import git, make_repo
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
@@ -34,6 +34,19 @@ def test_not_a_repository(tmp_path: Path) -> None:
 def test_inside_dot_git_is_refused(repo: Path) -> None:
     with pytest.raises(NotAGitRepositoryError, match="work tree"):
         GitSessionStore(path=str(repo / ".git"), session_id="s1")
+
+
+def test_outside_the_work_tree_core_worktree_names_is_said_so(tmp_path: Path) -> None:
+    """A repository whose ``core.worktree`` is elsewhere, asked from beside its .git: not
+    called a .git directory, but the folder outside the work tree, naming where it is."""
+    repo = make_repo(tmp_path / "repo")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    git(repo, "config", "core.worktree", str(elsewhere))
+    with pytest.raises(NotAGitRepositoryError, match="outside the work tree") as info:
+        GitSessionStore(path=str(repo), session_id="s1")
+    assert str(elsewhere) in str(info.value) and "core.worktree" in str(info.value)
+    assert ".git directory" not in str(info.value)
 
 
 def test_git_missing_from_path(repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -44,16 +44,24 @@ class Git:
             "--absolute-git-dir",
             "--git-common-dir",
             "--show-object-format",
-            "--show-cdup",
+            "--is-inside-git-dir",
+            "--show-cdup",  # last: in a git dir, git prints no line for it
         )
-        bare, inside, git_dir, common, fmt, cdup = (out.text.split("\n") + [""] * 6)[:6]
+        lines = (out.text.split("\n") + [""] * 7)[:7]
+        bare, inside, git_dir, common, fmt, in_git_dir, cdup = lines
         common_dir = (Path(common) if os.path.isabs(common) else start / common).resolve()
         worktree: Path | None = None
         if bare != "true":
-            if inside != "true":
+            if inside != "true" and in_git_dir == "true":
                 raise NotAGitRepositoryError(
                     f"{start} is inside a .git directory, not a work tree: point gitprov "
                     f"at the project's work tree instead."
+                )
+            if inside != "true":  # git's core.worktree puts the work tree elsewhere
+                raise NotAGitRepositoryError(
+                    f"{start} is outside the work tree of the repository {git_dir} (its "
+                    f"core.worktree is {cdup or 'another folder'}): gitprov finds a repository "
+                    f"from its work tree; run it in a project that holds its own .git."
                 )
             worktree = (start / cdup).resolve()
         root = worktree if worktree is not None else Path(git_dir)
