@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 
-import gitprov.index.query
 from gitprov.audit.compare import flatten_record
 from gitprov.audit.log import SessionLog
 from gitprov.index.api import Condition, Query
-from gitprov.index.db import INDEX_FILE, remove
+from gitprov.index.db import INDEX_FILE
 from gitprov.index.extract import COLUMNED, leaf
 from gitprov.index.query import QueryIndex, _Test
-from test_index import TRACKING, _fetch, index_of, save
+from test_index import TRACKING, _fetch, index_of, rebuilt_in_processes, save
 
 from conftest import cli, make_repo
 
@@ -211,13 +210,7 @@ def test_a_build_in_parsing_processes_says_what_saves_one_by_one_say(
         index.query(Query(limit=1))
     one_by_one = _said(repo)
     assert any(row[10] for row in one_by_one[:30])  # some fields say their leaf
-    remove(repo / ".git" / Path(*INDEX_FILE))
-    monkeypatch.setattr(gitprov.index.query, "_PARALLEL", 8)
-    monkeypatch.setattr(gitprov.index.query, "_CHUNK", 3)
-    monkeypatch.setattr(gitprov.index.query, "_BATCH", 7)
-    with index_of(repo) as index:
-        index.refresh()
-        assert index._built  # the big way
+    with rebuilt_in_processes(repo, monkeypatch) as index:
         assert _agree(index, _whole(repo), limits=False) > 500
     assert _said(repo) == one_by_one
 

@@ -806,6 +806,19 @@ def _rows_of(repo: Path) -> list[Any]:
     return [recs, held]
 
 
+def rebuilt_in_processes(repo: Path, monkeypatch: pytest.MonkeyPatch) -> QueryIndex:
+    """The index file removed, then built anew as a big first build is (in parsing
+    processes, late indexes made after the rows), however few the records."""
+    remove(repo / ".git" / Path(*INDEX_FILE))
+    monkeypatch.setattr(gitprov.index.query, "_PARALLEL", 8)
+    monkeypatch.setattr(gitprov.index.query, "_CHUNK", 3)
+    monkeypatch.setattr(gitprov.index.query, "_BATCH", 7)
+    index = index_of(repo)
+    index.refresh()
+    assert index._built  # the big way
+    return index
+
+
 def test_a_big_build_in_parsing_processes_indexes_what_one_process_does(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -821,13 +834,7 @@ def test_a_big_build_in_parsing_processes_indexes_what_one_process_does(
     with index_of(repo) as index:
         index.refresh()  # one process: fewer records than a big build takes
     serial = _rows_of(repo)
-    remove(repo / ".git" / Path(*INDEX_FILE))
-    monkeypatch.setattr(gitprov.index.query, "_PARALLEL", 8)
-    monkeypatch.setattr(gitprov.index.query, "_CHUNK", 3)
-    monkeypatch.setattr(gitprov.index.query, "_BATCH", 7)
-    with index_of(repo) as index:
-        index.refresh()
-        assert index._built  # the big way
+    with rebuilt_in_processes(repo, monkeypatch) as index:
         assert ids(index.query(Query(where=(Condition("params.lr", "=", "0.2"),)))) == [
             f"s{n:02d}" for n in range(38, -1, -1) if n % 3 == 2
         ]
