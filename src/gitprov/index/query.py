@@ -678,6 +678,11 @@ class QueryIndex:
                         self._insert(rows)
                         rows = []
                 self._insert(rows)
+        except BaseException:
+            if pool is not None:  # batches still out would never come: close() waits for them
+                pool.terminate()
+                pool = None
+            raise
         finally:
             if pool is not None:
                 pool.close()
@@ -925,8 +930,17 @@ def _pool() -> Any:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if (cores or 1) < 2:
         return None
-    # a parsing process keeps nothing beyond its batch: no cyclic collection needed
-    return multiprocessing.get_context().Pool(min((cores or 1) + 1, 4), initializer=gc.disable)
+    return multiprocessing.get_context().Pool(min((cores or 1) + 1, 4), initializer=_parser)
+
+
+def _parser() -> None:
+    """A parsing process keeps nothing beyond its batch: no cyclic collection needed. An
+    interrupt (Ctrl-C reaches the whole group) is this process's parent's to handle: it
+    ends the pool; one that ended a parser would lose its batch, and the pool wait for it."""
+    import signal
+
+    gc.disable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
