@@ -47,13 +47,32 @@ def ok(repo: Path, *args: str) -> str:
 
 
 def answers(repo: Path) -> list[str]:
-    """What the attacks compare: the listing, its said columns, and conditions on them."""
-    return [
+    """What the attacks compare: the listing, its said columns, and conditions on them,
+    each condition's answer checked against the columns listed."""
+    found = [
         ok(repo, "list", "--format", "ids"),
         ok(repo, "list", "--format", "json", "--columns", COLUMNS),
         ok(repo, "list", "--format", "ids", "--where", "run.status=failed"),
-        ok(repo, "list", "--format", "ids", "--where", "git.dirty=true", "--where", "lr=0.01"),
+        ok(
+            repo,
+            "list",
+            "--format",
+            "ids",
+            "--where",
+            "git.dirty=true",
+            "--where",
+            "params.lr=0.01",
+        ),
     ]
+    rows = json.loads(found[1])
+    assert [row["session_id"] for row in rows] == found[0].split()
+    failed = [r["session_id"] for r in rows if r.get("run.status", r["status"]) == "failed"]
+    assert found[2].split() == failed
+    dirty = [
+        r["session_id"] for r in rows if r.get("git.dirty") is True and r.get("params.lr") == 0.01
+    ]
+    assert found[3].split() == dirty
+    return found
 
 
 def fresh(repo: Path) -> list[str]:
@@ -125,12 +144,15 @@ def test_a_build_in_parsing_processes_stopped_leaves_none_and_resumes_whole(
 
 
 def _saver(repo: Path, count: int, seed: int) -> subprocess.Popen[str]:
+    """A process saving ``count`` runs, a third failed; ids its own (two processes minting an
+    id in one millisecond collide: the second save is refused and spooled)."""
     code = textwrap.dedent(
         f"""
         import gitprov
         for i in range({count}):
             try:
-                with gitprov.record(path={str(repo)!r}, params={{"lr": [0.1, 0.01][i % 2]}}):
+                lr = [0.1, 0.01][i % 2]
+                with gitprov.record({str(repo)!r}, f"s{seed}-{{i:02d}}", params={{"lr": lr}}):
                     if (i + {seed}) % 3 == 0:
                         raise ValueError("boom")
             except ValueError:
@@ -152,7 +174,7 @@ def test_readers_beside_savers_and_maintenance_see_snapshots(repo: Path) -> None
             for task in (*tasks, ["maintenance", "run", "--task=gc", "--quiet"]):
                 subprocess.run(["git", "-C", str(repo), *task], capture_output=True, check=False)
 
-    savers = [_saver(repo, 12, seed) for seed in (0, 1)]
+    savers = [_saver(repo, 20, seed) for seed in (0, 1)]
     churner = threading.Thread(target=churn)
     churner.start()
     reads = 0
@@ -178,7 +200,7 @@ def test_readers_beside_savers_and_maintenance_see_snapshots(repo: Path) -> None
     assert all(s.returncode == 0 for s in savers), [s.stderr.read() for s in savers if s.stderr]
     ok(repo, "recover")  # what a pruning gc spooled beside a save
     held = answers(repo)
-    assert len(held[0].split()) == 24
+    assert len(held[0].split()) == 40
     assert held == fresh(repo)
 
 
@@ -186,7 +208,7 @@ def _some_runs(repo: Path) -> None:
     for i in range(6):
         try:
             with gitprov.record(path=repo, params={"lr": [0.1, 0.01][i % 2]}):
-                (repo / "README.md").write_text(f"edit {i}\n")
+                (repo / "README.md").write_text(f"edit {i}\n" if i % 4 < 2 else "hello\n")
                 if i % 3 == 0:
                     raise ValueError("boom")
         except ValueError:
