@@ -137,8 +137,8 @@ def test_a_build_in_parsing_processes_stopped_leaves_none_and_resumes_whole(
         while group(child.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert group(child.pid) == []
-        if sig == signal.SIGINT:
-            assert b"Traceback" not in err, err.decode()
+        if sig == signal.SIGINT:  # the interrupt is what is said, not its cat-file's end
+            assert b"Traceback" not in err and b"cat-file" not in err, err.decode()
         assert answers(many) == expected, point
         assert cli("-C", str(many), "verify", process=True).returncode == 0
 

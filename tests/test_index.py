@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -804,6 +806,41 @@ def _rows_of(repo: Path) -> list[Any]:
             "JOIN keys k ON k.id = kv.kid JOIN vals v ON v.id = kv.val ORDER BY 1, 2"
         ).fetchall()
     return [recs, held]
+
+
+def _children_named(name: bytes) -> list[int]:
+    """This process's children running ``name``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_bytes()
+        except OSError:
+            continue
+        comm, rest = text[text.index(b"(") + 1 : text.rindex(b")")], text.rsplit(b")", 1)[1]
+        if comm == name and int(rest.split()[1]) == os.getpid():
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_cat_file_that_ends_early_is_an_error_never_missing_records(repo: Path) -> None:
+    """The records' reader stops with an error when its ``cat-file`` is killed: the objects
+    it did not answer for are not "missing" (a build would keep them as unreadable records
+    and never read them again)."""
+    from gitprov.index.query import _read_blobs
+
+    for n in range(3):
+        run(repo, params={"n": n})
+    listing = git(repo, "ls-tree", "-r", "refs/provenance/sessions")
+    blobs = [line.split()[2] for line in listing.splitlines() if line.endswith(".yaml")]
+    reader = _read_blobs(Git.discover(repo), blobs * 3000)
+    assert next(reader)[0] == "blob"
+    (cat_file,) = _children_named(b"git")
+    os.kill(cat_file, signal.SIGKILL)
+    kinds = []
+    with pytest.raises(gitprov.errors.GitProvError, match="cat-file"):
+        for kind, _ in reader:
+            kinds.append(kind)
+    assert len(kinds) < 3 * 3000 - 1 and set(kinds) <= {"blob"}
 
 
 def rebuilt_in_processes(repo: Path, monkeypatch: pytest.MonkeyPatch) -> QueryIndex:

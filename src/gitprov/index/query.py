@@ -1035,20 +1035,38 @@ def _read_blobs(
                 stdin.write("".join(f"{sha}\n" for sha in shas[at : at + 4096]).encode())
             stdin.flush()
         except (BrokenPipeError, ValueError):
-            pass  # cat-file is gone: its answers say what is missing
+            pass  # cat-file is gone: the reading below sees it end early
 
     thread = threading.Thread(target=feed, daemon=True)
     thread.start()
+    stopped = short = False
     try:
         for _ in shas:
-            header = stdout.readline().split()
-            if len(header) != 3:
+            line = stdout.readline()
+            if not line:  # cat-file ended early (killed): its objects are not "missing",
+                short = True  # which would be kept as unreadable records
+                break
+            header = line.split()
+            if len(header) != 3:  # "<sha> missing"
                 yield None, None
                 continue
             size = int(header[2])
-            yield header[1].decode(), stdout.read(size + 1)[:size]
+            data = stdout.read(size + 1)
+            if len(data) != size + 1:  # ended in the middle of an object
+                short = True
+                break
+            yield header[1].decode(), data[:size]
+    except BaseException:  # the caller stopped reading, or was interrupted
+        stopped = True
+        raise
     finally:
-        if thread.is_alive():  # left early: stop cat-file, whose output nobody reads
+        if stopped and thread.is_alive():  # nobody reads on: stop cat-file
             proc.kill()
         thread.join()
-        git.finish(started, ok=(0, -9))  # closes its input: it ends
+        try:
+            git.finish(started)  # closes its input: it ends
+        except GitProvError:
+            if not stopped:  # else what stopped the reading is what the caller hears
+                raise
+    if short:
+        raise GitProvError("git cat-file ended before it answered for every record")
