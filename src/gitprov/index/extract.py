@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from sys import intern
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gitprov.index.fastyaml import Shape
 
 #: What of gitprov's own sections is kept as rows of the key/value table (with everything
 #: under it): ``git``'s few keys asked for most, and ``run``'s but the bulky ones (what ran
@@ -84,10 +87,29 @@ def _said(value: Any, name: str, field_: Any) -> bool:
     return kind is bool
 
 
-def _leaves(record: Mapping[str, Any], fields_: Extracted) -> tuple[list[Leaf], int]:
+def _leaves(
+    record: Mapping[str, Any], fields_: Extracted, shaped: tuple[Shape, list[Any]] | None
+) -> tuple[list[Leaf], int]:
     """The leaves of ``record`` that are rows, in the record's order, and the bits of those
     its fields say (:data:`COLUMNED`): the record flattened as a whole (the same keys, the
-    same values), but what is left out is not flattened."""
+    same values), but what is left out is not flattened; by its shape's plan when it was
+    read by one (``shaped``: the shape and its values)."""
+    flat = None if shaped is None else _planned(*shaped)
+    if flat is None:
+        flat = _flat(record)
+    cols = 0
+    said = fields_.__dict__
+    for key, (bit, name) in COLUMNED.items():
+        value = flat.get(key, flat)
+        if value is not flat and _said(value, name, said[name]):
+            del flat[key]
+            cols |= bit
+    # each key interned: a batch of records sent to the index's process pickles it once
+    return [leaf(intern(key), value) for key, value in flat.items()], cols
+
+
+def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The leaves of ``record`` that are rows, by flattened key."""
     from gitprov.audit.compare import NOT_COMPARED, _flatten_into
 
     flat: dict[str, Any] = {}
@@ -106,16 +128,37 @@ def _leaves(record: Mapping[str, Any], fields_: Extracted) -> tuple[list[Leaf], 
         elif name.partition(".")[0] in _SIFTED:  # not a mapping, or a key spelt with dots
             sift = True
         _flatten_into(value, name, flat)
-    cols = 0
-    said = fields_.__dict__
-    for key, (bit, name) in COLUMNED.items():
-        value = flat.get(key, flat)
-        if value is not flat and _said(value, name, said[name]):
-            del flat[key]
-            cols |= bit
-    # each key interned: a batch of records sent to the index's process pickles it once
-    leaves = [leaf(intern(key), value) for key, value in flat.items() if not sift or in_table(key)]
-    return leaves, cols
+    return {k: v for k, v in flat.items() if in_table(k)} if sift else flat
+
+
+class _Slot:
+    """Where a value of a shape goes (:func:`_plan`)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+
+def _plan(shape: Shape) -> list[tuple[str, int]] | None:
+    """Which value of a record of ``shape`` is which row, by flattening the shape with its
+    values' places for values; ``None`` when where they go depends on the values (a list
+    of mappings is keyed by its items' names, a list of values is one leaf)."""
+    flat = _flat(shape.build([_Slot(at) for at in range(shape.pattern.groups)]))
+    if not all(type(value) is _Slot for value in flat.values()):
+        return None
+    return [(key, value.at) for key, value in flat.items()]
+
+
+def _planned(shape: Shape, values: list[Any]) -> dict[str, Any] | None:
+    """:func:`_flat` of the record ``shape`` read with ``values`` (none a collection: see
+    :class:`~gitprov.index.fastyaml.Shapes`), by the shape's plan; ``None`` when it has
+    none."""
+    if shape.plan is None:
+        shape.plan = _plan(shape) or ()
+    if not shape.plan:
+        return None
+    return {key: values[at] for key, at in shape.plan}
 
 
 _SIFTED = KEPT.keys() | LEFT_OUT.keys()
@@ -277,8 +320,9 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def extract(record: Mapping[str, Any]) -> Extracted:
-    """The indexed fields and leaves of ``record`` (a parsed record: a mapping)."""
+def extract(record: Mapping[str, Any], shaped: tuple[Shape, list[Any]] | None = None) -> Extracted:
+    """The indexed fields and leaves of ``record`` (a parsed record: a mapping; ``shaped``:
+    the shape that read it and its values, see :class:`~gitprov.index.fastyaml.Shapes`)."""
     from gitprov.model.document import run_status
 
     read = _Fields()
@@ -316,6 +360,6 @@ def extract(record: Mapping[str, Any]) -> Extracted:
     user = run.get("user")
     name = read.text(user, "name", "run.user.") if isinstance(user, Mapping) else None
     out.user = name or read.text(record, "username", "")
-    out.leaves, out.cols = _leaves(record, out)
+    out.leaves, out.cols = _leaves(record, out, shaped)
     out.problem = "; ".join(read.problems) or None
     return out

@@ -338,14 +338,26 @@ def entries(*, named: Iterable[str] = (), but: Iterable[str] | None = None) -> r
     return re.compile(rf"\n((?:{entry})++)")
 
 
-def skim(text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
+def skim(
+    text: str, skipped: Mapping[str, re.Pattern[str]], shapes: Shapes | None = None
+) -> dict[Any, Any]:
     """:func:`read`, without the entries that ``skipped[section]`` finds in a section: a
     record's bulk that its reader has no use for is checked (it must be whole entries
     that ``yaml.load`` reads), never built. Entries that do not pass are read as usual.
 
     Taking out whole entries of one mapping changes nothing else: every line the reader
     keeps is whole on its own (else :func:`read` refuses), so what it reads is ``yaml.load``
-    's value less those entries (a section left empty reads as ``{}``)."""
+    's value less those entries (a section left empty reads as ``{}``). With ``shapes``,
+    what is left is read by the shape it shares with earlier records when there is one."""
+    kept = _reduced(text, skipped)
+    if shapes is None:
+        return _read_lines(kept)
+    return shapes.read(kept)
+
+
+def _reduced(text: str, skipped: Mapping[str, re.Pattern[str]]) -> str:
+    """``text`` less the entries :func:`skim` leaves out (:class:`Unrecognised` when it is
+    not a text :func:`read` may read)."""
     _whole(text)  # the entries taken out too: their characters, their nodes
     out: list[str] = []
     end = 0
@@ -375,9 +387,163 @@ def skim(text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
         if removed == last - first:  # nothing left: the section is an empty mapping
             out[-1] = f"{out[-1][: -len(name) - 2]}{name}: {{}}\n"
     if not out:
-        return _read_lines(text)
+        return text
     out.append(text[end:])
-    return _read_lines("".join(out))
+    return "".join(out)
+
+
+# -- shapes: records that differ only in their values -----------------------------------
+
+#: A node of a shape's mapping: ``None`` takes the next value; ``"[]"``/``"{}"`` is a new
+#: empty collection; a tuple ``(keys, nodes)`` a mapping (``nodes`` ``None``: of values
+#: only); a list of nodes a sequence.
+_Node = Any
+#: A value at the end of a line: what a shape's pattern leaves open.
+_OPEN = r"([^\n]*+)"
+#: A text's lines with their values left out: what records of one shape share.
+_VALUES = re.compile(r"^( *+(?:- )*+(?:[^\n:]*+:(?= |$))?)[^\n]*+$", re.M)
+
+
+class Shape:
+    """The text records share when they differ only in the values their lines end with
+    (a run's start, its duration, its commit...): its lines as a pattern with each value
+    left open, and how the values make the mapping. Read so, a record is the mapping
+    :func:`read` reads, built at once instead of line by line: the shape was read from a
+    record's own lines, and every value goes through :func:`_scalar`, which refuses
+    whatever would have made those lines read otherwise (a ``- ``, a ``: ``, a quote...).
+    ``plan`` is for its reader's use (what the index derives from it, once)."""
+
+    __slots__ = ("pattern", "plan", "template")
+
+    def __init__(self, pattern: re.Pattern[str], template: _Node) -> None:
+        self.pattern = pattern
+        self.template = template
+        self.plan: Any = None
+
+    def build(self, values: list[Any]) -> Any:
+        """The mapping of this shape holding ``values``, in their order."""
+        return _build(self.template, values, 0)[0]
+
+
+def _build(node: _Node, values: list[Any], at: int) -> tuple[Any, int]:
+    if type(node) is tuple:
+        keys, nodes = node
+        if nodes is None:  # values only
+            end = at + len(keys)
+            return dict(zip(keys, values[at:end], strict=True)), end
+        found = {}
+        for key, child in zip(keys, nodes, strict=True):
+            if child is None:
+                found[key] = values[at]
+                at += 1
+            else:
+                found[key], at = _build(child, values, at)
+        return found, at
+    if node is None:
+        return values[at], at + 1
+    if type(node) is str:
+        return ([] if node == "[]" else {}), at
+    items = []
+    for child in node:
+        item, at = _build(child, values, at)
+        items.append(item)
+    return items, at
+
+
+class Shapes:
+    """The shapes of the records read lately (a few: most records of a repository share
+    one), tried latest first; a shape is made once two records have had it."""
+
+    MOST = 8
+
+    def __init__(self) -> None:
+        self.known: list[Shape] = []
+        self.sightings: dict[str, int] = {}
+        #: The shape and values of the mapping :meth:`read` last gave, ``None`` when it
+        #: was read line by line.
+        self.last: tuple[Shape, list[Any]] | None = None
+
+    def read(self, text: str) -> dict[Any, Any]:
+        """:func:`_read_lines` of ``text`` (a text :func:`_whole` passed)."""
+        self.last = None
+        for shape in self.known:
+            found = shape.pattern.fullmatch(text)
+            if found is None:
+                continue
+            texts = found.groups()
+            if "[]" in texts or "{}" in texts:  # a collection where a value was: as lines
+                break
+            get, missing = _SEEN.get, _MISSING
+            values = [get(value, missing) for value in texts]
+            try:
+                for at, value in enumerate(values):
+                    if value is missing:
+                        values[at] = _scalar(texts[at])
+            except Unrecognised:  # a text no value reads as (a "- ", a ": "...): as lines
+                break
+            if shape is not self.known[0]:
+                self.known.remove(shape)
+                self.known.insert(0, shape)
+            self.last = (shape, values)
+            built: dict[Any, Any] = shape.build(values)
+            return built
+        record = _read_lines(text)
+        skeleton = _VALUES.sub(r"\1", text)
+        seen = self.sightings.get(skeleton, 0) + 1
+        made = _shape(text, record) if seen == 2 else None
+        if made is not None:
+            self.known.insert(0, made)
+            del self.known[self.MOST :]
+        if len(self.sightings) > 4096:
+            self.sightings.clear()
+        self.sightings[skeleton] = seen
+        return record
+
+
+def _shape(text: str, record: dict[Any, Any]) -> Shape | None:
+    """The shape of ``text``, read as ``record``, or ``None`` when its lines are not each
+    one node of it (a key twice, a key with no value), or it is deep enough that a value
+    could change whether it reads."""
+    pattern = []
+    keys = items = opened = 0
+    for indent, dashes, key, rest, scalar in _LINE.findall(text, 0, len(text) - 1):
+        items += len(dashes) // 2
+        if key:
+            keys += 1
+            line = f"{indent}{dashes}{key}:"
+            if not rest:
+                pattern.append(f"{re.escape(line)}\n")
+            elif rest[1:] in _EMPTY:
+                pattern.append(f"{re.escape(line + rest)}\n")
+            else:
+                pattern.append(f"{re.escape(line)} {_OPEN}\n")
+                opened += 1
+        elif scalar in _EMPTY:
+            pattern.append(f"{re.escape(indent + dashes + scalar)}\n")
+        else:
+            pattern.append(f"{re.escape(indent + dashes)}{_OPEN}\n")
+            opened += 1
+    counts = [0, 0, 0, 0]  # entries, items, values, depth
+    template = _template(record, counts, 1)
+    entries_, items_, values, depth = counts
+    if (entries_, items_, values) != (keys, items, opened) or depth >= MAX_YAML_DEPTH - 2:
+        return None
+    return Shape(re.compile("".join(pattern)), template)
+
+
+def _template(value: Any, counts: list[int], depth: int) -> _Node:
+    counts[3] = max(counts[3], depth)
+    if type(value) is dict and value:
+        counts[0] += len(value)
+        nodes = tuple(_template(v, counts, depth + 1) for v in value.values())
+        return (tuple(value), None if nodes.count(None) == len(nodes) else nodes)
+    if type(value) is list and value:
+        counts[1] += len(value)
+        return [_template(v, counts, depth + 1) for v in value]
+    if type(value) is list or type(value) is dict:
+        return "[]" if type(value) is list else "{}"
+    counts[2] += 1
+    return None
 
 
 def _sections(
@@ -401,17 +567,21 @@ def parse_record(
     session_id: str,
     where: str,
     skipped: Mapping[str, re.Pattern[str]] | None = None,
+    shapes: Shapes | None = None,
 ) -> dict[str, Any]:
     """A stored record, as :func:`gitprov.model.document.load` reads it (the same value, the
     same ``CorruptRecordError``), through :func:`read` when it can; with ``skipped``, less
-    the entries :func:`skim` leaves out (whether it loads is the same)."""
+    the entries :func:`skim` leaves out (whether it loads is the same), through ``shapes``
+    when given (``shapes.last`` tells whether a shape read it)."""
     from gitprov.model.document import load
     from gitprov.model.limits import MAX_BLOB_BYTES
 
+    if shapes is not None:
+        shapes.last = None
     if len(data) <= MAX_BLOB_BYTES:
         try:
             text = data.decode("utf-8")
-            record = read(text) if skipped is None else skim(text, skipped)
+            record = read(text) if skipped is None else skim(text, skipped, shapes)
         except (Unrecognised, UnicodeDecodeError):
             pass
         else:  # what load checks beyond the YAML; anything doubtful goes to load
@@ -420,4 +590,6 @@ def parse_record(
                 claimed is None or str(claimed) == session_id
             ):
                 return record
+    if shapes is not None:
+        shapes.last = None
     return load(data, session_id, where)

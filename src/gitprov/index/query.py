@@ -21,8 +21,9 @@ import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitprov.errors import CorruptRecordError, GitProvError
 from gitprov.git import Git
@@ -48,6 +49,9 @@ from gitprov.index.extract import number as as_number
 from gitprov.refs import is_tracking_ref, tracking_prefix
 from gitprov.store.records import DIGESTS_DIR, FORGOTTEN_DIR, FORMAT_FILE, record_path
 from gitprov.store.untrusted import BUCKET, LeftOut, bucket_problem, list_blobs
+
+if TYPE_CHECKING:
+    from gitprov.index.fastyaml import Shapes
 
 #: A file of a records tree: (is a tombstone, session id).
 _Key = tuple[int, str]
@@ -966,7 +970,8 @@ def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | 
     problem = f"the stored record of session {sid} ({where}) cannot be read"
     if kind == "blob" and data is not None:
         try:
-            f = extract(parse_record(data, sid, where, skimmed()))
+            shapes = _shapes()
+            f = extract(parse_record(data, sid, where, skimmed(), shapes), shapes.last)
         except CorruptRecordError as exc:
             problem = str(exc)
         except Exception as exc:  # one odd record never stops the rest
@@ -979,6 +984,14 @@ def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | 
             return row, f.leaves
     unread = (None, None, None, UNREADABLE, None, None, None, None, "", None, problem, 0)
     return (sid, blob, 0, *unread), []
+
+
+@cache
+def _shapes() -> Shapes:
+    """The shapes this process has read records by (kept from batch to batch)."""
+    from gitprov.index.fastyaml import Shapes
+
+    return Shapes()
 
 
 def _tips_from_files(common_dir: Path, ref: str) -> dict[str, str | None] | None:
