@@ -35,14 +35,14 @@ _VALUE_LINE = re.compile(r"^( *(?:- )*(?:[^\n:]*: )?)(\S[^\n]*)$", re.M)
 
 
 def indexed(data: bytes, shapes: Shapes | None) -> tuple[str, bool]:
-    """What the index keeps of ``data`` (its fields and rows, or that it is refused), and
-    whether a shape read it."""
+    """What the index reads and keeps of ``data`` (the mapping, its fields and rows, or
+    that it is refused), and whether a shape read it."""
     try:
         record = parse_record(data, "s1", "w", skimmed(), shapes)
     except CorruptRecordError:
         return "refused", False
     last = None if shapes is None else shapes.last
-    return repr(extract(record, last)), last is not None
+    return repr((record, extract(record, last))), last is not None
 
 
 def shaped_by(template: str) -> Shapes:
@@ -121,7 +121,7 @@ def test_records_of_any_shape_read_by_it_are_indexed_as_read_line_by_line() -> N
     while templates < 200:
         record: dict[Any, Any] = {"session_id": "s1"}
         record.update({f"k{rng.randint(0, 2)}": _value(rng, 1), "run": _value(rng, 1)})
-        record["git"] = {"commit": _value(rng, 2), "remotes": _value(rng, 2)}
+        record["git"] = {"commit": _value(rng, 2), "remotes": {"o": "u"}, "branch": _value(rng, 2)}
         template = dump(record).decode()
         try:
             skim(template, skimmed())
@@ -132,6 +132,49 @@ def test_records_of_any_shape_read_by_it_are_indexed_as_read_line_by_line() -> N
         shaped, fast = shaped + one, fast + other
     assert fast > 300
     assert shaped > 0.5 * fast
+
+
+#: Entries the index leaves out of a record (at column 2 of run, git or provenance), some
+#: that ``load`` reads and some it refuses or reads otherwise.
+_LEFT_OUT = [
+    "  error: x\n", "  error: null\n", "  finished_at: '2025-01-01'\n", "  tags: []\n",
+    "  nodes:\n    total: 3\n    completed:\n    - a\n", "  outputs:\n  - dataset: b\n",
+    "  argv: x\n", "  cwd: a #b\n", "  error: [1, 2]\n", "  error: 'open\n", "  tags: &a x\n",
+    "  inputs:\n  - a\n  - b: c\n    d\n", "  error: |\n    x\n", "  remotes:\n    o: u\n",
+    "  upstream: x\n  ahead: 2\n", "  describe: v1\n", "  host:\n    name: h\n",
+    "  status: x\n", "  commit: y\n", "  saved_at: z\n", "  commit.x: 1\n",
+]  # fmt: skip
+
+
+def test_entries_left_out_anywhere_in_a_shape_are_checked_as_skimming_checks_them() -> None:
+    """Entries the index leaves out, added or removed anywhere in the sections it skims:
+    a record so changed is read by the shape when skimming would leave them out, and is
+    indexed as read line by line whatever they are."""
+    rng = random.Random(5)
+    template = kedro_like(rng)
+    lines = template.splitlines(keepends=True)
+    inside = {"run:\n", "git:\n", "provenance:\n"}
+    places = []  # the lines of the skimmed sections that start an entry
+    section = None
+    for at, line in enumerate(lines):
+        section = line if line in inside else section if line.startswith(" ") else None
+        if section is not None and line.startswith("  ") and line[2] not in " -":
+            places.append(at)
+    texts = []
+    for _ in range(400):
+        changed = list(lines)
+        for at in sorted(rng.sample(places, rng.randint(1, 3)), reverse=True):
+            if rng.random() < 0.3:  # an entry taken out, with its deeper lines
+                end = at + 1
+                while end < len(changed) and changed[end].startswith(("   ", "  - ")):
+                    end += 1
+                del changed[at:end]
+            else:
+                changed.insert(at, rng.choice(_LEFT_OUT))
+        texts.append("".join(changed))
+    shaped, fast = check(template, texts)
+    assert fast > 100  # (a kept entry taken out or added: another shape, read as lines)
+    assert shaped > 0.25 * fast
 
 
 @pytest.mark.parametrize(
@@ -153,6 +196,9 @@ def test_records_of_any_shape_read_by_it_are_indexed_as_read_line_by_line() -> N
         ("session_id: s1\nrun:\n  params: []\n  lr: 1\n", "session_id: s1\nrun:\n  params: []\n"
          "  lr: []\n"),
         ("session_id: s1\nrun:\n  params: 1\n", "session_id: s1\nrun:\n  params: {}\n"),
+        # a section whose entries were all left out reads as {}; with none, as null
+        ("session_id: s1\ngit:\n  remotes:\n    o: u\nx: 1\n", "session_id: s1\ngit:\nx: 1\n"),
+        ("session_id: s1\ngit:\n  remotes: [1]\n", "session_id: s1\ngit:\n  remotes: 1\n"),
         # the session the record claims, and git that is no mapping
         ("session_id: s1\ngit:\n  commit: a\n", "session_id: s2\ngit:\n  commit: a\n"),
         ("session_id: s1\nrun: 1\n", "session_id: s1\nrun: - 1\n"),

@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitprov.model.limits import MAX_YAML_DEPTH, MAX_YAML_NODES
 
@@ -347,49 +347,68 @@ def skim(
 
     Taking out whole entries of one mapping changes nothing else: every line the reader
     keeps is whole on its own (else :func:`read` refuses), so what it reads is ``yaml.load``
-    's value less those entries (a section left empty reads as ``{}``). With ``shapes``,
-    what is left is read by the shape it shares with earlier records when there is one."""
-    kept = _reduced(text, skipped)
-    if shapes is None:
-        return _read_lines(kept)
-    return shapes.read(kept)
-
-
-def _reduced(text: str, skipped: Mapping[str, re.Pattern[str]]) -> str:
-    """``text`` less the entries :func:`skim` leaves out (:class:`Unrecognised` when it is
-    not a text :func:`read` may read)."""
+    's value less those entries (a section left empty reads as ``{}``). With ``shapes``, a
+    record is read by the shape it shares with earlier records when there is one."""
     _whole(text)  # the entries taken out too: their characters, their nodes
+    if shapes is not None:
+        return shapes.read(text, skipped)
+    return _read_lines(_without(text, skipped).text)
+
+
+class _Kept(NamedTuple):
+    """A text less the entries :func:`skim` leaves out: the ``text`` kept, the
+    ``sections`` looked in (name, where its entries start and end), the spans taken out,
+    and whether a section was left empty."""
+
+    text: str
+    sections: list[tuple[str, int, int]]
+    removed: list[tuple[int, int]]
+    emptied: bool
+
+
+def _without(text: str, skipped: Mapping[str, re.Pattern[str]]) -> _Kept:
+    """What :func:`skim` reads of ``text`` (one :func:`_whole` passed)."""
     out: list[str] = []
     end = 0
     sound = _sound_entries().fullmatch
+    looked: list[tuple[str, int, int]] = []
+    removed: list[tuple[int, int]] = []
+    emptied = False
     for name, pattern, first in _sections(text, skipped):
         body = _BODY.match(text, first)
         if body is None or text[first + 2] in " -":  # not a mapping at column 2
             continue
         last = body.end()
-        removed = 0
+        looked.append((name, first, last))
+        taken = 0
         for found in pattern.finditer(text, first - 1, last):
             start, stop = found.span(1)
-            if stop - start > 256:
-                passed = sound(text, start, stop) is not None
-            else:  # short entries recur (a format, a host, a policy): checked once
-                run = text[start:stop]
-                known = _SOUND.get(run)
-                if known is None:
-                    if len(_SOUND) > 50_000:
-                        _SOUND.clear()
-                    known = _SOUND[run] = sound(run) is not None
-                passed = known
-            if passed:
+            if _sound_run(text, start, stop, sound):
                 out.append(text[end:start])
                 end = stop
-                removed += stop - start
-        if removed == last - first:  # nothing left: the section is an empty mapping
+                taken += stop - start
+                removed.append((start, stop))
+        if taken == last - first:  # nothing left: the section is an empty mapping
             out[-1] = f"{out[-1][: -len(name) - 2]}{name}: {{}}\n"
+            emptied = True
     if not out:
-        return text
+        return _Kept(text, looked, removed, emptied)
     out.append(text[end:])
-    return "".join(out)
+    return _Kept("".join(out), looked, removed, emptied)
+
+
+def _sound_run(text: str, start: int, stop: int, sound: Any) -> bool:
+    """Whether the entries ``text[start:stop]`` are ones ``yaml.load`` reads (``sound``:
+    :func:`_sound_entries`' fullmatch)."""
+    if stop - start > 256:
+        return sound(text, start, stop) is not None
+    run = text[start:stop]  # short entries recur (a format, a host, a policy): checked once
+    known = _SOUND.get(run)
+    if known is None:
+        if len(_SOUND) > 50_000:
+            _SOUND.clear()
+        known = _SOUND[run] = sound(run) is not None
+    return known
 
 
 # -- shapes: records that differ only in their values -----------------------------------
@@ -406,18 +425,25 @@ _VALUES = re.compile(r"^( *+(?:- )*+(?:[^\n:]*+:(?= |$))?)[^\n]*+$", re.M)
 
 class Shape:
     """The text records share when they differ only in the values their lines end with
-    (a run's start, its duration, its commit...): its lines as a pattern with each value
-    left open, and how the values make the mapping. Read so, a record is the mapping
-    :func:`read` reads, built at once instead of line by line: the shape was read from a
-    record's own lines, and every value goes through :func:`_scalar`, which refuses
-    whatever would have made those lines read otherwise (a ``- ``, a ``: ``, a quote...).
-    ``plan`` is for its reader's use (what the index derives from it, once)."""
+    (a run's start, its duration, its commit...) and in the entries :func:`skim` leaves
+    out: its lines as a pattern with each value, and each place such entries may be, left
+    open; and how the values make the mapping. Read so, a record is the mapping
+    :func:`skim` reads, built at once instead of line by line: the shape was read from a
+    record's own lines; every value goes through :func:`_scalar`, which refuses whatever
+    would have made those lines read otherwise (a ``- ``, a ``: ``, a quote...); and the
+    entries left out are checked as :func:`skim` checks them. ``plan`` is for its reader's
+    use (what the index derives from it, once)."""
 
-    __slots__ = ("pattern", "plan", "template")
+    __slots__ = ("pattern", "plan", "runs", "template", "values")
 
-    def __init__(self, pattern: re.Pattern[str], template: _Node) -> None:
+    def __init__(
+        self, pattern: re.Pattern[str], template: _Node, values: list[int], runs: list[int]
+    ) -> None:
         self.pattern = pattern
         self.template = template
+        #: The pattern's groups that are values, and those that are entries left out.
+        self.values = values
+        self.runs = runs
         self.plan: Any = None
 
     def build(self, values: list[Any]) -> Any:
@@ -463,34 +489,25 @@ class Shapes:
         #: was read line by line.
         self.last: tuple[Shape, list[Any]] | None = None
 
-    def read(self, text: str) -> dict[Any, Any]:
-        """:func:`_read_lines` of ``text`` (a text :func:`_whole` passed)."""
+    def read(self, text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
+        """:func:`skim` of ``text`` (a text :func:`_whole` passed)."""
         self.last = None
         for shape in self.known:
             found = shape.pattern.fullmatch(text)
             if found is None:
                 continue
-            texts = found.groups()
-            if "[]" in texts or "{}" in texts:  # a collection where a value was: as lines
-                break
-            get, missing = _SEEN.get, _MISSING
-            values = [get(value, missing) for value in texts]
-            try:
-                for at, value in enumerate(values):
-                    if value is missing:
-                        values[at] = _scalar(texts[at])
-            except Unrecognised:  # a text no value reads as (a "- ", a ": "...): as lines
+            built = self._built(shape, text, found)
+            if built is None:
                 break
             if shape is not self.known[0]:
                 self.known.remove(shape)
                 self.known.insert(0, shape)
-            self.last = (shape, values)
-            built: dict[Any, Any] = shape.build(values)
             return built
-        record = _read_lines(text)
-        skeleton = _VALUES.sub(r"\1", text)
+        kept = _without(text, skipped)
+        record = _read_lines(kept.text)
+        skeleton = _VALUES.sub(r"\1", kept.text)
         seen = self.sightings.get(skeleton, 0) + 1
-        made = _shape(text, record) if seen == 2 else None
+        made = _shape(text, kept, record, skipped) if seen == 2 else None
         if made is not None:
             self.known.insert(0, made)
             del self.known[self.MOST :]
@@ -499,36 +516,94 @@ class Shapes:
         self.sightings[skeleton] = seen
         return record
 
+    def _built(self, shape: Shape, text: str, found: re.Match[str]) -> dict[Any, Any] | None:
+        """The mapping of ``text``, which ``shape`` matched; ``None`` when it must be read
+        as lines (a collection or a text no value reads as where a value was, entries to
+        leave out that :func:`skim` would keep)."""
+        groups = found.groups()
+        texts = [groups[at] for at in shape.values]
+        if "[]" in texts or "{}" in texts:
+            return None
+        sound = _sound_entries().fullmatch
+        for at in shape.runs:
+            if groups[at] and not _sound_run(text, *found.span(at + 1), sound):
+                return None
+        get, missing = _SEEN.get, _MISSING
+        values = [get(value, missing) for value in texts]
+        try:
+            for at, value in enumerate(values):
+                if value is missing:
+                    values[at] = _scalar(texts[at])
+        except Unrecognised:
+            return None
+        self.last = (shape, values)
+        built: dict[Any, Any] = shape.build(values)
+        return built
 
-def _shape(text: str, record: dict[Any, Any]) -> Shape | None:
-    """The shape of ``text``, read as ``record``, or ``None`` when its lines are not each
-    one node of it (a key twice, a key with no value), or it is deep enough that a value
-    could change whether it reads."""
-    pattern = []
-    keys = items = opened = 0
-    for indent, dashes, key, rest, scalar in _LINE.findall(text, 0, len(text) - 1):
+
+def _shape(
+    text: str, kept: _Kept, record: dict[Any, Any], skipped: Mapping[str, re.Pattern[str]]
+) -> Shape | None:
+    """The shape of ``text``, read as ``record`` less what ``kept`` took out; ``None``
+    when its lines are not each one node of it (a key twice, a key with no value), when a
+    section was left empty or kept an entry it leaves out when it can, or it is deep enough
+    that a value could change whether it reads. Entries may be left out before each entry
+    of a section :func:`skim` looks in, and at its end."""
+    if kept.emptied:
+        return None
+    pattern: list[str] = []
+    values: list[int] = []
+    runs: list[int] = []
+    keys = items = 0
+    sections = iter(kept.sections)
+    removed = iter(kept.removed)
+    section = next(sections, None)
+    gap = next(removed, None)
+    inside: str | None = None  # the section whose entries the lines are
+
+    def run_may_be(name: str) -> None:
+        entry = skipped[name].pattern[len("\\n((?:") : -len(")++)")]
+        runs.append(len(values) + len(runs))
+        pattern.append(f"((?:{entry})*+)")
+
+    for line in _LINE.finditer(text, 0, len(text) - 1):
+        at = line.start()
+        if inside is not None and section is not None and at >= section[2]:
+            run_may_be(inside)
+            inside, section = None, next(sections, None)
+        if section is not None and at == section[1]:
+            inside = section[0]
+        while gap is not None and gap[1] <= at:
+            gap = next(removed, None)
+        if gap is not None and gap[0] <= at:
+            continue  # taken out: a run may be here
+        indent, dashes, key, rest, scalar = line.groups("")
+        if inside is not None and indent == "  " and not dashes and key:
+            if skipped[inside].match(text, at - 1):  # kept, as load does not read it: the
+                return None  # run before it would take it, and the shape never match
+            run_may_be(inside)
         items += len(dashes) // 2
         if key:
             keys += 1
-            line = f"{indent}{dashes}{key}:"
-            if not rest:
-                pattern.append(f"{re.escape(line)}\n")
-            elif rest[1:] in _EMPTY:
-                pattern.append(f"{re.escape(line + rest)}\n")
+            head = re.escape(f"{indent}{dashes}{key}:")
+            if not rest or rest[1:] in _EMPTY:
+                pattern.append(f"{head}{re.escape(rest)}\n")
             else:
-                pattern.append(f"{re.escape(line)} {_OPEN}\n")
-                opened += 1
+                values.append(len(values) + len(runs))
+                pattern.append(f"{head} {_OPEN}\n")
         elif scalar in _EMPTY:
             pattern.append(f"{re.escape(indent + dashes + scalar)}\n")
         else:
+            values.append(len(values) + len(runs))
             pattern.append(f"{re.escape(indent + dashes)}{_OPEN}\n")
-            opened += 1
+    if inside is not None:
+        run_may_be(inside)
     counts = [0, 0, 0, 0]  # entries, items, values, depth
     template = _template(record, counts, 1)
-    entries_, items_, values, depth = counts
-    if (entries_, items_, values) != (keys, items, opened) or depth >= MAX_YAML_DEPTH - 2:
+    entries_, items_, leaves, depth = counts
+    if (entries_, items_, leaves) != (keys, items, len(values)) or depth >= MAX_YAML_DEPTH - 2:
         return None
-    return Shape(re.compile("".join(pattern)), template)
+    return Shape(re.compile("".join(pattern)), template, values, runs)
 
 
 def _template(value: Any, counts: list[int], depth: int) -> _Node:
