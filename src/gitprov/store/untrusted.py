@@ -39,6 +39,11 @@ from gitprov.model.tombstone import MAX_TOMBSTONE_BYTES
 from gitprov.store.records import DIGESTS_DIR, FORGOTTEN_DIR, FORMAT_FILE, fanout
 
 BUCKET = re.compile(r"[0-9a-f]{2}")
+#: An entry of ``ls-tree -r -l -z`` that is a record where gitprov writes one (its blob id,
+#: size, folder and name less ``.yaml``), from the start of an entry: most of a listing.
+_RECORD_LINE = re.compile(
+    rb"(?<![^\0])100644 blob ([0-9a-f]{40}) +([0-9]+)\t([0-9a-f]{2})/([^\0/]+)\.yaml\0"
+)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: The most entries a folder of a remote's digest index may hold: an ``aa/`` folder holds one
 #: per digest (16M digests in all), a ``yy/`` folder the sessions of one digest and fanout
@@ -240,14 +245,17 @@ def list_blobs(git: Git, ref: str) -> Blobs:
     except UnknownRevisionError:
         return Blobs({}, {}, [])
     found: dict[bool, dict[str, str]] = {False: {}, True: {}}  # by "is a tombstone"
+    records = found[False]
     left_out: list[LeftOut] = []
     skipped = "\0"  # the folder last left out, as "path/": its contents follow it
-    for item in zsplit(listing.stdout):
+
+    def take(item: bytes) -> None:
+        nonlocal skipped
         meta, _, raw = item.partition(b"\t")
         mode, kind, sha, size = meta.decode("ascii").split()
         path = raw.decode("utf-8", "surrogateescape")
         if path.startswith(skipped):
-            continue
+            return
         entry = Entry(f"{int(mode, 8):o}", path.rpartition("/")[2], sha)  # ls-tree pads modes
         problem = _problem(path, entry, kind, size)
         if problem is not None:
@@ -258,4 +266,27 @@ def list_blobs(git: Git, ref: str) -> Blobs:
         elif entry.mode == BLOB_MODE and "/" in path:
             tombstone = path.startswith(f"{FORGOTTEN_DIR}/")
             found[tombstone][entry.name.removesuffix(".yaml")] = sha
+
+    out = listing.stdout
+    at = 0  # what is read of it: a record as gitprov writes it at once, the rest entry by entry
+    for line in _RECORD_LINE.finditer(out):
+        start, at_end = line.span()
+        if start != at:
+            for item in zsplit(out[at:start]):
+                take(item)
+        at = at_end
+        sha, size, bucket, name = line.groups()
+        session_id = name.decode("utf-8", "surrogateescape")
+        folder = bucket.decode()
+        if (
+            int(size) <= MAX_BLOB_BYTES
+            and _is_session_id(session_id)
+            and fanout(session_id) == folder
+            and skipped != f"{folder}/"
+        ):
+            records[session_id] = sha.decode()
+        else:  # whatever is wrong with it, said as for any entry
+            take(line[0][:-1])
+    for item in zsplit(out[at:]):
+        take(item)
     return Blobs(found[False], found[True], left_out)
