@@ -625,13 +625,14 @@ class QueryIndex:
         return changes
 
     def _needed(self, plans: list[_Plan]) -> list[tuple[str, str, str]]:
-        """(session, blob, where) of the records to parse: those not parsed yet."""
+        """(session, blob, ref it is read from) of the records to parse: those not parsed
+        yet."""
         wanted: dict[tuple[str, str], str] = {}
         for plan in plans:
             files = plan.files if plan.files is not None else plan.changes or {}
             for (tomb, sid), blob in files.items():
                 if not tomb and blob is not None:
-                    wanted.setdefault((sid, blob), f"{plan.ref}:{record_path(sid)}")
+                    wanted.setdefault((sid, blob), plan.ref)
         if len(wanted) > 64:
             known = set(self.db.execute("SELECT sid, blob FROM recs").fetchall())
         else:
@@ -640,9 +641,7 @@ class QueryIndex:
                 for pair in wanted
                 if self.db.execute("SELECT 1 FROM recs WHERE sid = ? AND blob = ?", pair).fetchone()
             }
-        return [
-            (sid, blob, where) for (sid, blob), where in wanted.items() if (sid, blob) not in known
-        ]
+        return [(sid, blob, ref) for (sid, blob), ref in wanted.items() if (sid, blob) not in known]
 
     def _parse(self, needed: list[tuple[str, str, str]]) -> None:
         """Parse the records ``needed`` and keep them, a batch per transaction: a parsed
@@ -962,11 +961,14 @@ def _parse_batch(batch: list[tuple[str, str, str, str | None, bytes | None]]) ->
     return [_parse_one(*item) for item in batch]
 
 
-def _parse_one(sid: str, blob: str, where: str, kind: str | None, data: bytes | None) -> _Row:
+def _parse_one(sid: str, blob: str, ref: str, kind: str | None, data: bytes | None) -> _Row:
     """One record's row: what it holds, or why it cannot be read (never an exception: one
-    odd record never stops the rest)."""
+    odd record never stops the rest). Where it is read from (``ref``) is named here, in
+    the parsing process: hashing every id for its folder is no work for the one that
+    waits."""
     from gitprov.index.fastyaml import parse_record
 
+    where = f"{ref}:{record_path(sid)}"
     problem = f"the stored record of session {sid} ({where}) cannot be read"
     if kind == "blob" and data is not None:
         try:
