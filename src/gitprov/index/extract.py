@@ -144,7 +144,7 @@ def _plan(shape: Shape) -> list[tuple[str, int]] | None:
     """Which value of a record of ``shape`` is which row, by flattening the shape with its
     values' places for values; ``None`` when where they go depends on the values (a list
     of mappings is keyed by its items' names, a list of values is one leaf)."""
-    flat = _flat(shape.build([_Slot(at) for at in range(shape.pattern.groups)]))
+    flat = _flat(shape.build([_Slot(at) for at in range(len(shape.values))]))
     if not all(type(value) is _Slot for value in flat.values()):
         return None
     return [(key, value.at) for key, value in flat.items()]
