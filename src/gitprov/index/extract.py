@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from sys import intern
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from gitprov.index.fastyaml import Shape
@@ -88,17 +88,21 @@ def _said(value: Any, name: str, field_: Any) -> bool:
 
 
 def _leaves(
-    record: Mapping[str, Any], fields_: Extracted, shaped: tuple[Shape, list[Any]] | None
+    record: Mapping[str, Any],
+    fields_: Extracted,
+    shaped: tuple[Shape, list[Any], list[str]] | None,
 ) -> tuple[list[Leaf], int]:
     """The leaves of ``record`` that are rows, in the record's order, and the bits of those
     its fields say (:data:`COLUMNED`): the record flattened as a whole (the same keys, the
     same values), but what is left out is not flattened; by its shape's plan when it was
-    read by one (``shaped``: the shape and its values)."""
-    flat = None if shaped is None else _planned(*shaped)
-    if flat is None:
-        flat = _flat(record)
-    cols = 0
+    read by one (``shaped``: the shape, its values and their texts)."""
     said = fields_.__dict__
+    if shaped is not None:
+        planned = _planned(*shaped, said)
+        if planned is not None:
+            return planned
+    flat = _flat(record)
+    cols = 0
     for key, (bit, name) in COLUMNED.items():
         value = flat.get(key, flat)
         if value is not flat and _said(value, name, said[name]):
@@ -140,25 +144,62 @@ class _Slot:
         self.at = at
 
 
-def _plan(shape: Shape) -> list[tuple[str, int]] | None:
-    """Which value of a record of ``shape`` is which row, by flattening the shape with its
-    values' places for values; ``None`` when where they go depends on the values (a list
-    of mappings is keyed by its items' names, a list of values is one leaf)."""
+class _Plan(NamedTuple):
+    """Which value of a record of a shape is which row (``rows``: key and place, in the
+    record's order), and which of those its fields may say (``said``: key, place, bit and
+    field of :data:`COLUMNED`)."""
+
+    rows: list[tuple[str, int]]
+    said: list[tuple[str, int, int, str]]
+
+
+def _plan(shape: Shape) -> _Plan | None:
+    """The plan of ``shape``, by flattening it with its values' places for values; ``None``
+    when where they go depends on the values (a list of mappings is keyed by its items'
+    names, a list of values is one leaf)."""
     flat = _flat(shape.build([_Slot(at) for at in range(len(shape.values))]))
     if not all(type(value) is _Slot for value in flat.values()):
         return None
-    return [(key, value.at) for key, value in flat.items()]
+    rows = [(intern(key), value.at) for key, value in flat.items()]
+    said = [(key, at, *COLUMNED[key]) for key, at in rows if key in COLUMNED]
+    return _Plan(rows, said)
 
 
-def _planned(shape: Shape, values: list[Any]) -> dict[str, Any] | None:
-    """:func:`_flat` of the record ``shape`` read with ``values`` (none a collection: see
-    :class:`~gitprov.index.fastyaml.Shapes`), by the shape's plan; ``None`` when it has
-    none."""
+#: Leaves already made, by key and the text of their value (which says the value exactly:
+#: ``-0.0`` is not ``0.0``, ``'1'`` not ``1``): most recur, and a batch of records sent to
+#: the index's process pickles a leaf it holds twice once.
+_MADE: dict[tuple[str, str], Leaf] = {}
+
+
+def _planned(
+    shape: Shape, values: list[Any], texts: list[str], said: Mapping[str, Any]
+) -> tuple[list[Leaf], int] | None:
+    """:func:`_leaves` of the record ``shape`` read with ``values`` (none a collection:
+    see :class:`~gitprov.index.fastyaml.Shapes`) from ``texts``, by the shape's plan;
+    ``None`` when it has none."""
     if shape.plan is None:
         shape.plan = _plan(shape) or ()
-    if not shape.plan:
+    plan: _Plan | tuple[()] = shape.plan
+    if not plan:
         return None
-    return {key: values[at] for key, at in shape.plan}
+    cols = 0
+    told = set()
+    for key, at, bit, name in plan.said:
+        if _said(values[at], name, said[name]):
+            cols |= bit
+            told.add(key)
+    made = _MADE
+    if len(made) > 100_000:
+        made.clear()
+    leaves = []
+    for key, at in plan.rows:
+        if key in told:
+            continue
+        found = made.get((key, texts[at]))
+        if found is None:
+            found = made[(key, texts[at])] = leaf(key, values[at])
+        leaves.append(found)
+    return leaves, cols
 
 
 _SIFTED = KEPT.keys() | LEFT_OUT.keys()
@@ -320,7 +361,9 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def extract(record: Mapping[str, Any], shaped: tuple[Shape, list[Any]] | None = None) -> Extracted:
+def extract(
+    record: Mapping[str, Any], shaped: tuple[Shape, list[Any], list[str]] | None = None
+) -> Extracted:
     """The indexed fields and leaves of ``record`` (a parsed record: a mapping; ``shaped``:
     the shape that read it and its values, see :class:`~gitprov.index.fastyaml.Shapes`)."""
     from gitprov.model.document import run_status

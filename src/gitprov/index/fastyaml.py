@@ -485,9 +485,9 @@ class Shapes:
     def __init__(self) -> None:
         self.known: list[Shape] = []
         self.sightings: dict[str, int] = {}
-        #: The shape and values of the mapping :meth:`read` last gave, ``None`` when it
-        #: was read line by line.
-        self.last: tuple[Shape, list[Any]] | None = None
+        #: The shape, values and their texts of the mapping :meth:`read` last gave,
+        #: ``None`` when it was read line by line.
+        self.last: tuple[Shape, list[Any], list[str]] | None = None
 
     def read(self, text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
         """:func:`skim` of ``text`` (a text :func:`_whole` passed)."""
@@ -536,7 +536,7 @@ class Shapes:
                     values[at] = _scalar(texts[at])
         except Unrecognised:
             return None
-        self.last = (shape, values)
+        self.last = (shape, values, texts)
         built: dict[Any, Any] = shape.build(values)
         return built
 
