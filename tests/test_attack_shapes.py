@@ -11,7 +11,7 @@ import re
 import pytest
 
 from gitprov.index.extract import extract, skimmed
-from gitprov.index.fastyaml import Shapes, parse_record, skim
+from gitprov.index.fastyaml import Shapes, parse_record, parse_shaped, skim
 from test_shapes import _HOSTILE, check, indexed, kedro_like, shaped_by
 
 S = "session_id: s1\n"
@@ -159,24 +159,26 @@ def test_a_fetched_copys_record_read_by_a_shape_is_loaded_whole() -> None:
     template = kedro_like(random.Random(4))
     shapes = Shapes()
     for _ in range(3):
-        parse_record(template.encode(), "s1", "w", skimmed(), shapes)
-    assert shapes.last is not None  # the shape reads it
+        shaped = parse_shaped(template.encode(), "s1", "w", skimmed(), shapes)[1]
+    assert shaped is not None  # the shape reads it
     for text in [template, re.sub("(?m)^(  commit: ).*$", r"\1other", template)]:
         data = text.encode()
         expected = extract(parse_record(data, "s1+origin-0123abcd", "w", skimmed()))
-        record = parse_record(data, "s1+origin-0123abcd", "w", skimmed(), shapes)
+        record, shaped = parse_shaped(data, "s1+origin-0123abcd", "w", skimmed(), shapes)
         assert "inputs" in record["run"]  # loaded whole
-        assert extract(record, shapes.last) == expected
+        assert shaped is None
+        assert extract(record, shaped) == expected
 
 
-def test_the_reader_says_whether_a_shape_read_the_last_record() -> None:
+def test_the_reader_says_whether_a_shape_read_the_record() -> None:
     template = kedro_like(random.Random(6))
     shapes = Shapes()
     for _ in range(3):
-        skim(template, skimmed(), shapes)
-    assert shapes.last is not None
-    skim(template.replace("username: ada\n", "username: ada\nz: 1\n"), skimmed(), shapes)
-    assert shapes.last is None
+        record, shaped = shapes.read(template, skimmed())
+    assert shaped is not None
+    assert record == skim(template, skimmed())
+    other = template.replace("username: ada\n", "username: ada\nz: 1\n")
+    assert shapes.read(other, skimmed()) == (skim(other, skimmed()), None)
 
 
 def test_records_through_one_reader_whatever_it_learnt_before() -> None:
@@ -354,12 +356,12 @@ def test_a_record_read_by_a_shape_holds_collections_of_its_own() -> None:
     record's changes no other's."""
     template = S + "a: []\nb: {}\nl:\n- []\n- x\nm:\n  n: {}\n"
     shapes = shaped_by(template)
-    first = parse_record(template.encode(), "s1", "w", skimmed(), shapes)
-    assert shapes.last is not None
+    first, shaped = parse_shaped(template.encode(), "s1", "w", skimmed(), shapes)
+    assert shaped is not None
     first["a"].append(1)
     first["b"][1] = 2
     first["l"][0].append(3)
     first["m"]["n"][4] = 5
-    second = parse_record(template.encode(), "s1", "w", skimmed(), shapes)
-    assert shapes.last is not None
+    second, shaped = parse_shaped(template.encode(), "s1", "w", skimmed(), shapes)
+    assert shaped is not None
     assert second == parse_record(template.encode(), "s1", "w", skimmed())

@@ -16,7 +16,7 @@ import pytest
 import gitprov.index.query
 from gitprov.errors import CorruptRecordError
 from gitprov.index.extract import extract, skimmed
-from gitprov.index.fastyaml import Shapes, Unrecognised, parse_record, skim
+from gitprov.index.fastyaml import Shapes, Unrecognised, parse_record, parse_shaped, skim
 from gitprov.model.document import dump
 from test_index import _TRICKY, _rows_of, _value, index_of, rebuilt_in_processes, save
 
@@ -38,11 +38,13 @@ def indexed(data: bytes, shapes: Shapes | None) -> tuple[str, bool]:
     """What the index reads and keeps of ``data`` (the mapping, its fields and rows, or
     that it is refused), and whether a shape read it."""
     try:
-        record = parse_record(data, "s1", "w", skimmed(), shapes)
+        if shapes is None:
+            record, shaped = parse_record(data, "s1", "w", skimmed()), None
+        else:
+            record, shaped = parse_shaped(data, "s1", "w", skimmed(), shapes)
     except CorruptRecordError:
         return "refused", False
-    last = None if shapes is None else shapes.last
-    return repr((record, extract(record, last))), last is not None
+    return repr((record, extract(record, shaped))), shaped is not None
 
 
 def shaped_by(template: str) -> Shapes:
@@ -241,3 +243,38 @@ def test_an_index_built_in_parsing_processes_keeps_what_lines_would_give(
     with rebuilt_in_processes(repo, monkeypatch):
         pass
     assert _rows_of(repo) == by_lines
+
+
+def test_threads_parsing_at_once_read_each_record_by_its_own_shape() -> None:
+    """Two threads indexing records of two shapes at once (a program asking the index from
+    two threads, each catching up in its own): every record keeps its own rows."""
+    import sys
+    import threading
+
+    from gitprov.index.query import _parse_one
+
+    texts = {
+        "a": "session_id: a\n" + "".join(f"a{n}: {n}\n" for n in range(30)),
+        "b": "session_id: b\n" + "".join(f"b{n}:\n  x: v{n}\n" for n in range(20)),
+    }
+    expected = {
+        sid: _parse_one(sid, "blob", "ref", "blob", text.encode()) for sid, text in texts.items()
+    }
+    wrong: list[str] = []
+
+    def parse(sid: str) -> None:
+        for _ in range(3000):
+            if _parse_one(sid, "blob", "ref", "blob", texts[sid].encode()) != expected[sid]:
+                wrong.append(sid)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        threads = [threading.Thread(target=parse, args=(sid,)) for sid in texts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong

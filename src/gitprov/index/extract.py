@@ -17,7 +17,7 @@ from sys import intern
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from gitprov.index.fastyaml import Shape
+    from gitprov.index.fastyaml import Shape, Shaped
 
 #: What of gitprov's own sections is kept as rows of the key/value table (with everything
 #: under it): ``git``'s few keys asked for most, and ``run``'s but the bulky ones (what ran
@@ -90,7 +90,7 @@ def _said(value: Any, name: str, field_: Any) -> bool:
 def _leaves(
     record: Mapping[str, Any],
     fields_: Extracted,
-    shaped: tuple[Shape, list[Any], list[str]] | None,
+    shaped: Shaped | None,
 ) -> tuple[list[Leaf], int]:
     """The leaves of ``record`` that are rows, in the record's order, and the bits of those
     its fields say (:data:`COLUMNED`): the record flattened as a whole (the same keys, the
@@ -361,9 +361,7 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def extract(
-    record: Mapping[str, Any], shaped: tuple[Shape, list[Any], list[str]] | None = None
-) -> Extracted:
+def extract(record: Mapping[str, Any], shaped: Shaped | None = None) -> Extracted:
     """The indexed fields and leaves of ``record`` (a parsed record: a mapping; ``shaped``:
     the shape that read it and its values, see :class:`~gitprov.index.fastyaml.Shapes`)."""
     from gitprov.model.document import run_status

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -338,20 +338,15 @@ def entries(*, named: Iterable[str] = (), but: Iterable[str] | None = None) -> r
     return re.compile(rf"\n((?:{entry})++)")
 
 
-def skim(
-    text: str, skipped: Mapping[str, re.Pattern[str]], shapes: Shapes | None = None
-) -> dict[Any, Any]:
+def skim(text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
     """:func:`read`, without the entries that ``skipped[section]`` finds in a section: a
     record's bulk that its reader has no use for is checked (it must be whole entries
     that ``yaml.load`` reads), never built. Entries that do not pass are read as usual.
 
     Taking out whole entries of one mapping changes nothing else: every line the reader
     keeps is whole on its own (else :func:`read` refuses), so what it reads is ``yaml.load``
-    's value less those entries (a section left empty reads as ``{}``). With ``shapes``, a
-    record is read by the shape it shares with earlier records when there is one."""
+    's value less those entries (a section left empty reads as ``{}``)."""
     _whole(text)  # the entries taken out too: their characters, their nodes
-    if shapes is not None:
-        return shapes.read(text, skipped)
     return _read_lines(_without(text, skipped).text)
 
 
@@ -476,27 +471,31 @@ def _build(node: _Node, values: list[Any], at: int) -> tuple[Any, int]:
     return items, at
 
 
+#: How a record was read by its shape: the shape, the values and their texts.
+Shaped = tuple[Shape, list[Any], list[str]]
+
+
 class Shapes:
     """The shapes of the records read lately (a few: most records of a repository share
-    one), tried latest first; a shape is made once two records have had it."""
+    one), tried latest first; a shape is made once two records have had it. One reader's
+    (a thread's): what it holds changes as it reads."""
 
     MOST = 8
 
     def __init__(self) -> None:
         self.known: list[Shape] = []
         self.sightings: dict[str, int] = {}
-        #: The shape, values and their texts of the mapping :meth:`read` last gave,
-        #: ``None`` when it was read line by line.
-        self.last: tuple[Shape, list[Any], list[str]] | None = None
 
-    def read(self, text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
-        """:func:`skim` of ``text`` (a text :func:`_whole` passed)."""
-        self.last = None
+    def read(
+        self, text: str, skipped: Mapping[str, re.Pattern[str]]
+    ) -> tuple[dict[Any, Any], Shaped | None]:
+        """:func:`skim` of ``text``, and how its shape read it (``None``: as lines)."""
+        _whole(text)
         for shape in self.known:
             found = shape.pattern.fullmatch(text)
             if found is None:
                 continue
-            built = self._built(shape, text, found)
+            built = _built(shape, text, found)
             if built is None:
                 break
             if shape is not self.known[0]:
@@ -514,31 +513,30 @@ class Shapes:
         if len(self.sightings) > 4096:
             self.sightings.clear()
         self.sightings[skeleton] = seen
-        return record
+        return record, None
 
-    def _built(self, shape: Shape, text: str, found: re.Match[str]) -> dict[Any, Any] | None:
-        """The mapping of ``text``, which ``shape`` matched; ``None`` when it must be read
-        as lines (a collection or a text no value reads as where a value was, entries to
-        leave out that :func:`skim` would keep)."""
-        groups = found.groups()
-        texts = [groups[at] for at in shape.values]
-        if "[]" in texts or "{}" in texts:
+
+def _built(shape: Shape, text: str, found: re.Match[str]) -> tuple[dict[Any, Any], Shaped] | None:
+    """The mapping of ``text``, which ``shape`` matched, and how; ``None`` when it must be
+    read as lines (a collection or a text no value reads as where a value was, entries to
+    leave out that :func:`skim` would keep)."""
+    groups = found.groups()
+    texts = [groups[at] for at in shape.values]
+    if "[]" in texts or "{}" in texts:
+        return None
+    sound = _sound_entries().fullmatch
+    for at in shape.runs:
+        if groups[at] and not _sound_run(text, *found.span(at + 1), sound):
             return None
-        sound = _sound_entries().fullmatch
-        for at in shape.runs:
-            if groups[at] and not _sound_run(text, *found.span(at + 1), sound):
-                return None
-        get, missing = _SEEN.get, _MISSING
-        values = [get(value, missing) for value in texts]
-        try:
-            for at, value in enumerate(values):
-                if value is missing:
-                    values[at] = _scalar(texts[at])
-        except Unrecognised:
-            return None
-        self.last = (shape, values, texts)
-        built: dict[Any, Any] = shape.build(values)
-        return built
+    get, missing = _SEEN.get, _MISSING
+    values = [get(value, missing) for value in texts]
+    try:
+        for at, value in enumerate(values):
+            if value is missing:
+                values[at] = _scalar(texts[at])
+    except Unrecognised:
+        return None
+    return shape.build(values), (shape, values, texts)
 
 
 def _shape(
@@ -642,21 +640,40 @@ def parse_record(
     session_id: str,
     where: str,
     skipped: Mapping[str, re.Pattern[str]] | None = None,
-    shapes: Shapes | None = None,
 ) -> dict[str, Any]:
     """A stored record, as :func:`gitprov.model.document.load` reads it (the same value, the
     same ``CorruptRecordError``), through :func:`read` when it can; with ``skipped``, less
-    the entries :func:`skim` leaves out (whether it loads is the same), through ``shapes``
-    when given (``shapes.last`` tells whether a shape read it)."""
+    the entries :func:`skim` leaves out (whether it loads is the same)."""
+    if skipped is None:
+        return _parsed(data, session_id, where, lambda text: (read(text), None))[0]
+    return _parsed(data, session_id, where, lambda text: (skim(text, skipped), None))[0]
+
+
+def parse_shaped(
+    data: bytes,
+    session_id: str,
+    where: str,
+    skipped: Mapping[str, re.Pattern[str]],
+    shapes: Shapes,
+) -> tuple[dict[str, Any], Shaped | None]:
+    """:func:`parse_record` with ``skipped``, through ``shapes``; and how its shape read it
+    (``None``: as lines, or by the real loader)."""
+    return _parsed(data, session_id, where, lambda text: shapes.read(text, skipped))
+
+
+def _parsed(
+    data: bytes,
+    session_id: str,
+    where: str,
+    reader: Callable[[str], tuple[dict[Any, Any], Shaped | None]],
+) -> tuple[dict[str, Any], Shaped | None]:
     from gitprov.model.document import load
     from gitprov.model.limits import MAX_BLOB_BYTES
 
-    if shapes is not None:
-        shapes.last = None
     if len(data) <= MAX_BLOB_BYTES:
         try:
             text = data.decode("utf-8")
-            record = read(text) if skipped is None else skim(text, skipped, shapes)
+            record, shaped = reader(text)
         except (Unrecognised, UnicodeDecodeError):
             pass
         else:  # what load checks beyond the YAML; anything doubtful goes to load
@@ -664,7 +681,5 @@ def parse_record(
             if isinstance(record.get("git") or {}, dict) and (
                 claimed is None or str(claimed) == session_id
             ):
-                return record
-    if shapes is not None:
-        shapes.last = None
-    return load(data, session_id, where)
+                return record, shaped
+    return load(data, session_id, where), None

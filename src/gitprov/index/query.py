@@ -21,7 +21,6 @@ import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, fields
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -966,14 +965,13 @@ def _parse_one(sid: str, blob: str, ref: str, kind: str | None, data: bytes | No
     odd record never stops the rest). Where it is read from (``ref``) is named here, in
     the parsing process: hashing every id for its folder is no work for the one that
     waits."""
-    from gitprov.index.fastyaml import parse_record
+    from gitprov.index.fastyaml import parse_shaped
 
     where = f"{ref}:{record_path(sid)}"
     problem = f"the stored record of session {sid} ({where}) cannot be read"
     if kind == "blob" and data is not None:
         try:
-            shapes = _shapes()
-            f = extract(parse_record(data, sid, where, skimmed(), shapes), shapes.last)
+            f = extract(*parse_shaped(data, sid, where, skimmed(), _shapes()))
         except CorruptRecordError as exc:
             problem = str(exc)
         except Exception as exc:  # one odd record never stops the rest
@@ -988,12 +986,19 @@ def _parse_one(sid: str, blob: str, ref: str, kind: str | None, data: bytes | No
     return (sid, blob, 0, *unread), []
 
 
-@cache
+#: What each thread of this process keeps while it parses (its :class:`Shapes`).
+_PARSING = threading.local()
+
+
 def _shapes() -> Shapes:
-    """The shapes this process has read records by (kept from batch to batch)."""
+    """The shapes this thread has read records by (kept from batch to batch; one reader's
+    alone: two threads indexing at once must not read by each other's)."""
     from gitprov.index.fastyaml import Shapes
 
-    return Shapes()
+    found: Shapes | None = getattr(_PARSING, "shapes", None)
+    if found is None:
+        found = _PARSING.shapes = Shapes()
+    return found
 
 
 def _tips_from_files(common_dir: Path, ref: str) -> dict[str, str | None] | None:
