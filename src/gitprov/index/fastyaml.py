@@ -278,6 +278,7 @@ def _read_lines(text: str) -> dict[Any, Any]:
 #: one line: plain ones that cannot be a date, a merge, an alias or a tag; quoted ones
 #: without escapes; empty flow collections.
 _SAFE_KEY = rf"[A-Za-z_][A-Za-z0-9_.-]{{0,{_KEY_CHARS - 1}}}+"
+_PLAIN_KEY = re.compile(_SAFE_KEY)
 _SAFE_VALUE = (
     r"(?:[A-Za-z_/][^\n: #]*+(?:(?::(?=[^ \n])| (?=[^ #\n]))[^\n: #]*+)*+"  # no ": ", " #", ":\n"
     r"|-?[0-9][0-9A-Za-z.+]{0,511}+"  # a number (one int() reads), a text (a commit id): no date
@@ -429,46 +430,48 @@ class Shape:
     entries left out are checked as :func:`skim` checks them. ``plan`` is for its reader's
     use (what the index derives from it, once)."""
 
-    __slots__ = ("pattern", "plan", "runs", "template", "values")
+    __slots__ = ("build", "pattern", "plan", "runs", "values")
 
     def __init__(
         self, pattern: re.Pattern[str], template: _Node, values: list[int], runs: list[int]
     ) -> None:
         self.pattern = pattern
-        self.template = template
+        #: The mapping of this shape holding the values given, in their order.
+        self.build = _builder(template)
         #: The pattern's groups that are values, and those that are entries left out.
         self.values = values
         self.runs = runs
         self.plan: Any = None
 
-    def build(self, values: list[Any]) -> Any:
-        """The mapping of this shape holding ``values``, in their order."""
-        return _build(self.template, values, 0)[0]
 
+def _builder(template: _Node) -> Callable[[list[Any]], Any]:
+    """A function making ``template``'s mapping of the values it is given: one display
+    (``{k[0]: v[0], k[1]: [v[1], {}]}``), compiled once, that builds a record at once
+    instead of node by node. Its text holds nothing of a record's but places: the keys are
+    handed to it, never written into it."""
+    keys: list[Any] = []
+    count = 0
 
-def _build(node: _Node, values: list[Any], at: int) -> tuple[Any, int]:
-    if type(node) is tuple:
-        keys, nodes = node
-        if nodes is None:  # values only
-            end = at + len(keys)
-            return dict(zip(keys, values[at:end], strict=True)), end
-        found = {}
-        for key, child in zip(keys, nodes, strict=True):
-            if child is None:
-                found[key] = values[at]
-                at += 1
-            else:
-                found[key], at = _build(child, values, at)
-        return found, at
-    if node is None:
-        return values[at], at + 1
-    if type(node) is str:
-        return ([] if node == "[]" else {}), at
-    items = []
-    for child in node:
-        item, at = _build(child, values, at)
-        items.append(item)
-    return items, at
+    def code(node: _Node) -> str:
+        nonlocal count
+        if node is None:
+            count += 1
+            return f"v[{count - 1}]"
+        if type(node) is str:  # "[]" or "{}": a new empty collection each time
+            return "[]" if node == "[]" else "{}"
+        if type(node) is tuple:
+            names, nodes = node
+            parts = []
+            for name, child in zip(names, nodes or (None,) * len(names), strict=True):
+                keys.append(name)
+                parts.append(f"k[{len(keys) - 1}]: {code(child)}")
+            return "{" + ", ".join(parts) + "}"
+        return "[" + ", ".join(code(child) for child in node) + "]"
+
+    source = code(template)
+    made = eval(compile(f"lambda v, k: {source}", "<shape>", "eval"), {"__builtins__": {}})  # noqa: S307
+    held = tuple(keys)
+    return lambda values: made(values, held)
 
 
 #: How a record was read by its shape: the shape, the values and their texts.
@@ -558,11 +561,15 @@ def _shape(
     section = next(sections, None)
     gap = next(removed, None)
     inside: str | None = None  # the section whose entries the lines are
+    taken: tuple[int, int] | None = None  # the entries taken out since the last one kept
 
     def run_may_be(name: str) -> None:
+        nonlocal taken
         entry = skipped[name].pattern[len("\\n((?:") : -len(")++)")]
+        like = None if taken is None else _run_like(text[taken[0] : taken[1]])
         runs.append(len(values) + len(runs))
-        pattern.append(f"((?:{entry})*+)")
+        pattern.append(f"((?:{entry})*+)" if like is None else f"(?:{like}|((?:{entry})*+))")
+        taken = None
 
     for line in _LINE.finditer(text, 0, len(text) - 1):
         at = line.start()
@@ -574,6 +581,7 @@ def _shape(
         while gap is not None and gap[1] <= at:
             gap = next(removed, None)
         if gap is not None and gap[0] <= at:
+            taken = gap
             continue  # taken out: a run may be here
         indent, dashes, key, rest, scalar = line.groups("")
         if inside is not None and indent == "  " and not dashes and key:
@@ -602,6 +610,24 @@ def _shape(
     if (entries_, items_, leaves) != (keys, items, len(values)) or depth >= MAX_YAML_DEPTH - 2:
         return None
     return Shape(re.compile("".join(pattern)), template, values, runs)
+
+
+def _run_like(run: str) -> str | None:
+    """A pattern of entries laid out as ``run`` (entries skimming took out), with any value
+    :data:`_SAFE_VALUE` reads where its values are: what it matches, the check of entries
+    skimming leaves out (:func:`_sound_entries`) passes, as it passed ``run``; so a
+    record whose entries match it needs no check of its own. ``None`` when a line is not a
+    plain key's (:data:`_SAFE_KEY`) or an item."""
+    pattern = []
+    for indent, dashes, key, rest, _ in _LINE.findall(run, 0, len(run) - 1):
+        head = re.escape(indent + dashes)
+        if key and _PLAIN_KEY.fullmatch(key):
+            pattern.append(f"{head}{re.escape(key)}:{f' {_SAFE_VALUE}' if rest else ''}\n")
+        elif dashes and not key:
+            pattern.append(f"{head}{_SAFE_VALUE}\n")
+        else:
+            return None
+    return "".join(pattern)
 
 
 def _template(value: Any, counts: list[int], depth: int) -> _Node:
