@@ -144,7 +144,7 @@ class _Slot:
         self.at = at
 
 
-class _Plan(NamedTuple):
+class _ShapeRows(NamedTuple):
     """Which value of a record of a shape is which row (``rows``: key and place, in the
     record's order), and which of those its fields may say (``said``: key, place, bit and
     field of :data:`COLUMNED`)."""
@@ -153,7 +153,7 @@ class _Plan(NamedTuple):
     said: list[tuple[str, int, int, str]]
 
 
-def _plan(shape: Shape) -> _Plan | None:
+def _plan(shape: Shape) -> _ShapeRows | None:
     """The plan of ``shape``, by flattening it with its values' places for values; ``None``
     when where they go depends on the values (a list of mappings is keyed by its items'
     names, a list of values is one leaf)."""
@@ -162,7 +162,7 @@ def _plan(shape: Shape) -> _Plan | None:
         return None
     rows = [(intern(key), value.at) for key, value in flat.items()]
     said = [(key, at, *COLUMNED[key]) for key, at in rows if key in COLUMNED]
-    return _Plan(rows, said)
+    return _ShapeRows(rows, said)
 
 
 #: Leaves already made, by key and the text of their value (which says the value exactly:
@@ -178,9 +178,9 @@ def _planned(
     see :class:`~gitprov.index.fastyaml.Shapes`) from ``texts``, by the shape's plan;
     ``None`` when it has none."""
     if shape.plan is None:
-        shape.plan = _plan(shape) or ()
-    plan: _Plan | tuple[()] = shape.plan
-    if not plan:
+        shape.plan = _plan(shape) or False  # made once: False, it has none
+    plan = shape.plan
+    if not isinstance(plan, _ShapeRows):
         return None
     cols = 0
     told = set()
@@ -195,9 +195,12 @@ def _planned(
     for key, at in plan.rows:
         if key in told:
             continue
-        found = made.get((key, texts[at]))
+        text = texts[at]
+        found = made.get((key, text))
         if found is None:
-            found = made[(key, texts[at])] = leaf(key, values[at])
+            found = leaf(key, values[at])
+            if len(text) <= 256:  # a long one is kept by no record but its own
+                made[(key, text)] = found
         leaves.append(found)
     return leaves, cols
 

@@ -9,6 +9,8 @@ comment, a tab...) raises :class:`Unrecognised`, and the caller falls back to th
 loader: this is a shortcut, never a second opinion. What it does read equals
 ``yaml.load(text, CSafeLoader)`` (the tests compare both on many records), and stays
 within :mod:`gitprov.model.limits` by construction (no aliases; depth and size bounded).
+The index reads many records of a few shapes: once two shared their lines but for their
+values, the next ones are matched by one pattern and built at once (:class:`Shapes`).
 """
 
 from __future__ import annotations
@@ -336,7 +338,13 @@ def entries(*, named: Iterable[str] = (), but: Iterable[str] | None = None) -> r
     else:
         name = "(?:" + "|".join(map(re.escape, sorted(named))) + ")"
     entry = rf"  {name}:[^\n]*+\n(?:(?:   |  - )[^\n]*+\n)*+"
-    return re.compile(rf"\n((?:{entry})++)")
+    found = re.compile(rf"\n((?:{entry})++)")
+    _ENTRY_OF[found] = entry
+    return found
+
+
+#: The pattern of one entry each of :func:`entries`' patterns finds runs of.
+_ENTRY_OF: dict[re.Pattern[str], str] = {}
 
 
 def skim(text: str, skipped: Mapping[str, re.Pattern[str]]) -> dict[Any, Any]:
@@ -393,7 +401,9 @@ def _without(text: str, skipped: Mapping[str, re.Pattern[str]]) -> _Kept:
     return _Kept("".join(out), looked, removed, emptied)
 
 
-def _sound_run(text: str, start: int, stop: int, sound: Any) -> bool:
+def _sound_run(
+    text: str, start: int, stop: int, sound: Callable[..., re.Match[str] | None]
+) -> bool:
     """Whether the entries ``text[start:stop]`` are ones ``yaml.load`` reads (``sound``:
     :func:`_sound_entries`' fullmatch)."""
     if stop - start > 256:
@@ -427,21 +437,27 @@ class Shape:
     :func:`skim` reads, built at once instead of line by line: the shape was read from a
     record's own lines; every value goes through :func:`_scalar`, which refuses whatever
     would have made those lines read otherwise (a ``- ``, a ``: ``, a quote...); and the
-    entries left out are checked as :func:`skim` checks them. ``plan`` is for its reader's
-    use (what the index derives from it, once)."""
+    entries left out are checked as :func:`skim` checks them, or, laid out as those its
+    template left out there, pass as theirs did (:func:`_run_like`). ``plan`` is for its
+    reader's use (what the index derives from it, once)."""
 
     __slots__ = ("build", "pattern", "plan", "runs", "values")
 
     def __init__(
-        self, pattern: re.Pattern[str], template: _Node, values: list[int], runs: list[int]
+        self,
+        pattern: re.Pattern[str],
+        template: _Node,
+        values: list[int],
+        runs: list[tuple[int, re.Pattern[str] | None]],
     ) -> None:
         self.pattern = pattern
         #: The mapping of this shape holding the values given, in their order.
         self.build = _builder(template)
-        #: The pattern's groups that are values, and those that are entries left out.
+        #: The pattern's groups that are values; those that are entries left out, each
+        #: with the layout of the entries its template left out there (:func:`_run_like`).
         self.values = values
         self.runs = runs
-        self.plan: Any = None
+        self.plan: object = None
 
 
 def _builder(template: _Node) -> Callable[[list[Any]], Any]:
@@ -458,7 +474,7 @@ def _builder(template: _Node) -> Callable[[list[Any]], Any]:
             count += 1
             return f"v[{count - 1}]"
         if type(node) is str:  # "[]" or "{}": a new empty collection each time
-            return "[]" if node == "[]" else "{}"
+            return node
         if type(node) is tuple:
             names, nodes = node
             parts = []
@@ -479,15 +495,19 @@ Shaped = tuple[Shape, list[Any], list[str]]
 
 
 class Shapes:
-    """The shapes of the records read lately (a few: most records of a repository share
-    one), tried latest first; a shape is made once two records have had it. One reader's
+    """The shapes of the records read lately, the one that matched last tried first: a few,
+    as most records of a repository share one. A shape is made when a second record has it
+    (once: not again if it is pushed out, until the sightings are forgotten). One reader's
     (a thread's): what it holds changes as it reads."""
 
+    #: Shapes kept: each record is tried against them in turn.
     MOST = 8
+    #: Sightings of records' lines kept (by a hash of them) before all are forgotten.
+    SIGHTINGS = 4096
 
     def __init__(self) -> None:
         self.known: list[Shape] = []
-        self.sightings: dict[str, int] = {}
+        self.sightings: dict[int, int] = {}
 
     def read(
         self, text: str, skipped: Mapping[str, re.Pattern[str]]
@@ -507,13 +527,13 @@ class Shapes:
             return built
         kept = _without(text, skipped)
         record = _read_lines(kept.text)
-        skeleton = _VALUES.sub(r"\1", kept.text)
+        skeleton = hash(_VALUES.sub(r"\1", kept.text))
         seen = self.sightings.get(skeleton, 0) + 1
         made = _shape(text, kept, record, skipped) if seen == 2 else None
         if made is not None:
             self.known.insert(0, made)
             del self.known[self.MOST :]
-        if len(self.sightings) > 4096:
+        if len(self.sightings) >= self.SIGHTINGS:
             self.sightings.clear()
         self.sightings[skeleton] = seen
         return record, None
@@ -525,11 +545,16 @@ def _built(shape: Shape, text: str, found: re.Match[str]) -> tuple[dict[Any, Any
     leave out that :func:`skim` would keep)."""
     groups = found.groups()
     texts = [groups[at] for at in shape.values]
-    if "[]" in texts or "{}" in texts:
+    if any(empty in texts for empty in _EMPTY):
         return None
     sound = _sound_entries().fullmatch
-    for at in shape.runs:
-        if groups[at] and not _sound_run(text, *found.span(at + 1), sound):
+    for at, like in shape.runs:
+        if not groups[at]:
+            continue
+        start, stop = found.span(at + 1)
+        if like is not None and like.fullmatch(text, start, stop):
+            continue  # laid out as its template's: passes as theirs did
+        if not _sound_run(text, start, stop, sound):
             return None
     get, missing = _SEEN.get, _MISSING
     values = [get(value, missing) for value in texts]
@@ -542,19 +567,26 @@ def _built(shape: Shape, text: str, found: re.Match[str]) -> tuple[dict[Any, Any
     return shape.build(values), (shape, values, texts)
 
 
+#: The largest record a shape is made of: gitprov writes a few kilobytes, and a shape of a
+#: far larger one costs more to make than reading it line by line.
+_SHAPED = 64 * 1024
+
+
 def _shape(
     text: str, kept: _Kept, record: dict[Any, Any], skipped: Mapping[str, re.Pattern[str]]
 ) -> Shape | None:
     """The shape of ``text``, read as ``record`` less what ``kept`` took out; ``None``
     when its lines are not each one node of it (a key twice, a key with no value), when a
-    section was left empty or kept an entry it leaves out when it can, or it is deep enough
-    that a value could change whether it reads. Entries may be left out before each entry
-    of a section :func:`skim` looks in, and at its end."""
-    if kept.emptied:
+    section was left empty or kept an entry it leaves out when it can, when it is deep
+    enough that a value could change whether it reads, or larger than :data:`_SHAPED`.
+    Entries may be left out before each entry of a section :func:`skim` looks in, and at
+    its end: each such run one possessive group (a record that fails late is not tried
+    again every other way)."""
+    if kept.emptied or len(text) > _SHAPED or any(p not in _ENTRY_OF for p in skipped.values()):
         return None
     pattern: list[str] = []
     values: list[int] = []
-    runs: list[int] = []
+    runs: list[tuple[int, re.Pattern[str] | None]] = []
     keys = items = 0
     sections = iter(kept.sections)
     removed = iter(kept.removed)
@@ -565,10 +597,9 @@ def _shape(
 
     def run_may_be(name: str) -> None:
         nonlocal taken
-        entry = skipped[name].pattern[len("\\n((?:") : -len(")++)")]
         like = None if taken is None else _run_like(text[taken[0] : taken[1]])
-        runs.append(len(values) + len(runs))
-        pattern.append(f"((?:{entry})*+)" if like is None else f"(?:{like}|((?:{entry})*+))")
+        runs.append((len(values) + len(runs), like))
+        pattern.append(f"((?:{_ENTRY_OF[skipped[name]]})*+)")  # possessive: one way to match
         taken = None
 
     for line in _LINE.finditer(text, 0, len(text) - 1):
@@ -612,12 +643,12 @@ def _shape(
     return Shape(re.compile("".join(pattern)), template, values, runs)
 
 
-def _run_like(run: str) -> str | None:
+def _run_like(run: str) -> re.Pattern[str] | None:
     """A pattern of entries laid out as ``run`` (entries skimming took out), with any value
-    :data:`_SAFE_VALUE` reads where its values are: what it matches, the check of entries
-    skimming leaves out (:func:`_sound_entries`) passes, as it passed ``run``; so a
-    record whose entries match it needs no check of its own. ``None`` when a line is not a
-    plain key's (:data:`_SAFE_KEY`) or an item."""
+    :data:`_SAFE_VALUE` reads where its values are: what it matches whole, the check of
+    entries skimming leaves out (:func:`_sound_entries`) passes, as it passed ``run``; so
+    a run of a record that it matches needs no check of its own. ``None`` when a line is
+    not a plain key's (:data:`_SAFE_KEY`) or an item."""
     pattern = []
     for indent, dashes, key, rest, _ in _LINE.findall(run, 0, len(run) - 1):
         head = re.escape(indent + dashes)
@@ -627,10 +658,12 @@ def _run_like(run: str) -> str | None:
             pattern.append(f"{head}{_SAFE_VALUE}\n")
         else:
             return None
-    return "".join(pattern)
+    return re.compile("".join(pattern))
 
 
 def _template(value: Any, counts: list[int], depth: int) -> _Node:
+    """The node of ``value`` (as :func:`_read_lines` read it), counting into ``counts`` its
+    entries, items, values and depth: what :func:`_shape` checks each line is one of."""
     counts[3] = max(counts[3], depth)
     if type(value) is dict and value:
         counts[0] += len(value)
