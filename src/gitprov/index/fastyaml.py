@@ -425,8 +425,10 @@ def _sound_run(
 _Node = Any
 #: A value at the end of a line: what a shape's pattern leaves open.
 _OPEN = r"([^\n]*+)"
-#: A text's lines with their values left out: what records of one shape share.
-_VALUES = re.compile(r"^( *+(?:- )*+(?:[^\n:]*+:(?= |$))?)[^\n]*+$", re.M)
+#: What :func:`Shapes.read` takes out of a text's lines to count the records of one shape:
+#: their values and items (more taken out than a shape leaves open, which only counts
+#: more records alike: a shape is made of the second, then checked whole).
+_VALUES = re.compile(r"- [^\n]*+|: [^\n]*+")
 
 
 class Shape:
@@ -527,7 +529,7 @@ class Shapes:
             return built
         kept = _without(text, skipped)
         record = _read_lines(kept.text)
-        skeleton = hash(_VALUES.sub(r"\1", kept.text))
+        skeleton = hash(_VALUES.sub("", kept.text))
         seen = self.sightings.get(skeleton, 0) + 1
         made = _shape(text, kept, record, skipped) if seen == 2 else None
         if made is not None:
