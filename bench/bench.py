@@ -157,14 +157,12 @@ def new_id() -> str:
     """A fresh Kedro-style session id (2030-..., never colliding with the fixture's)."""
     global _id_counter
     _id_counter += 1
-    stamp = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
-        milliseconds=_id_counter * 1001
-    )
+    stamp = dt.datetime(2030, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=_id_counter * 1001)
     return stamp.strftime("%Y-%m-%dT%H.%M.%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def fixture_id(n: int) -> str:
-    stamp = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(milliseconds=n * 37_123)
+    stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=n * 37_123)
     return stamp.strftime("%Y-%m-%dT%H.%M.%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 

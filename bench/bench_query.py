@@ -66,7 +66,7 @@ NODES = [
     "train_model_node",
     "evaluate_model_node",
 ]
-START = dt.datetime(2025, 11, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2025, 11, 1, tzinfo=dt.UTC)
 YEAR_S = 365 * 24 * 3600
 
 

@@ -10,7 +10,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +241,7 @@ def test_python_query(runs: Path) -> None:
     c2 = log.query(where="params.opt=sgd", columns="params.lr,metrics.auc")[0]
     assert c2.dirty is True and dict(c2.values) == {"params.lr": 0.1, "metrics.auc": 0.85}
     assert c2.started is not None
-    later = datetime.fromtimestamp(c2.started, timezone.utc)
+    later = datetime.fromtimestamp(c2.started, UTC)
     assert [e.session_id for e in log.query(since=later)] == ["d-4", "a-3", "c-2"]
     assert [e.session_id for e in log.query(until=c2.started)] == ["c-2", "b-1"]
     assert log.query(since="1.day.ago") == log.query()

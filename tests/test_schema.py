@@ -74,7 +74,7 @@ def test_to_plain_makes_everything_representable() -> None:
     value = {
         "path": Path("/a/b"),
         "pure": PurePosixPath("x/y"),
-        "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+        "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
         "day": dt.date(2026, 1, 2),
         "set": {3, 1, 2},
         "tuple": (1, "a"),

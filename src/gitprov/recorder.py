@@ -46,7 +46,7 @@ def new_session_id() -> str:
     global _last_id
     with _id_lock:
         while True:
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             new = now.strftime("%Y-%m-%dT%H.%M.%S.") + f"{now.microsecond // 1000:03d}Z"
             if new != _last_id:
                 _last_id = new

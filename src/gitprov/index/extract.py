@@ -234,7 +234,7 @@ def _epoch(when: dt.date) -> float:
     if not isinstance(when, dt.datetime):
         when = dt.datetime(when.year, when.month, when.day)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()
 
 

@@ -16,7 +16,6 @@ values, the next ones are matched by one pattern and built at once (:class:`Shap
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, NamedTuple
@@ -86,11 +85,11 @@ _DQUOTED = re.compile(r'"([^"\\]*)"')
 #: The ASCII characters of the simple shape: line breaks and the printable ones.
 _USUAL_ASCII = b"\n" + bytes(range(0x20, 0x7F))
 #: One line: indent, the ``- `` of sequence items it opens, then ``key:``/``key: rest``
-#: (a plain key without a colon, or a single-quoted one) or a scalar. Possessive where
-#: Python has it (3.11): the same matches, never backtracking, in half the time.
+#: (a plain key without a colon, or a single-quoted one) or a scalar. Possessive: the
+#: same matches, never backtracking, in half the time.
 _LINE = re.compile(
     r"^( *+)((?:- )*+)(?:('(?:[^'\n]|'')*+'|[^\s'\"\-?:,\[\]{}#&*!|>%@`][^:\n]*+):( [^\n]*+)?"
-    r"|([^\n]*+))$".replace("+", "" if sys.version_info < (3, 11) else "+"),
+    r"|([^\n]*+))$",
     re.M,
 )
 #: The longest key YAML reads, quotes included (a longer one is no "simple key").

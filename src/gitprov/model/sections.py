@@ -19,7 +19,7 @@ TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def now_utc() -> str:
     """A UTC timestamp with milliseconds, as Kedro prints its ids."""
-    stamp = dt.datetime.now(dt.timezone.utc)
+    stamp = dt.datetime.now(dt.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 

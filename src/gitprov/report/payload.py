@@ -312,7 +312,7 @@ def collect(
     return {
         "repository": root.name,
         "ref": log.ref,
-        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "columns": list(columns),
         "not_compared": [k for k in NOT_COMPARED if k != "session_id"],
         "summary": summarize(runs, committers),

@@ -14,7 +14,6 @@ import os
 import platform
 import re
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +89,7 @@ def _declared(project: Path) -> list[str]:
     names: list[str] = []
     pyproject = _text(project / "pyproject.toml")
     if pyproject:
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # the same parser, before it joined the standard library
-            import tomli as tomllib
+        import tomllib  # the project's declared dependencies, from its pyproject.toml
 
         try:
             table: dict[str, Any] = tomllib.loads(pyproject)
