@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,9 @@ import pytest
 from gitprov.audit.compare import flatten_record
 from gitprov.audit.log import SessionLog
 from gitprov.index.api import Condition, Query
-from gitprov.index.db import INDEX_FILE
 from gitprov.index.extract import COLUMNED, leaf
 from gitprov.index.query import QueryIndex, _Test
-from test_index import TRACKING, _fetch, index_of, rebuilt_in_processes, save
+from test_index import TRACKING, _fetch, _rows_of, index_of, rebuilt_in_processes, save
 
 from conftest import cli, make_repo
 
@@ -116,20 +114,6 @@ def _agree(index: QueryIndex, whole: dict[str, dict[str, Any]], limits: bool = T
     return checked
 
 
-def _said(repo: Path) -> list[tuple[Any, ...]]:
-    """Each record's fields and bits, and the rows it holds, from the index file."""
-    with sqlite3.connect(repo / ".git" / Path(*INDEX_FILE)) as db:
-        recs = db.execute(
-            "SELECT sid, blob, ok, started, started_at, duration, status, commit_, branch, "
-            "dirty, cols, ref FROM recs ORDER BY sid, blob"
-        ).fetchall()
-        rows = db.execute(
-            "SELECT r.sid, r.blob, k.key, v.kind, v.text FROM kv JOIN recs r ON r.id = kv.rec "
-            "JOIN keys k ON k.id = kv.kid JOIN vals v ON v.id = kv.val ORDER BY 1, 2, 3"
-        ).fetchall()
-    return [*recs, *rows]
-
-
 #: Each record alone, the smallest that tells a wrong reading: a dotted key before the
 #: section (kept by the flattening) or after it (hidden), a column whose type or sign the
 #: field changes, both a key and its ``run.`` form.
@@ -208,11 +192,11 @@ def test_a_build_in_parsing_processes_says_what_saves_one_by_one_say(
     for n in range(30):
         save(repo, f"p{n:02d}", _hostile(rng, f"p{n:02d}"))
         index.query(Query(limit=1))
-    one_by_one = _said(repo)
+    one_by_one = _rows_of(repo)
     assert any(row[10] for row in one_by_one[:30])  # some fields say their leaf
     with rebuilt_in_processes(repo, monkeypatch) as index:
         assert _agree(index, _whole(repo), limits=False) > 500
-    assert _said(repo) == one_by_one
+    assert _rows_of(repo) == one_by_one
 
 
 def test_list_shows_a_said_leaf_as_the_record_holds_it(repo: Path) -> None:

@@ -798,12 +798,12 @@ def _rows_of(repo: Path) -> list[Any]:
     """Every indexed row of ``repo``'s index file, and the values each record holds."""
     with sqlite3.connect(repo / ".git" / Path(*INDEX_FILE)) as db:
         recs = db.execute(
-            "SELECT sid, blob, ok, started, status, commit_, branch, dirty, what, user, "
-            "problem, ref FROM recs ORDER BY sid"
+            "SELECT sid, blob, ok, started, started_at, duration, status, commit_, branch, "
+            "dirty, what, user, problem, cols, ref FROM recs ORDER BY sid, blob"
         ).fetchall()
         held = db.execute(
-            "SELECT r.sid, k.key, v.kind, v.text FROM kv JOIN recs r ON r.id = kv.rec "
-            "JOIN keys k ON k.id = kv.kid JOIN vals v ON v.id = kv.val ORDER BY 1, 2"
+            "SELECT r.sid, r.blob, k.key, v.kind, v.text FROM kv JOIN recs r ON r.id = kv.rec "
+            "JOIN keys k ON k.id = kv.kid JOIN vals v ON v.id = kv.val ORDER BY 1, 2, 3"
         ).fetchall()
     return [recs, held]
 

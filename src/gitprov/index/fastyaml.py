@@ -704,9 +704,11 @@ def parse_record(
     """A stored record, as :func:`gitprov.model.document.load` reads it (the same value, the
     same ``CorruptRecordError``), through :func:`read` when it can; with ``skipped``, less
     the entries :func:`skim` leaves out (whether it loads is the same)."""
-    if skipped is None:
-        return _parsed(data, session_id, where, lambda text: (read(text), None))[0]
-    return _parsed(data, session_id, where, lambda text: (skim(text, skipped), None))[0]
+
+    def reader(text: str) -> tuple[dict[Any, Any], None]:
+        return (read(text) if skipped is None else skim(text, skipped)), None
+
+    return _parsed(data, session_id, where, reader)[0]
 
 
 def parse_shaped(

@@ -245,7 +245,6 @@ def list_blobs(git: Git, ref: str) -> Blobs:
     except UnknownRevisionError:
         return Blobs({}, {}, [])
     found: dict[bool, dict[str, str]] = {False: {}, True: {}}  # by "is a tombstone"
-    records = found[False]  # (named once: the entries taken at once are many)
     left_out: list[LeftOut] = []
     skipped = "\0"  # the folder last left out, as "path/": its contents follow it
 
@@ -282,9 +281,9 @@ def list_blobs(git: Git, ref: str) -> Blobs:
             int(size) <= MAX_BLOB_BYTES
             and _is_session_id(session_id)
             and fanout(session_id) == folder
-            and skipped != f"{folder}/"  # a guard: a folder left out lists nothing today
+            and skipped != f"{folder}/"
         ):
-            records[session_id] = sha.decode()
+            found[False][session_id] = sha.decode()
         else:  # whatever is wrong with it, said as for any entry
             take(line[0][:-1])
     for item in zsplit(out[at:]):
